@@ -1,0 +1,19 @@
+"""Exceptions raised by labqueue, each naming what was wrong."""
+
+from __future__ import annotations
+
+
+class LabqueueError(Exception):
+    """Base class of every labqueue error."""
+
+
+class InvalidJob(LabqueueError, ValueError):
+    """A job cannot be enqueued as given (bad data, bad option); nothing was written to Redis."""
+
+
+class PayloadTooLarge(InvalidJob):
+    """The serialised job is larger than the queue's `max_payload_bytes`."""
+
+
+class ConfigError(LabqueueError, ValueError):
+    """A setting is invalid: a Redis URL, a backoff policy, a cron expression, a time zone."""

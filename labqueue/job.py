@@ -1,0 +1,103 @@
+"""The job record: a dataclass serialised as compact JSON (never pickle).
+
+A job's delivery count is not part of its JSON: the reliable queue keeps it in a hash, so a job's
+serialised form never changes while it moves between lists and can always be found again by value.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InvalidJob, PayloadTooLarge
+
+DEFAULT_MAX_PAYLOAD_BYTES = 1_000_000
+DEFAULT_MAX_ATTEMPTS = 3
+
+
+@dataclass
+class Job:
+    """One unit of work. `data` is any JSON object; `type` picks the handler."""
+
+    id: str
+    type: str
+    data: dict[str, Any]
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    enqueued_at: float = field(default_factory=time.time)
+    priority: int | None = None
+    run_at: float | None = None
+    attempts: int = 0  # deliveries so far, filled in by the queue that delivered the job
+    raw: str = field(default="", repr=False, compare=False)  # exact JSON read from Redis
+
+    def __getitem__(self, key: str) -> Any:
+        """Dictionary-style access (`job['id']`, `job['data']`), as the chapter's code reads jobs."""
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+    def to_json(self) -> str:
+        """Compact JSON of the job, without the delivery count."""
+        record: dict[str, Any] = {"id": self.id, "type": self.type, "data": self.data,
+                                  "max_attempts": self.max_attempts, "enqueued_at": self.enqueued_at}
+        if self.priority is not None:
+            record["priority"] = self.priority
+        if self.run_at is not None:
+            record["run_at"] = self.run_at
+        return json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes, attempts: int = 0) -> Job:
+        """Parse a serialised job; raise InvalidJob naming what is wrong with it."""
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        try:
+            record = json.loads(text)
+        except ValueError as exc:
+            raise InvalidJob(f"job entry is not valid JSON ({exc}): {text[:80]!r}") from None
+        if not isinstance(record, dict):
+            raise InvalidJob(f"job entry is JSON but not an object: {text[:80]!r}")
+        for name, kind in (("id", str), ("type", str), ("data", dict)):
+            if name not in record:
+                raise InvalidJob(f"job entry is missing field {name!r}: {text[:80]!r}")
+            if not isinstance(record[name], kind):
+                raise InvalidJob(f"job field {name!r} must be {kind.__name__}: {text[:80]!r}")
+        return cls(id=record["id"], type=record["type"], data=record["data"],
+                   max_attempts=int(record.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
+                   enqueued_at=float(record.get("enqueued_at", 0.0)),
+                   priority=record.get("priority"), run_at=record.get("run_at"),
+                   attempts=attempts, raw=text)
+
+
+def new_job(data: Any, *, type: str | None = None, job_id: str | None = None,
+            max_attempts: int = DEFAULT_MAX_ATTEMPTS, priority: int | None = None,
+            run_at: float | None = None,
+            max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> Job:
+    """Validate the caller's input and build a job with its JSON in `raw`; raise InvalidJob if bad."""
+    if not isinstance(data, dict):
+        raise InvalidJob(f"job data must be a dict (a JSON object), got {builtin_type(data).__name__}")
+    job_type = type if type is not None else data.get("type", "default")
+    if not isinstance(job_type, str) or not job_type:
+        raise InvalidJob(f"job type must be a non-empty string, got {job_type!r}")
+    if job_id is not None and (not isinstance(job_id, str) or not job_id):
+        raise InvalidJob(f"job id must be a non-empty string, got {job_id!r}")
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+        raise InvalidJob(f"max_attempts must be an integer >= 1, got {max_attempts!r}")
+    job = Job(id=job_id or uuid.uuid4().hex, type=job_type, data=data, max_attempts=max_attempts,
+              priority=priority, run_at=run_at)
+    try:
+        raw = job.to_json()
+    except (TypeError, ValueError) as exc:
+        raise InvalidJob(f"job data is not JSON-serialisable: {exc}") from None
+    size = len(raw.encode("utf-8"))
+    if size > max_payload_bytes:
+        raise PayloadTooLarge(
+            f"job payload is {size:,} bytes, over the limit of {max_payload_bytes:,} bytes "
+            "(max_payload_bytes): store the data elsewhere and enqueue a reference to it")
+    job.raw = raw
+    return job
+
+
+builtin_type = type

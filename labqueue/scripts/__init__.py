@@ -1,0 +1,23 @@
+"""The Lua scripts of labqueue, one atomic state change per file.
+
+Each file opens with a header listing KEYS, ARGV and what it returns. Scripts touch only the keys
+passed in KEYS and are never built at run time: `load(client, name)` reads the file once and
+returns a redis-py Script (EVALSHA, falling back to EVAL after a server restart).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib.resources import files
+from typing import Any
+
+
+@lru_cache(maxsize=None)
+def source(name: str) -> str:
+    """The Lua source of script `name` (a file `name.lua` beside this module)."""
+    return (files(__package__) / f"{name}.lua").read_text(encoding="utf-8")
+
+
+def load(client: Any, name: str) -> Any:
+    """Script `name` registered on `client`."""
+    return client.register_script(source(name))

@@ -1,0 +1,79 @@
+"""Fixtures: every test that takes `r` runs twice, on a fresh fakeredis and on a private redis-server.
+
+The private server is started on a free port in a temp folder (never the shared one on 6379) and is
+flushed between tests. Where redis-server is missing the real-server runs skip, except under CI=true
+(or LABQUEUE_REQUIRE_REDIS=1), where that skip becomes a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import fakeredis
+import pytest
+import redis
+
+from labqueue.server import RedisServer, redis_server_binary
+
+REQUIRE_REAL = os.environ.get("CI") == "true" or os.environ.get("LABQUEUE_REQUIRE_REDIS") == "1"
+
+
+def require_redis_server() -> None:
+    """Skip (or fail under CI) when redis-server is not installed."""
+    if redis_server_binary() is None:
+        message = "redis-server is not on PATH: real-server tests need it (apt-get install redis-server)"
+        if REQUIRE_REAL:
+            pytest.fail(message + " [CI requires the real-server run]")
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One private redis-server for the whole session."""
+    require_redis_server()
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture(params=["fake", "real"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def make_client(backend: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+    """Factory of clients to one clean server of the test's backend (`make_client(decode_responses=False)`)."""
+    clients: list[Any] = []
+    if backend == "fake":
+        server = fakeredis.FakeServer()
+
+        def factory(decode_responses: bool = True) -> Any:
+            client = fakeredis.FakeRedis(server=server, decode_responses=decode_responses)
+            clients.append(client)
+            return client
+    else:
+        real: RedisServer = request.getfixturevalue("redis_server")
+        redis.Redis.from_url(real.url).flushall()
+
+        def factory(decode_responses: bool = True) -> Any:
+            client = redis.Redis.from_url(real.url, decode_responses=decode_responses)
+            clients.append(client)
+            return client
+
+    yield factory
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def r(make_client: Callable[..., Any]) -> Any:
+    """A decode_responses=True client (as the chapter makes them) on the test's backend."""
+    return make_client(decode_responses=True)
+
+
+@pytest.fixture(params=[True, False], ids=["str", "bytes"])
+def rd(make_client: Callable[..., Any], request: pytest.FixtureRequest) -> Any:
+    """A client with decode_responses True and then False, on the test's backend."""
+    return make_client(decode_responses=bool(request.param))

@@ -59,8 +59,13 @@ class Keys:
 
     @property
     def dlq(self) -> str:
-        """Hash: job id -> dead-letter entry (the job, the reason, when, attempts)."""
+        """Hash: job id -> the dead-lettered job, exactly as it was queued."""
         return self.key("dlq")
+
+    @property
+    def dlq_meta(self) -> str:
+        """Hash: job id -> {"reason", "failed_at", "attempts"} of its dead-letter entry."""
+        return self.key("dlq:meta")
 
     # Sorted sets.
     @property
@@ -96,5 +101,5 @@ class Keys:
         """Every fixed key of this queue (for `clear`)."""
         return [
             self.waiting, self.processing, self.leases, self.inflight, self.attempts, self.orphans,
-            self.dlq, self.priority, self.seq, self.delayed, self.wake, self.cron, self.cron_last,
+            self.dlq, self.dlq_meta, self.priority, self.seq, self.delayed, self.wake, self.cron, self.cron_last,
         ]

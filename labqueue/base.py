@@ -1,0 +1,99 @@
+"""What every queue shares: its client, its keys, job building and parsing, its dead-letter queue.
+
+Redis structures: the hashes `lq:{name}:dlq` (job id -> the job as it was) and `lq:{name}:dlq:meta`
+(job id -> {"reason", "failed_at", "attempts"}).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from . import scripts
+from .job import DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_PAYLOAD_BYTES, Job, new_job
+from .keys import Keys
+
+
+def text(value: Any) -> str:
+    """A reply as str, whether the client decodes responses or not."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+@dataclass
+class DeadLetter:
+    """One entry of the dead-letter queue."""
+
+    id: str
+    reason: str
+    failed_at: float
+    attempts: int
+    raw: str
+    job: Job | None  # None when the entry was not a valid job at all
+
+
+class BaseQueue:
+    """A named queue on a redis-py client (decode_responses True or False)."""
+
+    def __init__(self, redis_client: Any, queue_name: str = "jobs", *,
+                 max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+                 max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> None:
+        self.redis = redis_client
+        self.name = queue_name
+        self.keys = Keys(queue_name)
+        self.max_attempts = max_attempts
+        self.max_payload_bytes = max_payload_bytes
+        self._replay = scripts.load(redis_client, "replay")
+
+    def _new_job(self, job_data: Any, **options: Any) -> Job:
+        options.setdefault("max_attempts", self.max_attempts)
+        return new_job(job_data, max_payload_bytes=self.max_payload_bytes, **options)
+
+    def _target(self) -> str:
+        """The list that replayed dead letters go back to."""
+        return self.keys.waiting
+
+    # -- dead-letter queue -------------------------------------------------------------------
+    def bury(self, job: Job | str, reason: str, attempts: int | None = None) -> None:
+        """Put a job (or an unparseable entry) in the dead-letter queue with its reason (MULTI/EXEC)."""
+        raw = job.raw or job.to_json() if isinstance(job, Job) else job
+        job_id = job.id if isinstance(job, Job) else f"invalid:{int(self.redis.incr(self.keys.seq))}"
+        n = attempts if attempts is not None else (job.attempts if isinstance(job, Job) else 0)
+        meta = json.dumps({"reason": reason, "failed_at": time.time(), "attempts": n})
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self.keys.dlq, job_id, raw)
+        pipe.hset(self.keys.dlq_meta, job_id, meta)
+        pipe.execute()
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """Up to `limit` dead-letter entries, oldest failure first (HGETALL of both hashes)."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hgetall(self.keys.dlq)
+        pipe.hgetall(self.keys.dlq_meta)
+        jobs, metas = pipe.execute()
+        entries = []
+        for key, raw in jobs.items():
+            job_id, raw = text(key), text(raw)
+            meta = json.loads(text(metas.get(key, metas.get(job_id, "{}"))) or "{}")
+            try:
+                job: Job | None = Job.from_json(raw)
+            except ValueError:
+                job = None
+            entries.append(DeadLetter(job_id, str(meta.get("reason", "")), float(meta.get("failed_at", 0)),
+                                      int(meta.get("attempts", 0)), raw, job))
+        entries.sort(key=lambda e: e.failed_at)
+        return entries[:limit]
+
+    def dlq_size(self) -> int:
+        """Number of dead-letter entries (HLEN)."""
+        return int(self.redis.hlen(self.keys.dlq))
+
+    def replay_dead(self, *job_ids: str) -> int:
+        """Send dead-lettered jobs (all when none named) back to the queue, attempts reset (replay.lua)."""
+        return int(self._replay(keys=[self.keys.dlq, self.keys.dlq_meta, self.keys.attempts,
+                                      self._target()], args=list(job_ids)))
+
+    def clear(self) -> int:
+        """Delete every key of this queue (DEL); returns how many keys existed."""
+        return int(self.redis.delete(*self.keys.all()))

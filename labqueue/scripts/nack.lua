@@ -1,0 +1,39 @@
+-- nack.lua: end one delivery of an in-flight job that did not succeed.
+-- KEYS[1] waiting  KEYS[2] processing  KEYS[3] inflight  KEYS[4] attempts  KEYS[5] leases
+-- KEYS[6] delayed  KEYS[7] dlq  KEYS[8] dlq:meta
+-- ARGV[1] job id  ARGV[2] now  ARGV[3] mode: 'retry', 'dead' or 'release'
+-- ARGV[4] retry at (unix s; <= now means at once)  ARGV[5] reason (a JSON string)
+-- ARGV[6] max attempts
+-- 'retry' re-queues (through the delayed set when ARGV[4] is in the future) unless the job's
+-- deliveries reached ARGV[6], then it goes to the dead-letter queue like 'dead'. 'release' puts
+-- the job back at the head of the queue and does not count the delivery (a graceful stop).
+-- Returns 0 when the job is not in flight (its lease expired and recovery took it), 1 when
+-- re-queued, 2 when dead-lettered, 3 when released.
+local id = ARGV[1]
+local raw = redis.call('HGET', KEYS[3], id)
+if not raw then
+  return 0
+end
+redis.call('LREM', KEYS[2], 1, raw)
+redis.call('HDEL', KEYS[3], id)
+redis.call('ZREM', KEYS[5], id)
+local mode = ARGV[3]
+if mode == 'release' then
+  redis.call('HINCRBY', KEYS[4], id, -1)
+  redis.call('RPUSH', KEYS[1], raw)
+  return 3
+end
+local attempts = tonumber(redis.call('HGET', KEYS[4], id) or '0')
+if mode == 'retry' and attempts < tonumber(ARGV[6]) then
+  if tonumber(ARGV[4]) > tonumber(ARGV[2]) then
+    redis.call('ZADD', KEYS[6], ARGV[4], raw)
+  else
+    redis.call('LPUSH', KEYS[1], raw)
+  end
+  return 1
+end
+redis.call('HDEL', KEYS[4], id)
+redis.call('HSET', KEYS[7], id, raw)
+redis.call('HSET', KEYS[8], id, '{"reason":' .. ARGV[5] .. ',"failed_at":' .. ARGV[2]
+  .. ',"attempts":' .. attempts .. '}')
+return 2

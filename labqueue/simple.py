@@ -1,0 +1,62 @@
+"""Pattern 1, the simple FIFO queue: LPUSH at the head, BRPOP (or RPOP) at the tail.
+
+Redis structures: the list `lq:{name}:waiting` of serialised jobs. A job popped by a worker that
+then dies is lost: nothing in Redis remembers it. That is the lesson of notebook 01, and why
+pattern 2 exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .base import BaseQueue
+from .job import Job
+
+
+class SimpleQueue(BaseQueue):
+    """`SimpleQueue(redis_client, queue_name)`: the chapter's FIFO list, without its prints."""
+
+    def enqueue(self, job_data: dict[str, Any], *, type: str | None = None,
+                job_id: str | None = None) -> str:
+        """Add a job at the head of the list; returns its id (LPUSH)."""
+        job = self._new_job(job_data, type=type, job_id=job_id)
+        self.redis.lpush(self.keys.waiting, job.raw)
+        return job.id
+
+    def enqueue_many(self, jobs: Iterable[dict[str, Any]]) -> list[str]:
+        """Add many jobs in one round trip, in order; returns their ids (one LPUSH)."""
+        built = [self._new_job(data) for data in jobs]
+        if built:
+            self.redis.lpush(self.keys.waiting, *(job.raw for job in built))
+        return [job.id for job in built]
+
+    def dequeue(self, timeout: float = 0) -> Job | None:
+        """The oldest job, waiting up to `timeout` seconds (BRPOP), or not at all when 0 (RPOP)."""
+        if timeout > 0:
+            reply = self.redis.brpop([self.keys.waiting], timeout=timeout)
+            raw = reply[1] if reply else None
+        else:
+            raw = self.redis.rpop(self.keys.waiting)
+        return None if raw is None else self._parse(raw)
+
+    def _parse(self, raw: Any) -> Job | None:
+        """Parse a popped entry; an entry that is not a job goes to the dead-letter queue."""
+        try:
+            return Job.from_json(raw, attempts=1)
+        except ValueError as exc:
+            self.bury(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw, str(exc))
+            return None
+
+    def ack(self, job: Job | str) -> bool:
+        """Nothing to do: the job left Redis when it was popped (that is the problem)."""
+        return False
+
+    def nack(self, job: Job, error: str = "failed", *, retry: bool = True) -> int:
+        """No retry on a simple queue: a failed job goes to the dead-letter queue with its reason."""
+        self.bury(job, error)
+        return 2
+
+    def size(self) -> int:
+        """Jobs waiting (LLEN)."""
+        return int(self.redis.llen(self.keys.waiting))

@@ -1,0 +1,242 @@
+"""Threaded workers: handlers chosen by job type, graceful stop, burst mode, crash injection.
+
+On a ReliableQueue each thread runs the hot path of one round trip per batch (claim.lua acks what
+it finished and claims the next jobs) and blocks in BLMOVE only when the queue is empty, so an idle
+worker sleeps in Redis instead of spinning. A heartbeat thread extends the leases of the jobs in
+hand and re-queues the jobs of dead workers (recover.lua). On other queues a thread loops on
+`dequeue(timeout)`, `ack`, `nack`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .job import Job
+from .reliable import DEAD, NOT_IN_FLIGHT, ReliableQueue
+
+log = logging.getLogger("labqueue.worker")
+Handler = Callable[[Job], Any]
+
+
+@dataclass(frozen=True)
+class WorkerEvent:
+    """Something a worker did: started, succeeded, retried, dead, crashed, lease_lost."""
+
+    kind: str
+    job_id: str
+    job_type: str
+    worker: str
+    thread: int
+    at: float = field(default_factory=time.time)
+    error: str | None = None
+
+
+class _Crash(Exception):
+    """Raised inside a worker thread to make it die mid-job, as a killed process would."""
+
+
+class Worker:
+    """`Worker(queue, {"send_email": handler}, concurrency=4).start()`; `stop()` finishes jobs in hand."""
+
+    def __init__(self, queue: Any, handlers: Mapping[str, Handler], *, concurrency: int = 1,
+                 name: str | None = None, poll_seconds: float = 1.0, prefetch: int = 1,
+                 burst: bool = False, crash_probability: float = 0.0, crash_point: str = "before",
+                 seed: int | None = None, on_event: Callable[[WorkerEvent], None] | None = None,
+                 recover: bool = True) -> None:
+        if concurrency < 1 or prefetch < 1:
+            raise ValueError("concurrency and prefetch must be >= 1")
+        if poll_seconds <= 0:
+            raise ValueError(f"poll_seconds must be > 0 (a worker never spins), got {poll_seconds!r}")
+        if crash_point not in ("before", "after"):
+            raise ValueError("crash_point must be 'before' (job never done) or 'after' (done, not acked)")
+        self.queue = queue
+        self.handlers = dict(handlers)
+        self.concurrency = concurrency
+        self.name = name or f"worker-{id(self) % 10000:04d}"
+        self.poll_seconds = poll_seconds
+        self.prefetch = prefetch
+        self.burst = burst
+        self.crash_probability = crash_probability
+        self.crash_point = crash_point
+        self.on_event = on_event
+        self.recover = recover
+        self.stats: Counter[str] = Counter()
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._crash_orders = 0
+        self._held: dict[str, Job] = {}
+        self._threads: list[threading.Thread] = []
+        self._heartbeat: threading.Thread | None = None
+        self._reliable = isinstance(queue, ReliableQueue)
+
+    # -- control -------------------------------------------------------------------------------
+    def start(self) -> Worker:
+        """Start the worker threads (and the heartbeat on a reliable queue)."""
+        self._stopping.clear()
+        for i in range(self.concurrency):
+            t = threading.Thread(target=self._run, args=(i,), name=f"{self.name}-{i}", daemon=True)
+            self._threads.append(t)
+            t.start()
+        if self._reliable:
+            self._heartbeat = threading.Thread(target=self._beat, name=f"{self.name}-heartbeat", daemon=True)
+            self._heartbeat.start()
+        return self
+
+    def stop(self, wait: bool = True, timeout: float | None = None) -> None:
+        """Stop taking jobs; finish (and ack) the ones in hand; with `wait`, join the threads."""
+        self._stopping.set()
+        if wait:
+            self.join(timeout)
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for every thread of this worker to end."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for t in [*self._threads, *([self._heartbeat] if self._heartbeat else [])]:
+            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    def run(self) -> Worker:
+        """Start and wait until the worker ends (use with burst=True, or stop() from elsewhere)."""
+        self.start()
+        self.join()
+        return self
+
+    def crash(self, jobs: int = 1) -> None:
+        """Make the next `jobs` jobs picked up kill their thread mid-job, without ack or nack."""
+        with self._lock:
+            self._crash_orders += jobs
+
+    @property
+    def alive(self) -> int:
+        """Worker threads still running."""
+        return sum(t.is_alive() for t in self._threads)
+
+    def held(self) -> list[str]:
+        """Ids of the jobs in hand right now."""
+        with self._lock:
+            return list(self._held)
+
+    # -- inside the threads --------------------------------------------------------------------
+    def _emit(self, kind: str, job: Job, thread: int, error: str | None = None) -> None:
+        with self._lock:
+            self.stats[kind] += 1
+        if self.on_event is not None:
+            self.on_event(WorkerEvent(kind, job.id, job.type, self.name, thread, error=error))
+
+    def _should_crash(self) -> bool:
+        with self._lock:
+            if self._crash_orders > 0:
+                self._crash_orders -= 1
+                return True
+            return self.crash_probability > 0 and self._rng.random() < self.crash_probability
+
+    def _handle(self, job: Job, thread: int) -> bool:
+        """Run one job; True when it succeeded and must be acked. Raises _Crash to die mid-job."""
+        with self._lock:
+            self._held[job.id] = job
+        try:
+            self._emit("started", job, thread)
+            crash = self._should_crash()
+            if crash and self.crash_point == "before":
+                raise _Crash
+            handler = self.handlers.get(job.type)
+            if handler is None:
+                known = ", ".join(sorted(self.handlers)) or "none"
+                reason = f"unknown job type {job.type!r}: no handler registered (known: {known})"
+                self.queue.nack(job, reason, retry=False)
+                self._emit("dead", job, thread, reason)
+                return False
+            try:
+                handler(job)
+            except Exception as exc:  # a handler failure is the job's, never the worker's
+                reason = f"{type(exc).__name__}: {exc}"
+                code = self.queue.nack(job, reason)
+                kind = {DEAD: "dead", NOT_IN_FLIGHT: "lease_lost"}.get(code, "retried")
+                self._emit(kind, job, thread, reason)
+                return False
+            if crash:
+                raise _Crash
+            self._emit("succeeded", job, thread)
+            return True
+        finally:
+            with self._lock:
+                self._held.pop(job.id, None)
+
+    def _run(self, thread: int) -> None:
+        try:
+            if self._reliable:
+                self._run_reliable(thread)
+            else:
+                self._run_simple(thread)
+        except _Crash:
+            with self._lock:
+                self.stats["crashed"] += 1
+            if self.on_event is not None:
+                self.on_event(WorkerEvent("crashed", "", "", self.name, thread))
+        except Exception:  # never silent: a worker thread that dies says why in the log
+            log.exception("%s thread %d stopped on an unexpected error", self.name, thread)
+            with self._lock:
+                self.stats["errors"] += 1
+
+    def _run_simple(self, thread: int) -> None:
+        while not self._stopping.is_set():
+            job = self.queue.dequeue(timeout=self.poll_seconds)
+            if job is None:
+                if self.burst:
+                    return
+                continue
+            if self._handle(job, thread):
+                self.queue.ack(job)
+
+    def _run_reliable(self, thread: int) -> None:
+        queue: ReliableQueue = self.queue
+        done: list[str] = []
+        while not self._stopping.is_set():
+            jobs, next_due = queue.claim(self.prefetch, ack=done)
+            done = []
+            if not jobs:
+                if self.burst and next_due is None:
+                    return
+                wait = self.poll_seconds
+                if next_due is not None:
+                    wait = min(wait, max(next_due - time.time(), 0.001))
+                job = queue.dequeue(timeout=wait)
+                if job is None:
+                    continue
+                jobs = [job]
+            for i, job in enumerate(jobs):
+                if self._stopping.is_set():
+                    for rest in jobs[i:]:
+                        queue.release(rest)
+                    break
+                if self._handle(job, thread):  # raises _Crash: nothing below runs, nothing acked
+                    done.append(job.id)
+        if done:
+            queue.ack(*done)
+
+    def _beat(self) -> None:
+        """Extend the leases of jobs in hand every lease/3 s; re-queue dead workers' jobs."""
+        queue: ReliableQueue = self.queue
+        period = queue.lease_seconds / 3
+        while any(t.is_alive() for t in self._threads):
+            held = self.held()
+            try:
+                if held:
+                    queue.extend_lease(held)
+                if self.recover:
+                    found = queue.recover_stale_jobs()
+                    with self._lock:
+                        self.stats["recovered"] += found["requeued"] + found["orphans"]
+            except Exception:
+                log.exception("%s heartbeat failed; retrying", self.name)
+            if self._stopping.is_set():
+                time.sleep(min(period, 0.05))  # threads are finishing their jobs: keep beating
+            else:
+                self._stopping.wait(period)

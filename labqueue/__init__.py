@@ -5,6 +5,9 @@ is a class taking that client and a queue name, as in the chapter.
 """
 
 from .connection import connect, describe
+from .cron import CronQueue
+from .delayed import DelayedQueue
+from .priority import PriorityQueue
 from .errors import ConfigError, InvalidJob, LabqueueError, PayloadTooLarge
 from .job import Job
 from .reliable import ReliableQueue
@@ -13,6 +16,6 @@ from .simple import SimpleQueue
 from .worker import Worker, WorkerEvent
 
 __all__ = [
-    "Backoff", "ConfigError", "InvalidJob", "Job", "LabqueueError", "PayloadTooLarge",
+    "Backoff", "ConfigError", "CronQueue", "DelayedQueue", "InvalidJob", "Job", "LabqueueError", "PayloadTooLarge", "PriorityQueue",
     "ReliableQueue", "SimpleQueue", "Worker", "WorkerEvent", "connect", "describe",
 ]

@@ -50,9 +50,9 @@ class BaseQueue:
         options.setdefault("max_attempts", self.max_attempts)
         return new_job(job_data, max_payload_bytes=self.max_payload_bytes, **options)
 
-    def _target(self) -> str:
-        """The list that replayed dead letters go back to."""
-        return self.keys.waiting
+    def _target(self) -> tuple[str, str]:
+        """Where replayed dead letters go back to: ('list', key) or ('zset', key)."""
+        return "list", self.keys.waiting
 
     # -- dead-letter queue -------------------------------------------------------------------
     def bury(self, job: Job | str, reason: str, attempts: int | None = None) -> None:
@@ -91,8 +91,9 @@ class BaseQueue:
 
     def replay_dead(self, *job_ids: str) -> int:
         """Send dead-lettered jobs (all when none named) back to the queue, attempts reset (replay.lua)."""
-        return int(self._replay(keys=[self.keys.dlq, self.keys.dlq_meta, self.keys.attempts,
-                                      self._target()], args=list(job_ids)))
+        kind, target = self._target()
+        return int(self._replay(keys=[self.keys.dlq, self.keys.dlq_meta, self.keys.attempts, target,
+                                      self.keys.seq], args=[kind, *job_ids]))
 
     def clear(self) -> int:
         """Delete every key of this queue (DEL); returns how many keys existed."""

@@ -1,8 +1,14 @@
--- replay.lua: move dead-lettered jobs back to the tail of a waiting list, attempts reset.
--- KEYS[1] dlq  KEYS[2] dlq:meta  KEYS[3] attempts  KEYS[4] target waiting list
--- ARGV[1..n] job ids to replay; none means every entry. Entries that are not valid jobs stay.
--- Returns the number of jobs replayed.
-local ids = ARGV
+-- replay.lua: send dead-lettered jobs back to their queue, attempts reset.
+-- KEYS[1] dlq  KEYS[2] dlq:meta  KEYS[3] attempts  KEYS[4] target (waiting list or priority zset)
+-- KEYS[5] seq counter (zset target only)
+-- ARGV[1] 'list' or 'zset'  ARGV[2..n] job ids to replay; none means every entry.
+-- A list target gets the job at its tail end (LPUSH: back of the line); a zset target gets the
+-- job's own priority (default 5) scored as priority_push.lua does. Entries that are not valid
+-- jobs stay in the dead-letter queue. Returns the number of jobs replayed.
+local ids = {}
+for i = 2, #ARGV do
+  ids[#ids + 1] = ARGV[i]
+end
 if #ids == 0 then
   ids = redis.call('HKEYS', KEYS[1])
 end
@@ -15,7 +21,13 @@ for _, id in ipairs(ids) do
       redis.call('HDEL', KEYS[1], id)
       redis.call('HDEL', KEYS[2], id)
       redis.call('HDEL', KEYS[3], job.id)
-      redis.call('LPUSH', KEYS[4], raw)
+      if ARGV[1] == 'zset' then
+        local priority = tonumber(job.priority) or 5
+        local seq = redis.call('INCR', KEYS[5])
+        redis.call('ZADD', KEYS[4], string.format('%.0f', priority * 1e11 + seq), raw)
+      else
+        redis.call('LPUSH', KEYS[4], raw)
+      end
       replayed = replayed + 1
     end
   end

@@ -1,0 +1,151 @@
+"""Cron expressions with a time zone (croniter + zoneinfo), correct across daylight-saving changes.
+
+Spring forward: a time that does not exist that day (02:30 in Europe/Paris on the last Sunday of
+March) runs at the first instant after the gap (03:00). Fall back: a schedule with a fixed hour runs
+once at the first of the two identical wall-clock times; a schedule whose hour field is `*` runs at
+every real occurrence (both 02:00s), as Vixie cron does.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+
+from . import scripts
+from .base import text
+from .delayed import DelayedQueue
+from .errors import ConfigError
+
+
+def zone(tz: str) -> ZoneInfo:
+    """The ZoneInfo named `tz`; ConfigError when no such time zone exists."""
+    if not isinstance(tz, str) or not tz:
+        raise ConfigError(f"time zone must be an IANA name such as 'Europe/Paris', got {tz!r}")
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown time zone {tz!r} (use an IANA name such as 'Europe/Paris')") from None
+
+
+def validate(expr: str, tz: str = "UTC") -> ZoneInfo:
+    """Check a 5-field cron expression and a time zone; ConfigError naming the bad one."""
+    if not isinstance(expr, str) or len(expr.split()) != 5 or not croniter.is_valid(expr):
+        raise ConfigError(f"invalid cron expression {expr!r}: expected 5 fields "
+                          "'minute hour day-of-month month day-of-week', e.g. '0 9 * * 1'")
+    return zone(tz)
+
+
+def _repeated_wall_time(moment: datetime, tzinfo: ZoneInfo) -> bool:
+    """True for the second pass of an ambiguous local time (the hour repeated at fall back)."""
+    first = moment.replace(tzinfo=None).replace(tzinfo=tzinfo, fold=0)
+    return first.utcoffset() != moment.utcoffset()
+
+
+def next_run(expr: str, tz: str, after: float) -> float:
+    """Unix time of the first occurrence of `expr` in `tz` strictly after unix time `after`."""
+    tzinfo = validate(expr, tz)
+    fixed_hour = expr.split()[1] != "*"
+    it = croniter(expr, datetime.fromtimestamp(after, timezone.utc).astimezone(tzinfo))
+    while True:
+        moment: datetime = it.get_next(datetime)
+        if moment.timestamp() > after and not (fixed_hour and _repeated_wall_time(moment, tzinfo)):
+            return moment.timestamp()
+
+
+def upcoming(expr: str, tz: str, after: float, count: int = 5) -> list[datetime]:
+    """The next `count` occurrences after unix time `after`, as aware datetimes in `tz`."""
+    tzinfo = validate(expr, tz)
+    runs, t = [], after
+    for _ in range(count):
+        t = next_run(expr, tz, t)
+        runs.append(datetime.fromtimestamp(t, tzinfo))
+    return runs
+
+
+class CronQueue(DelayedQueue):
+    """The chapter's CronQueue: `schedule_daily`, `schedule_weekly`, and `schedule_cron(expr, tz)`.
+
+    Redis structures: the hash `lq:{name}:cron` (schedule name -> {"expr", "tz", "type", "data"})
+    and `lq:{name}:cron:last` (schedule name -> run-at of the last occurrence enqueued). Each pass
+    keeps exactly one future occurrence per schedule in the delayed set; its job id is
+    `<schedule>@<unix run-at>`, and cron_fire.lua enqueues it once however many schedulers race.
+    """
+
+    def __init__(self, redis_client: Any, queue_name: str = "cron_jobs", **options: Any) -> None:
+        super().__init__(redis_client, queue_name, **options)
+        self._fire = scripts.load(redis_client, "cron_fire")
+
+    def schedule_cron(self, job_data: dict[str, Any], expr: str, tz: str = "UTC", *,
+                      name: str | None = None, type: str | None = None) -> str:
+        """Register a schedule and enqueue its next occurrence; returns the schedule name (HSET + cron_fire.lua)."""
+        validate(expr, tz)
+        template = self._new_job(job_data, type=type, job_id="template")  # validates the data
+        name = name or f"{template.type}[{expr}|{tz}]"
+        spec = json.dumps({"expr": expr, "tz": tz, "type": template.type, "data": job_data},
+                          separators=(",", ":"))
+        self.redis.hset(self.keys.cron, name, spec)
+        self.run_cron()
+        return name
+
+    def schedule_daily(self, job_data: dict[str, Any], hour: int, minute: int = 0, tz: str = "UTC",
+                       **kwargs: Any) -> str:
+        """Every day at hour:minute in `tz` (cron `M H * * *`)."""
+        _check_range("hour", hour, 0, 23)
+        _check_range("minute", minute, 0, 59)
+        return self.schedule_cron(job_data, f"{minute} {hour} * * *", tz, **kwargs)
+
+    def schedule_weekly(self, job_data: dict[str, Any], day_of_week: int, hour: int = 9, minute: int = 0,
+                        tz: str = "UTC", **kwargs: Any) -> str:
+        """Every week on `day_of_week` (0 = Monday, as in the chapter) at hour:minute in `tz`."""
+        _check_range("day_of_week", day_of_week, 0, 6)
+        _check_range("hour", hour, 0, 23)
+        _check_range("minute", minute, 0, 59)
+        return self.schedule_cron(job_data, f"{minute} {hour} * * {(day_of_week + 1) % 7}", tz, **kwargs)
+
+    def unschedule(self, name: str) -> bool:
+        """Forget a schedule; its already-enqueued next occurrence still runs (HDEL)."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hdel(self.keys.cron, name)
+        pipe.hdel(self.keys.cron_last, name)
+        return bool(pipe.execute()[0])
+
+    def schedules(self) -> dict[str, dict[str, Any]]:
+        """Schedule name -> definition (HGETALL)."""
+        return {text(k): json.loads(v) for k, v in self.redis.hgetall(self.keys.cron).items()}
+
+    def run_cron(self, now: float | None = None) -> int:
+        """Enqueue the next occurrence of every schedule whose last one is due; returns how many new."""
+        now = time.time() if now is None else now
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(self.keys.cron)
+        pipe.hgetall(self.keys.cron_last)
+        specs, lasts = pipe.execute()
+        lasts = {text(k): float(v) for k, v in lasts.items()}
+        fired = 0
+        for key, value in specs.items():
+            name, spec = text(key), json.loads(value)
+            if lasts.get(name, -1.0) > now:
+                continue  # its next occurrence is already waiting in the delayed set
+            run_at = next_run(spec["expr"], spec["tz"], now)
+            job = self._new_job(spec["data"], type=spec["type"], job_id=f"{name}@{int(run_at)}",
+                                run_at=run_at)
+            fired += int(self._fire(keys=[self.keys.cron_last, self.keys.delayed, self.keys.wake],
+                                    args=[name, repr(run_at), job.raw]))
+        return fired
+
+    def tick(self, now: float | None = None) -> float | None:
+        """One scheduler pass: promote due jobs, then enqueue the cron occurrences that follow."""
+        nxt = super().tick(now)
+        if self.run_cron(now):
+            nxt = self.next_due()
+        return nxt
+
+
+def _check_range(name: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{name} must be an integer from {low} to {high}, got {value!r}")

@@ -1,0 +1,138 @@
+"""Pattern 4, delayed jobs: a sorted set scored by run-at time, and a scheduler that sleeps until
+the next job is due instead of polling every second.
+
+Redis structures: the sorted set `lq:{name}:delayed` (serialised job -> run-at unix time), the
+list `lq:{name}:waiting` of jobs ready to run (shared with ReliableQueue of the same name, so
+delayed jobs can be consumed reliably), and `lq:{name}:wake`, a one-token list that
+schedule.lua pushes when a job is due earlier than all others, to wake a sleeping scheduler
+(in any process) through its BRPOP. Scripts: schedule.lua, promote.lua.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import redis
+
+from . import scripts
+from .base import text
+from .errors import InvalidJob
+from .simple import SimpleQueue
+
+log = logging.getLogger("labqueue.scheduler")
+
+
+def check_delay(delay_seconds: Any) -> float:
+    """The delay as a float; InvalidJob when it is not a finite number >= 0."""
+    if isinstance(delay_seconds, bool) or not isinstance(delay_seconds, (int, float)) \
+            or not math.isfinite(delay_seconds) or delay_seconds < 0:
+        raise InvalidJob(f"delay_seconds must be a finite number >= 0, got {delay_seconds!r}")
+    return float(delay_seconds)
+
+
+class DelayedQueue(SimpleQueue):
+    """`DelayedQueue(redis_client, queue_name)`: `enqueue(data, delay_seconds=2.5)`, then a scheduler."""
+
+    def __init__(self, redis_client: Any, queue_name: str = "delayed_jobs", **options: Any) -> None:
+        super().__init__(redis_client, queue_name, **options)
+        self._schedule = scripts.load(redis_client, "schedule")
+        self._promote = scripts.load(redis_client, "promote")
+
+    def enqueue(self, job_data: dict[str, Any], delay_seconds: float = 0, *,  # type: ignore[override]
+                type: str | None = None, job_id: str | None = None) -> str:
+        """Run a job `delay_seconds` from now (schedule.lua), or at once when 0 (LPUSH)."""
+        return self.enqueue_many([job_data], delay_seconds, type=type, job_id=job_id)[0]
+
+    def enqueue_many(self, jobs: Iterable[dict[str, Any]], delay_seconds: float = 0, *,  # type: ignore[override]
+                     type: str | None = None, job_id: str | None = None) -> list[str]:
+        """Many jobs with one delay, in one round trip (schedule.lua, or LPUSH when not delayed)."""
+        delay = check_delay(delay_seconds)
+        run_at = time.time() + delay
+        built = [self._new_job(data, type=type, job_id=job_id, run_at=run_at if delay else None)
+                 for data in jobs]
+        if built and delay:
+            args: list[Any] = []
+            for job in built:
+                args += [repr(run_at), job.raw]
+            self._schedule(keys=[self.keys.delayed, self.keys.wake], args=args)
+        elif built:
+            self.redis.lpush(self.keys.waiting, *(job.raw for job in built))
+        return [job.id for job in built]
+
+    def process_delayed_jobs(self, now: float | None = None, limit: int = 1000) -> int:
+        """Move the jobs due by `now` to the waiting list, each once; returns how many (promote.lua)."""
+        return self.promote(now, limit)[0]
+
+    def promote(self, now: float | None = None, limit: int = 1000) -> tuple[int, float | None]:
+        """Like process_delayed_jobs, also returning the run-at time of the next job (promote.lua)."""
+        moved, nxt = self._promote(keys=[self.keys.delayed, self.keys.waiting],
+                                   args=[repr(time.time() if now is None else now), limit])
+        return int(moved), (float(text(nxt)) if text(nxt) else None)
+
+    def tick(self, now: float | None = None) -> float | None:
+        """One scheduler pass: promote due jobs; returns when the next one is due."""
+        while True:
+            moved, nxt = self.promote(now)
+            if moved < 1000:
+                return nxt
+
+    def delayed_size(self) -> int:
+        """Jobs scheduled and not yet due (ZCARD)."""
+        return int(self.redis.zcard(self.keys.delayed))
+
+    def next_due(self) -> float | None:
+        """Run-at time of the earliest delayed job, or None (ZRANGE 0 0 WITHSCORES)."""
+        first = self.redis.zrange(self.keys.delayed, 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
+    def start_scheduler(self, interval: float | None = None, max_sleep: float = 5.0) -> Scheduler:
+        """Start a scheduler thread: sleeping until the next due job, or polling every `interval` s."""
+        return Scheduler(self, interval=interval, max_sleep=max_sleep).start()
+
+
+class Scheduler:
+    """Promotes due jobs of a queue. `interval=None`: BRPOP on the wake list until the next due time."""
+
+    def __init__(self, queue: DelayedQueue, *, interval: float | None = None, max_sleep: float = 5.0) -> None:
+        if interval is not None and interval <= 0:
+            raise ValueError(f"interval must be > 0 seconds or None, got {interval!r}")
+        self.queue = queue
+        self.interval = interval
+        self.max_sleep = max_sleep
+        self.passes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"scheduler-{queue.name}", daemon=True)
+
+    def start(self) -> Scheduler:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        """Stop the loop (a wake token breaks its BRPOP) and join the thread."""
+        self._stop.set()
+        self.queue.redis.lpush(self.queue.keys.wake, "stop")
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        queue = self.queue
+        while not self._stop.is_set():
+            try:
+                nxt = queue.tick()
+            except redis.RedisError as exc:  # Redis away: say so, wait, try again
+                log.warning("scheduler of %s: %s; retrying in 1 s", queue.name, exc)
+                self._stop.wait(1.0)
+                continue
+            self.passes += 1
+            if self.interval is not None:  # the chapter's way: look again every interval
+                self._stop.wait(self.interval)
+                continue
+            wait = self.max_sleep if nxt is None else min(self.max_sleep, max(nxt - time.time(), 0.001))
+            try:
+                queue.redis.brpop([queue.keys.wake], timeout=wait)
+            except redis.RedisError:
+                self._stop.wait(min(wait, 1.0))

@@ -97,6 +97,10 @@ class Keys:
         """Hash: schedule name -> run-at time of the last occurrence enqueued."""
         return self.key("cron:last")
 
+    def quarantine(self, n: int) -> str:
+        """Where a key of the wrong Redis type is moved aside (RENAME), numbered n."""
+        return self.key(f"quarantine:{n}")
+
     def all(self) -> list[str]:
         """Every fixed key of this queue (for `clear`)."""
         return [

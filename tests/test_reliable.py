@@ -1,0 +1,216 @@
+"""ReliableQueue: processing list, ack/nack by id, leases, recovery, DLQ and replay."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from labqueue import Backoff, ReliableQueue, Worker
+from labqueue.reliable import DEAD, NOT_IN_FLIGHT, RETRIED
+
+
+def make(r, name="rq", **kw):
+    kw.setdefault("lease_seconds", 5)
+    kw.setdefault("backoff", Backoff.fixed(0))
+    return ReliableQueue(r, name, **kw)
+
+
+def test_ack_empties_processing_even_if_job_was_modified(rd):
+    """Acking by id works after the caller modified the job (the chapter's LREM never matches)."""
+    q = make(rd)
+    for i in range(5):
+        q.enqueue({"type": "t", "i": i})
+    jobs = [q.dequeue(timeout=0.5) for _ in range(5)]
+    assert q.processing_size() == 5
+    for job in jobs:
+        job.data["touched"] = True  # what the chapter does before re-serialising
+        job.attempts += 7
+    assert q.ack(*jobs) == 5
+    assert q.processing_size() == 0 and q.leases() == {} and rd.hlen(q.keys.inflight) == 0
+    assert rd.hlen(q.keys.attempts) == 0
+
+
+def test_dequeue_moves_and_leases(r):
+    """A dequeued job sits in processing with a lease and one attempt counted."""
+    q = make(r)
+    job_id = q.enqueue({"type": "t"})
+    job = q.dequeue(timeout=0.5)
+    assert job.id == job_id and job.attempts == 1
+    assert q.size() == 0 and q.processing_size() == 1
+    assert 4 < q.leases()[job_id] <= 5
+
+
+def test_nonblocking_dequeue(r):
+    """dequeue() with timeout 0 does not block and returns None on empty."""
+    q = make(r)
+    assert q.dequeue() is None
+    q.enqueue({"a": 1})
+    assert q.dequeue() is not None
+
+
+def test_claim_acks_and_claims_in_one_call(r):
+    """claim() acks the finished ids and hands out the next jobs with leases."""
+    q = make(r)
+    ids = q.enqueue_many({"i": i} for i in range(6))
+    jobs, _ = q.claim(4)
+    assert [j.id for j in jobs] == ids[:4] and q.processing_size() == 4
+    more, _ = q.claim(4, ack=[j.id for j in jobs])
+    assert [j.id for j in more] == ids[4:] and q.processing_size() == 2
+    assert q.ack(*more) == 2 and q.processing_size() == 0
+
+
+def test_nack_retries_then_dead_letters(r):
+    """A nacked job comes back until max_attempts, then lands in the DLQ with its reason."""
+    q = make(r, max_attempts=3)
+    job_id = q.enqueue({"type": "t"})
+    for attempt in (1, 2):
+        job = q.dequeue(timeout=0.5)
+        assert job.attempts == attempt
+        assert q.nack(job, "boom") == RETRIED
+    job = q.dequeue(timeout=0.5)
+    assert q.nack(job, "boom for good") == DEAD
+    assert q.counts() == {"waiting": 0, "processing": 0, "delayed": 0, "dead": 1}
+    [dead] = q.dead_letters()
+    assert dead.id == job_id and dead.reason == "boom for good" and dead.attempts == 3
+
+
+def test_nack_with_backoff_goes_through_delayed_set(r):
+    """A retry with backoff waits in the delayed set and claim() promotes it once due."""
+    q = make(r, backoff=Backoff.fixed(0.2))
+    q.enqueue({"type": "t"})
+    job = q.dequeue(timeout=0.5)
+    assert q.nack(job, "later") == RETRIED
+    assert q.delayed_size() == 1 and q.size() == 0
+    jobs, next_due = q.claim(1)
+    assert jobs == [] and next_due is not None and next_due > time.time()
+    time.sleep(0.25)
+    jobs, next_due = q.claim(1)
+    assert [j.id for j in jobs] == [job.id] and jobs[0].attempts == 2 and next_due is None
+
+
+def test_nack_without_retry_dead_letters(r):
+    """nack(retry=False) dead-letters at once."""
+    q = make(r)
+    q.enqueue({"type": "t"})
+    assert q.nack(q.dequeue(timeout=0.5), "poison", retry=False) == DEAD
+    assert q.dlq_size() == 1
+
+
+def test_replay_dead(r):
+    """Replayed dead letters go back to waiting with their attempts reset."""
+    q = make(r, max_attempts=1)
+    for _ in range(3):
+        q.enqueue({"type": "t"})
+    for _ in range(3):
+        q.nack(q.dequeue(timeout=0.5), "x")
+    assert q.dlq_size() == 3
+    first = q.dead_letters()[0].id
+    assert q.replay_dead(first) == 1 and q.dlq_size() == 2
+    assert q.replay_dead() == 2 and q.dlq_size() == 0 and q.size() == 3
+    assert q.dequeue(timeout=0.5).attempts == 1
+
+
+def test_expired_lease_is_recovered_and_live_lease_is_not(r, make_client):
+    """Recovery re-queues a dead worker's job (lease expired) and never a live worker's job."""
+    q = make(r, lease_seconds=0.3)
+    dead_id = q.enqueue({"type": "t"})
+    q.dequeue(timeout=0.5)  # this "worker" dies: no ack, no heartbeat
+    live_q = make(make_client(), lease_seconds=0.3)
+    live_id = live_q.enqueue({"type": "t"})
+    live = live_q.dequeue(timeout=0.5)
+    for _ in range(4):  # the live worker heartbeats past the original lease
+        time.sleep(0.1)
+        assert live_q.extend_lease([live]) == 1
+    assert q.recover_stale_jobs() == {"requeued": 1, "dead": 0, "orphans": 0}
+    assert q.size() == 1 and json.loads(r.lindex(q.keys.waiting, 0))["id"] == dead_id
+    assert live_id in q.leases() and q.processing_size() == 1
+    assert live_q.ack(live) == 1
+
+
+def test_ack_after_lease_lost_reports_it(r):
+    """Acking a job that recovery already re-queued returns 0; the job is not lost."""
+    q = make(r, lease_seconds=0.1)
+    q.enqueue({"type": "t"})
+    job = q.dequeue(timeout=0.5)
+    time.sleep(0.15)
+    q.recover_stale_jobs()
+    assert q.ack(job) == 0 and q.nack(job, "late") == NOT_IN_FLIGHT
+    assert q.size() == 1
+
+
+def test_recovery_dead_letters_when_attempts_spent(r):
+    """A job whose lease expires on its last attempt goes to the DLQ with the reason."""
+    q = make(r, lease_seconds=0.1, max_attempts=1)
+    q.enqueue({"type": "t"})
+    q.dequeue(timeout=0.5)
+    time.sleep(0.15)
+    assert q.recover_stale_jobs()["dead"] == 1
+    assert "lease expired" in q.dead_letters()[0].reason
+
+
+def test_orphan_moved_but_never_leased_is_recovered_after_grace(r):
+    """A job moved to processing but never leased comes back after the grace period only."""
+    q = make(r, orphan_grace=0.2)
+    q.enqueue({"type": "t"})
+    r.lmove(q.keys.waiting, q.keys.processing, "RIGHT", "LEFT")  # worker died before lease.lua
+    assert q.recover_stale_jobs()["orphans"] == 0
+    assert q.processing_size() == 1
+    time.sleep(0.25)
+    assert q.recover_stale_jobs()["orphans"] == 1
+    assert q.size() == 1 and q.processing_size() == 0
+
+
+def test_lease_after_recovery_took_the_job_returns_nothing(r):
+    """A slow worker whose moved job was recovered as an orphan does not process it too."""
+    q = make(r, orphan_grace=0.0)
+    q.enqueue({"type": "t"})
+    raw = r.lmove(q.keys.waiting, q.keys.processing, "RIGHT", "LEFT")
+    q.recover_stale_jobs()
+    q.recover_stale_jobs()  # second pass: past the zero grace, re-queued
+    now = time.time()
+    reply = q._lease(keys=[q.keys.processing, q.keys.inflight, q.keys.attempts, q.keys.leases,
+                           q.keys.orphans, q.keys.dlq, q.keys.dlq_meta, q.keys.seq],
+                     args=[raw, now + 5, now])
+    assert reply == [0] and q.size() == 1
+
+
+def test_invalid_entries_are_dead_lettered(r):
+    """Non-JSON entries and JSON entries missing fields end in the DLQ with a reason."""
+    q = make(r)
+    r.lpush(q.keys.waiting, "not json", json.dumps({"id": "x1", "data": {}}))
+    jobs, _ = q.claim(5)
+    assert jobs == [] and q.processing_size() == 0
+    reasons = sorted(d.reason for d in q.dead_letters())
+    assert len(reasons) == 2
+    assert any("missing field 'type'" in reason for reason in reasons)
+    assert any("not a JSON job" in reason for reason in reasons)
+
+
+def test_each_job_processed_exactly_once_by_threads(r):
+    """N jobs and K worker threads: every job processed exactly once, nothing left over."""
+    q = make(r)
+    n = 300
+    q.enqueue_many({"type": "t", "i": i} for i in range(n))
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def handle(job):
+        with lock:
+            seen.append(job.data["i"])
+
+    Worker(q, {"t": handle}, concurrency=4, prefetch=3, burst=True, poll_seconds=0.2).run()
+    assert sorted(seen) == list(range(n))
+    assert q.counts() == {"waiting": 0, "processing": 0, "delayed": 0, "dead": 0}
+
+
+def test_bad_nack_delay(r):
+    """A negative nack delay is refused and the job stays in flight."""
+    q = make(r)
+    q.enqueue({"type": "t"})
+    job = q.dequeue(timeout=0.5)
+    with pytest.raises(ValueError, match="delay must be >= 0"):
+        q.nack(job, "x", delay=-1)
+    assert q.processing_size() == 1

@@ -1,0 +1,103 @@
+"""SimpleQueue: the chapter's FIFO list."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from labqueue import InvalidJob, PayloadTooLarge, SimpleQueue, Worker
+
+
+def test_fifo_order(rd):
+    """Jobs come out in the order they went in, with str and bytes clients alike."""
+    q = SimpleQueue(rd, "fifo")
+    ids = [q.enqueue({"type": "t", "n": i}) for i in range(20)]
+    out = [q.dequeue().id for _ in range(20)]
+    assert out == ids
+    assert q.dequeue() is None and q.size() == 0
+
+
+def test_enqueue_many_keeps_order(r):
+    """enqueue_many adds jobs in one LPUSH and they come out in order."""
+    q = SimpleQueue(r, "bulk")
+    ids = q.enqueue_many({"n": i} for i in range(50))
+    assert [q.dequeue(timeout=0.1).id for _ in range(50)] == ids
+
+
+def test_fifo_across_threads(r):
+    """With several producer threads, each producer's jobs come out in its own order."""
+    q = SimpleQueue(r, "threads")
+
+    def produce(p: int) -> None:
+        for i in range(50):
+            q.enqueue({"p": p, "i": i})
+
+    threads = [threading.Thread(target=produce, args=(p,)) for p in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seen: dict[int, list[int]] = {p: [] for p in range(4)}
+    while (job := q.dequeue()) is not None:
+        seen[job.data["p"]].append(job.data["i"])
+    assert all(seen[p] == list(range(50)) for p in range(4))
+
+
+def test_blocking_dequeue_times_out_empty(r):
+    """dequeue(timeout) on an empty queue returns None after waiting."""
+    assert SimpleQueue(r, "empty").dequeue(timeout=0.1) is None
+
+
+def test_blocking_dequeue_wakes_on_enqueue(r, make_client):
+    """A blocked dequeue returns the job pushed by another client."""
+    q = SimpleQueue(r, "wake")
+    other = SimpleQueue(make_client(), "wake")
+    got = []
+    t = threading.Thread(target=lambda: got.append(q.dequeue(timeout=5)))
+    t.start()
+    job_id = other.enqueue({"x": 1})
+    t.join(6)
+    assert got and got[0] is not None and got[0].id == job_id
+
+
+def test_clear(r):
+    """clear deletes the queue's keys."""
+    q = SimpleQueue(r, "c")
+    q.enqueue({"a": 1})
+    assert q.clear() == 1 and q.size() == 0
+
+
+def test_bad_data_rejected_nothing_written(r):
+    """Non-serialisable, non-dict and oversized data are refused with a clear error; Redis untouched."""
+    q = SimpleQueue(r, "bad", max_payload_bytes=1000)
+    with pytest.raises(InvalidJob, match="not JSON-serialisable"):
+        q.enqueue({"when": {1, 2}})
+    with pytest.raises(InvalidJob, match="must be a dict"):
+        q.enqueue(["a", "list"])  # type: ignore[arg-type]
+    with pytest.raises(PayloadTooLarge, match="over the limit of 1,000 bytes"):
+        q.enqueue({"blob": "x" * 2000})
+    with pytest.raises(InvalidJob, match="not JSON-serialisable"):
+        q.enqueue({"x": float("nan")})
+    assert r.dbsize() == 0
+
+
+def test_crashed_worker_loses_its_job(r):
+    """On a simple queue a worker that dies mid-job loses that job: it is nowhere in Redis."""
+    q = SimpleQueue(r, "lossy")
+    q.enqueue({"type": "t"})
+    done = []
+    w = Worker(q, {"t": done.append}, burst=True, poll_seconds=0.1)
+    w.crash(1)
+    w.run()
+    assert w.stats["crashed"] == 1 and not done
+    assert q.size() == 0 and q.dlq_size() == 0
+
+
+def test_non_json_entry_goes_to_dlq(r):
+    """A non-JSON entry in the list is dead-lettered with its reason, not raised."""
+    q = SimpleQueue(r, "junk")
+    r.lpush(q.keys.waiting, "{not json")
+    assert q.dequeue() is None
+    [dead] = q.dead_letters()
+    assert "not valid JSON" in dead.reason and dead.raw == "{not json"

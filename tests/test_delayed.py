@@ -1,0 +1,113 @@
+"""DelayedQueue: run-at scores, atomic promotion, a scheduler that sleeps until the next due job."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from labqueue import DelayedQueue, InvalidJob, ReliableQueue
+from tests.helpers import CommandCounter
+
+
+def test_promotion_only_when_due(r):
+    """A delayed job stays delayed until its run-at time, then is promoted."""
+    q = DelayedQueue(r, "d")
+    q.enqueue({"x": 1}, delay_seconds=60)
+    q.enqueue({"x": 0})
+    assert q.delayed_size() == 1 and q.size() == 1
+    assert q.process_delayed_jobs() == 0
+    assert q.process_delayed_jobs(now=time.time() + 61) == 1
+    assert q.delayed_size() == 0 and q.size() == 2
+
+
+def test_two_schedulers_racing_promote_each_job_once(r, make_client):
+    """Two schedulers promoting concurrently move every due job exactly once."""
+    q1, q2 = DelayedQueue(r, "race"), DelayedQueue(make_client(), "race")
+    q1.enqueue_many(({"i": i} for i in range(400)), delay_seconds=0.05)
+    time.sleep(0.06)
+    moved = []
+    barrier = threading.Barrier(2)
+
+    def run(q):
+        barrier.wait()
+        total = 0
+        for _ in range(40):
+            total += q.process_delayed_jobs(limit=10)
+        moved.append(total)
+
+    threads = [threading.Thread(target=run, args=(q,)) for q in (q1, q2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(moved) == 400 and q1.size() == 400 and q1.delayed_size() == 0
+    ids = [q1.dequeue().data["i"] for _ in range(400)]
+    assert sorted(ids) == list(range(400))
+
+
+def test_scheduler_sleeps_until_due_and_wakes_early(r):
+    """The scheduler delivers a job added while it sleeps, earlier than its previous next due time."""
+    q = DelayedQueue(r, "wake")
+    q.enqueue({"n": "late"}, delay_seconds=30)
+    sched = q.start_scheduler(max_sleep=30)
+    try:
+        time.sleep(0.2)  # now sleeping for ~30 s in BRPOP
+        q.enqueue({"n": "soon"}, delay_seconds=0.1)
+        job = q.dequeue(timeout=5)
+        assert job is not None and job.data["n"] == "soon"
+        assert q.delayed_size() == 1
+    finally:
+        sched.stop()
+
+
+def test_idle_scheduler_does_not_poll(r):
+    """With nothing due, the scheduler sends a handful of commands per second, not a busy loop."""
+    q = DelayedQueue(r, "idle")
+    q.enqueue({"n": 1}, delay_seconds=60)
+    counter = CommandCounter(r)
+    sched = q.start_scheduler(max_sleep=5)
+    time.sleep(1.0)
+    sched.stop()
+    assert counter.count <= 8, counter.names
+
+
+def test_polling_scheduler_like_the_chapter(r):
+    """interval=0.05 polls (the chapter's way) and still promotes."""
+    q = DelayedQueue(r, "poll")
+    sched = q.start_scheduler(interval=0.05)
+    try:
+        q.enqueue({"n": 1}, delay_seconds=0.1)
+        assert q.dequeue(timeout=3) is not None
+    finally:
+        sched.stop()
+    assert sched.passes >= 2
+
+
+def test_fractional_delays_order(r):
+    """Fractional delays promote in run-at order."""
+    q = DelayedQueue(r, "frac")
+    q.enqueue({"n": "b"}, delay_seconds=0.2)
+    q.enqueue({"n": "a"}, delay_seconds=0.1)
+    q.process_delayed_jobs(now=time.time() + 1)
+    assert [q.dequeue().data["n"] for _ in range(2)] == ["a", "b"]
+
+
+def test_delayed_jobs_feed_a_reliable_queue(r):
+    """A DelayedQueue and a ReliableQueue of the same name share the waiting list."""
+    q = DelayedQueue(r, "shared")
+    q.enqueue({"type": "t"}, delay_seconds=0.01)
+    time.sleep(0.02)
+    q.process_delayed_jobs()
+    rq = ReliableQueue(r, "shared")
+    job = rq.dequeue(timeout=0.5)
+    assert job is not None and rq.ack(job) == 1
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "5", None])
+def test_bad_delay(r, bad):
+    """A negative, infinite or non-numeric delay is refused; nothing written."""
+    with pytest.raises(InvalidJob, match="delay_seconds must be a finite number >= 0"):
+        DelayedQueue(r, "bad").enqueue({"x": 1}, delay_seconds=bad)
+    assert r.dbsize() == 0

@@ -1,0 +1,302 @@
+"""The measurements: raw redis-py baselines, then each pattern the same way, on one client.
+
+Every rate is jobs per second of wall-clock time (`time.perf_counter`); every processing run starts
+with the queue already full (filled in bulk, not timed) and ends when the handler has seen every job.
+Memory is the INFO memory `used_memory` delta over N waiting jobs (None on fakeredis: no INFO).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from ..reliable import ReliableQueue
+from ..retry import Backoff
+from ..worker import Worker
+from .patterns import Pattern
+
+CHUNK = 500  # jobs per pipeline / per bulk call, for the baseline and the patterns alike
+
+
+def payload(i: int) -> dict[str, Any]:
+    """The tiny job payload of every measurement."""
+    return {"i": i}
+
+
+def chunks(n: int, size: int = CHUNK) -> Iterator[range]:
+    for start in range(0, n, size):
+        yield range(start, min(n, start + size))
+
+
+def used_memory(client: Any) -> int | None:
+    """INFO memory used_memory in bytes, or None where the backend has no INFO (fakeredis)."""
+    try:
+        return int(client.info("memory")["used_memory"])
+    except Exception:
+        return None
+
+
+def rate(n: int, seconds: float) -> float:
+    return n / seconds if seconds > 0 else float("inf")
+
+
+# -- raw redis-py baselines --------------------------------------------------------------------
+def raw_baselines(client: Any, key: str, n: int, fake: bool) -> dict[str, float | None]:
+    """LPUSH one by one, LPUSH pipelined by 500, BLMOVE+LREM loop, RPOP loop, bare-list bytes."""
+    proc = key + ":processing"
+    items = [json.dumps(payload(i)) for i in range(n)]
+    client.delete(key, proc)
+    t = time.perf_counter()
+    for item in items:
+        client.lpush(key, item)
+    one = rate(n, time.perf_counter() - t)
+    client.delete(key)
+    before = used_memory(client)
+    t = time.perf_counter()
+    for part in chunks(n):
+        pipe = client.pipeline(transaction=False)
+        for i in part:
+            pipe.lpush(key, items[i])
+        pipe.execute()
+    bulk = rate(n, time.perf_counter() - t)
+    after = used_memory(client)
+    t = time.perf_counter()
+    done = 0
+    while True:  # the reliable-queue pattern of the Redis docs: 2 round trips per job
+        raw = client.blmove(key, proc, 1, "RIGHT", "LEFT")
+        if raw is None:
+            break
+        client.lrem(proc, 1, raw)
+        done += 1
+    blmove = rate(done, time.perf_counter() - t)
+    _fill_raw(client, key, items)
+    t = time.perf_counter()
+    done = 0
+    while client.rpop(key) is not None:
+        done += 1
+    rpop = rate(done, time.perf_counter() - t)
+    client.delete(key, proc)
+    per_job = None if before is None or after is None else (after - before) / n
+    return {"enqueue_one": one, "enqueue_bulk": bulk, "process_blmove_lrem": blmove,
+            "process_rpop": rpop, "bytes_per_job": per_job}
+
+
+def _fill_raw(client: Any, key: str, items: list[str]) -> None:
+    for part in chunks(len(items)):
+        client.lpush(key, *(items[i] for i in part))
+
+
+# -- one pattern -------------------------------------------------------------------------------
+def enqueue_rates(pattern: Pattern, queue: Any, n: int) -> tuple[float, float, float | None]:
+    """Jobs/s one by one, jobs/s in bulk (500 a call), and bytes per waiting job."""
+    client = queue.redis
+    queue.clear()
+    t = time.perf_counter()
+    for i in range(n):
+        pattern.enqueue(queue, payload(i))
+    one = rate(n, time.perf_counter() - t)
+    queue.clear()
+    before = used_memory(client)
+    t = time.perf_counter()
+    for part in chunks(n):
+        pattern.enqueue_bulk(queue, [payload(i) for i in part])
+    bulk = rate(n, time.perf_counter() - t)
+    after = used_memory(client)
+    waiting = pattern.waiting(queue)
+    if waiting != n:
+        raise RuntimeError(f"{pattern.name}: {waiting} jobs waiting after enqueuing {n}")
+    queue.clear()
+    return one, bulk, (None if before is None or after is None else (after - before) / n)
+
+
+def fill(pattern: Pattern, queue: Any, n: int) -> None:
+    queue.clear()
+    for part in chunks(n):
+        pattern.enqueue_bulk(queue, [payload(i) for i in part])
+
+
+def process_rate(pattern: Pattern, queue: Any, n: int, threads: int) -> float:
+    """End-to-end jobs/s of one Worker (this process, `threads` threads, no-op handler) on n jobs."""
+    fill(pattern, queue, n)
+    seen = itertools.count()
+    last = [0.0]
+
+    def noop(job: Any) -> None:
+        next(seen)
+        last[0] = time.perf_counter()
+
+    worker = Worker(queue, {"default": noop}, concurrency=threads, prefetch=pattern.prefetch,
+                    burst=True, poll_seconds=0.05, recover=False)
+    t = time.perf_counter()
+    worker.run()
+    handled = next(seen)
+    if handled != n or pattern.waiting(queue) != 0:
+        raise RuntimeError(f"{pattern.name}: handled {handled} of {n} jobs, {pattern.waiting(queue)} left")
+    if isinstance(queue, ReliableQueue) and queue.processing_size() != 0:
+        raise RuntimeError(f"{pattern.name}: {queue.processing_size()} jobs left in processing")
+    queue.clear()
+    return rate(n, last[0] - t)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def retry_lateness(queue: ReliableQueue, jobs: int, delay: float = 0.05,
+                   gap: float = 0.004) -> tuple[float, float]:
+    """p50/p99 ms between a retry's planned time (nack time + backoff) and its second start.
+
+    A producer enqueues one job every `gap` s; each job fails once (nack.lua puts it in the
+    delayed set); the idle worker blocks in BLMOVE until the earliest retry is due (claim.lua
+    promotes it).
+    """
+    queue.clear()
+    queue.backoff = Backoff.fixed(delay)
+    planned: dict[str, float] = {}
+    late: list[float] = []
+    lock = threading.Lock()
+
+    def handler(job: Any) -> None:
+        now = time.time()
+        with lock:
+            if job.id in planned:
+                late.append(now - planned.pop(job.id))
+                return
+            planned[job.id] = now + delay
+        raise RuntimeError("first attempt fails on purpose")
+
+    worker = Worker(queue, {"default": handler}, concurrency=1, prefetch=1, poll_seconds=0.5,
+                    recover=False).start()
+    try:
+        for i in range(jobs):
+            queue.enqueue(payload(i))
+            time.sleep(gap)
+        deadline = time.monotonic() + 10 + jobs * delay
+        while len(late) < jobs and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        worker.stop()
+    if len(late) != jobs or queue.size() or queue.delayed_size():
+        raise RuntimeError(f"retry lateness: {len(late)} of {jobs} retries seen, queue {queue.counts()}")
+    queue.clear()
+    ms = [x * 1000 for x in late]
+    return percentile(ms, 0.5), percentile(ms, 0.99)
+
+
+def delayed_lateness(pattern: Pattern, queue: Any, jobs: int, gap: float = 0.004,
+                     ahead: float = 0.05) -> tuple[float, float]:
+    """p50/p99 ms between a delayed job's run-at time and the start of its handler."""
+    assert pattern.delayed is not None
+    queue.clear()
+    late: list[float] = []
+    stop_scheduler = pattern.scheduler(queue) if pattern.scheduler else None
+
+    def handler(job: Any) -> None:
+        late.append(time.time() - float(job.data["run_at"]))
+
+    worker = Worker(queue, {"default": handler}, concurrency=1, poll_seconds=0.5, recover=False).start()
+    try:
+        for i in range(jobs):
+            run_at = time.time() + ahead
+            pattern.delayed(queue, {"i": i, "run_at": run_at}, run_at)
+            time.sleep(gap)
+        deadline = time.monotonic() + 10
+        while len(late) < jobs and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        worker.stop()
+        if stop_scheduler:
+            stop_scheduler()
+    if len(late) != jobs:
+        raise RuntimeError(f"{pattern.name}: {len(late)} of {jobs} delayed jobs started")
+    queue.clear()
+    ms = [x * 1000 for x in late]
+    return percentile(ms, 0.5), percentile(ms, 0.99)
+
+
+# -- a killed worker ---------------------------------------------------------------------------
+def redelivery_killed_process(url: str, queue: ReliableQueue, lease: float) -> dict[str, float]:
+    """SIGKILL a worker process holding a job; seconds until another worker gets that job.
+
+    Also returns how much of the job's lease was left at the kill (ZSCORE leases - now).
+    """
+    queue.clear()
+    job_id = queue.enqueue(payload(0), job_id="victim")
+    marker = queue.keys.key("bench:holding")
+    child = subprocess.Popen([sys.executable, "-m", "labqueue.bench.victim", url, queue.name, str(lease),
+                              marker],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while not queue.redis.exists(marker):
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the victim worker never took its job: "
+                                   + (child.stderr.read().decode()[-500:] if child.stderr else ""))
+            time.sleep(0.005)
+        time.sleep(min(0.3, lease / 4))  # let it hold the job (and heartbeat) for a moment
+        os.kill(child.pid, signal.SIGKILL)
+        killed = time.time()
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        if child.stderr:
+            child.stderr.close()
+    score = queue.redis.zscore(queue.keys.leases, job_id)
+    left = (float(score) - killed) if score is not None else float("nan")
+    queue.redis.delete(marker)
+    got = _wait_redelivery(queue, job_id, lease)
+    return {"redelivery_s": got - killed, "lease_left_at_kill_s": left, "lease_s": lease}
+
+
+def redelivery_killed_thread(queue: ReliableQueue, lease: float) -> dict[str, float]:
+    """The same in one process (fakeredis cannot be shared with a child): a worker thread dies mid-job."""
+    queue.clear()
+    job_id = queue.enqueue(payload(0), job_id="victim")
+    crashed: list[float] = []
+    victim = Worker(queue, {"default": lambda job: None}, concurrency=1, poll_seconds=0.05, burst=True,
+                    recover=False, on_event=lambda e: crashed.append(time.time()) if e.kind == "crashed" else None)
+    victim.crash(1)
+    victim.run()
+    if not crashed:
+        raise RuntimeError("the victim thread did not crash")
+    score = queue.redis.zscore(queue.keys.leases, job_id)
+    left = (float(score) - crashed[0]) if score is not None else float("nan")
+    got = _wait_redelivery(queue, job_id, lease)
+    return {"redelivery_s": got - crashed[0], "lease_left_at_kill_s": left, "lease_s": lease}
+
+
+def _wait_redelivery(queue: ReliableQueue, job_id: str, lease: float) -> float:
+    got: list[float] = []
+    rescuer = Worker(queue, {"default": lambda job: got.append(time.time()) if job.id == job_id else None},
+                     concurrency=1, poll_seconds=0.05).start()
+    try:
+        deadline = time.monotonic() + 3 * lease + 5
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.002)
+    finally:
+        rescuer.stop()
+    if not got:
+        raise RuntimeError(f"job {job_id} was not re-delivered within {3 * lease + 5:.0f} s")
+    if queue.processing_size() or queue.size():
+        raise RuntimeError(f"after re-delivery the queue is not empty: {queue.counts()}")
+    queue.clear()
+    return got[0]
+
+
+def import_ms(module: str = "labqueue", runs: int = 5) -> float:
+    """Median wall time of `import <module>` in a fresh interpreter, in ms."""
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    times = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                  check=True).stdout) * 1000 for _ in range(runs)]
+    return statistics.median(times)

@@ -1,0 +1,125 @@
+"""The run's outputs: a terminal table with ratios to the raw baselines, the JSON file, the PNG chart."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+COLUMNS = [  # (heading, metric, baseline metric for the ratio, format)
+    ("enqueue 1-by-1 /s", "enqueue_one", "enqueue_one", "{:,.0f}"),
+    ("enqueue bulk /s", "enqueue_bulk", "enqueue_bulk", "{:,.0f}"),
+    ("process 1 thr /s", "process_1", "process_blmove_lrem", "{:,.0f}"),
+    ("process K thr /s", "process_k", "process_blmove_lrem", "{:,.0f}"),
+    ("bytes/job", "bytes_per_job", "bytes_per_job", "{:,.0f}"),
+]
+
+
+def _fmt(value: Any, spec: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return spec.format(value)
+
+
+def _cell(row: dict[str, Any], base: dict[str, Any], metric: str, base_metric: str, spec: str) -> str:
+    value = row.get(metric)
+    if value is None:
+        return ""
+    ref = base.get(base_metric)
+    ratio = f" ({value / ref:.2f}x)" if ref else ""
+    return _fmt(value, spec) + ratio
+
+
+def table(result: dict[str, Any]) -> str:
+    """The results as a Markdown table: every figure with its ratio to the raw redis-py baseline."""
+    meta, base = result["meta"], result["baseline"]
+    k = meta["threads"]
+    head = ["system", *(h.replace("K", str(k)) for h, *_ in COLUMNS), "lateness p50 / p99 ms", "re-delivery s"]
+    rows = [head, ["---"] * len(head)]
+    rows.append(["raw redis-py: LPUSH / pipelined LPUSH by 500 / BLMOVE+LREM / RPOP",
+                 _fmt(base["enqueue_one"], "{:,.0f}"), _fmt(base["enqueue_bulk"], "{:,.0f}"),
+                 _fmt(base["process_blmove_lrem"], "{:,.0f}") + " BLMOVE+LREM",
+                 _fmt(base["process_rpop"], "{:,.0f}") + " RPOP", _fmt(base["bytes_per_job"], "{:,.0f}"), "", ""])
+    for row in result["systems"]:
+        name = row["system"]
+        if "skipped" in row:
+            rows.append([name, f"skipped: {row['skipped']}", *[""] * (len(head) - 2)])
+            continue
+        if row.get("version"):
+            name += f" {row['version']}"
+        if row.get("n") and row["n"] != meta["n"]:
+            name += f" (N={row['n']:,})"
+        cells = [_cell(row, base, m, b, f) for _, m, b, f in COLUMNS]
+        if row["system"] == "BullMQ":
+            cells[3] = cells[3] + " (conc. 10)" if cells[3] else cells[3]
+        late = (f"{row['lateness_p50_ms']:.1f} / {row['lateness_p99_ms']:.1f}"
+                if "lateness_p99_ms" in row else "")
+        redo = (f"{row['redelivery_s']:.2f} (lease {row['lease_s']:g})" if "redelivery_s" in row
+                else ("lost" if "lost" in row.get("redelivery_kind", "") else ""))
+        rows.append([name, *cells, late, redo])
+    return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
+def summary(result: dict[str, Any]) -> str:
+    """Header, table, import times, targets: what the command prints."""
+    meta = result["meta"]
+    lines = [f"labqueue benchmark — {meta['backend']}; N={meta['n']:,} no-op jobs, payload {{\"i\": n}}, "
+             f"K={meta['threads']} threads, prefetch {meta['prefetch']}, lease {meta['lease_s']:g} s, "
+             f"{meta['cpus']} CPUs, Python {meta['python']}, {meta['started']}, run took "
+             f"{meta['duration_s']:.0f} s", "",
+             "Ratios in parentheses: to the raw redis-py baseline of the same column (processing: to the "
+             "BLMOVE+LREM loop).", "", table(result), ""]
+    imp = result["import_ms"]
+    lines.append(f"import time (median of 5 fresh interpreters): labqueue {imp['labqueue']:.0f} ms, "
+                 f"of which redis-py alone {imp['redis']:.0f} ms")
+    for row in result["systems"]:
+        for key in ("lateness_kind", "redelivery_kind"):
+            if key in row:
+                lines.append(f"{row['system']}: {key.split('_')[0]} measured on {row[key]}")
+        if "lease_left_at_kill_s" in row:
+            lines.append(f"{row['system']}: lease left at the kill {row['lease_left_at_kill_s']:.2f} s "
+                         f"(the heartbeat extends it every lease/3)")
+    lines += ["", "Targets of issue 6:"]
+    for t in result["targets"]:
+        state = {True: "MET   ", False: "MISSED", None: "n/a   "}[t["met"]]
+        value = "n/a" if t["value"] is None else f"{t['value']:.2f}{t['unit']}"
+        op = "<" if t["unit"] in ("ms", "B", "s") else ">="
+        lines.append(f"  {state} {t['target']}: {value} (goal {op} {t['goal']:g}{t['unit']})")
+    return "\n".join(lines)
+
+
+def write_json(result: dict[str, Any], path: str | Path) -> None:
+    Path(path).write_text(json.dumps(result, indent=2, default=lambda v: None) + "\n")
+
+
+def chart(result: dict[str, Any], path: str | Path | None = None) -> Any:
+    """Bar charts of enqueue and processing rates per system; saved as PNG when `path` is given."""
+    import matplotlib.pyplot as plt
+
+    base = result["baseline"]
+    k = result["meta"]["threads"]
+    rows = [r for r in result["systems"] if "skipped" not in r]
+    enq = [("raw LPUSH", base["enqueue_one"], base["enqueue_bulk"])]
+    enq += [(r["system"].replace("labqueue ", ""), r["enqueue_one"], r["enqueue_bulk"]) for r in rows]
+    proc = [("raw BLMOVE+LREM", base["process_blmove_lrem"], None), ("raw RPOP", base["process_rpop"], None)]
+    proc += [(r["system"].replace("labqueue ", ""), r.get("process_1"), r.get("process_k")) for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.45 * max(len(enq), len(proc)) + 1.6))
+    for ax, data, labels, title in (
+            (axes[0], enq, ("one by one", "bulk (500 a call)"), "enqueue, jobs/s"),
+            (axes[1], proc, ("1 thread", f"{k} threads (BullMQ: concurrency 10)"), "process end to end, jobs/s")):
+        names = [d[0] for d in data][::-1]
+        ys = range(len(names))
+        for j, (label, color) in enumerate(zip(labels, ("#4c72b0", "#dd8452"))):
+            values = [(d[1 + j] or 0) for d in data][::-1]
+            ax.barh([y + (0.2 if j == 0 else -0.2) for y in ys], values, height=0.4, label=label, color=color)
+        ax.set_yticks(list(ys), names)
+        ax.set_xscale("log")
+        ax.set_title(title)
+        ax.legend(loc="lower right", fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(f"labqueue vs raw redis-py — {result['meta']['backend']}, N={result['meta']['n']:,}", fontsize=10)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig

@@ -1,0 +1,143 @@
+"""Worker: handlers by type, graceful stop, burst mode, crash injection, never spinning."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from labqueue import Backoff, DelayedQueue, PriorityQueue, ReliableQueue, SimpleQueue, Worker
+from tests.helpers import CommandCounter
+
+
+def reliable(r, name="w", **kw):
+    kw.setdefault("backoff", Backoff.fixed(0))
+    return ReliableQueue(r, name, **kw)
+
+
+@pytest.mark.parametrize("cls", [SimpleQueue, ReliableQueue])
+def test_idle_worker_sleeps_instead_of_spinning(r, cls):
+    """An idle worker blocks in Redis: a few commands per second, not a busy loop."""
+    q = cls(r, "idle")
+    counter = CommandCounter(r)
+    w = Worker(q, {}, concurrency=2, poll_seconds=0.5).start()
+    time.sleep(1.0)
+    w.stop()
+    blocking = [n for n in counter.names if n in ("BLMOVE", "BRPOPLPUSH", "BRPOP")]
+    assert blocking, counter.names
+    assert counter.count < 40, f"{counter.count} commands in 1 s: {counter.names[:20]}"
+
+
+def test_unknown_type_goes_to_dlq_with_reason(r):
+    """A job type without a handler is dead-lettered with the reason, not dropped."""
+    q = reliable(r)
+    q.enqueue({"type": "mystery"})
+    Worker(q, {"known": lambda job: None}, burst=True).run()
+    [dead] = q.dead_letters()
+    assert "unknown job type 'mystery'" in dead.reason and q.processing_size() == 0
+
+
+def test_handler_exception_nacks_then_dlq(r):
+    """A handler that always raises is retried max_attempts times, then dead-lettered."""
+    q = reliable(r, max_attempts=3)
+    q.enqueue({"type": "flaky"})
+    calls = []
+
+    def flaky(job):
+        calls.append(job.attempts)
+        raise TimeoutError("SMTP timeout")
+
+    w = Worker(q, {"flaky": flaky}, burst=True).run()
+    assert calls == [1, 2, 3] and w.stats["retried"] == 2 and w.stats["dead"] == 1
+    assert q.dead_letters()[0].reason == "TimeoutError: SMTP timeout"
+
+
+def test_graceful_stop_finishes_job_in_hand(r):
+    """stop() lets the running job finish and ack; the prefetched rest goes back to waiting."""
+    q = reliable(r)
+    q.enqueue_many({"type": "slow", "i": i} for i in range(5))
+    started, finished = threading.Event(), []
+
+    def slow(job):
+        started.set()
+        time.sleep(0.3)
+        finished.append(job.data["i"])
+
+    w = Worker(q, {"slow": slow}, prefetch=5).start()
+    assert started.wait(3)
+    w.stop()
+    assert finished == [0]
+    assert q.processing_size() == 0 and q.size() == 4
+    assert q.dequeue(timeout=0.5).attempts == 1  # released jobs were not counted as attempts
+
+
+def test_crash_leaves_job_leased_then_recovered(r, make_client):
+    """A crashed worker's job stays in processing until its lease expires, then another worker gets it."""
+    q = reliable(r, lease_seconds=0.3)
+    job_id = q.enqueue({"type": "t"})
+    done = []
+    w = Worker(q, {"t": lambda job: done.append(job.id)}, poll_seconds=0.1, recover=False)
+    w.crash(1)
+    w.start()
+    deadline = time.time() + 3
+    while w.alive and time.time() < deadline:
+        time.sleep(0.02)
+    w.stop()
+    assert w.stats["crashed"] == 1 and not done and q.processing_size() == 1
+    survivor = Worker(reliable(make_client(), lease_seconds=0.3), {"t": lambda job: done.append(job.id)},
+                      poll_seconds=0.1, burst=False).start()
+    deadline = time.time() + 5
+    while not done and time.time() < deadline:
+        time.sleep(0.05)
+    survivor.stop()
+    assert done == [job_id] and q.processing_size() == 0
+
+
+def test_crash_after_handler_processes_twice(r):
+    """crash_point='after' (done, not acked) leads to a second delivery: at-least-once."""
+    q = reliable(r, lease_seconds=0.2)
+    q.enqueue({"type": "t"})
+    runs = []
+    w = Worker(q, {"t": lambda job: runs.append(job.attempts)}, concurrency=2, crash_point="after",
+               poll_seconds=0.1)
+    w.crash(1)
+    w.start()
+    deadline = time.time() + 5
+    while len(runs) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    w.stop()
+    assert runs == [1, 2] and q.processing_size() == 0
+
+
+def test_events_name_worker_and_job(r):
+    """on_event reports which worker thread took which job."""
+    q = reliable(r)
+    ids = q.enqueue_many({"type": "t"} for _ in range(10))
+    events = []
+    Worker(q, {"t": lambda job: None}, concurrency=3, burst=True, name="w1", on_event=events.append).run()
+    succeeded = [e for e in events if e.kind == "succeeded"]
+    assert sorted(e.job_id for e in succeeded) == sorted(ids)
+    assert all(e.worker == "w1" and 0 <= e.thread < 3 for e in succeeded)
+
+
+@pytest.mark.parametrize("cls", [PriorityQueue, DelayedQueue])
+def test_worker_runs_other_patterns(r, cls):
+    """The worker also drains priority and delayed queues."""
+    q = cls(r, "other")
+    for i in range(5):
+        q.enqueue({"type": "t", "i": i})
+    seen = []
+    Worker(q, {"t": lambda job: seen.append(job.data["i"])}, burst=True, poll_seconds=0.1).run()
+    assert sorted(seen) == list(range(5)) and q.size() == 0
+
+
+def test_bad_worker_settings(r):
+    """Zero concurrency, zero poll or an unknown crash point are refused."""
+    q = reliable(r)
+    with pytest.raises(ValueError, match="concurrency"):
+        Worker(q, {}, concurrency=0)
+    with pytest.raises(ValueError, match="never spins"):
+        Worker(q, {}, poll_seconds=0)
+    with pytest.raises(ValueError, match="crash_point"):
+        Worker(q, {}, crash_point="middle")

@@ -1,0 +1,151 @@
+"""Queue events (Bull's `queue.on('completed', ...)`), in this process and in any other.
+
+The scripts that change a job's state append the event to the Redis stream `lq:{name}:jq:events`
+(XADD MAXLEN ~ N) in the same atomic step, so an event is never lost nor sent for a transition that
+did not happen. A listener reads the stream with XREAD BLOCK from its own cursor. Why a stream and
+not pub/sub: pub/sub drops every message sent while a listener is disconnected or not yet started,
+while a stream keeps the last N events, so a listener that starts late, restarts or runs in another
+process can replay from any id ("0" = everything kept) and then follow live; many listeners read
+independently. The cost is memory, bounded by MAXLEN (approximate trimming is O(1)).
+
+Events: completed (job, result, duration), failed (job, error, attempts_made, attempts, final),
+progress (job, progress), stalled (job, stalls), retried (job), cleaned (state, count), paused, resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .base import text
+from .jobspec import JobQueueKeys
+
+log = logging.getLogger("labqueue.events")
+EVENTS = ("completed", "failed", "progress", "stalled", "retried", "cleaned", "paused", "resumed")
+
+
+@dataclass(frozen=True)
+class QueueEvent:
+    """One stream entry: its stream id, the event name, the job id ('' for queue events), the fields."""
+
+    stream_id: str
+    event: str
+    job_id: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def result(self) -> Any:
+        """The decoded return value of a completed job."""
+        return json.loads(self.fields["result"]) if "result" in self.fields else None
+
+    @property
+    def time(self) -> float:
+        """When the event was written (the stream id's milliseconds)."""
+        return int(self.stream_id.split("-")[0]) / 1000
+
+
+def parse(stream_id: Any, raw: dict[Any, Any]) -> QueueEvent:
+    f = {text(k): text(v) for k, v in raw.items()}
+    return QueueEvent(text(stream_id), f.pop("event", ""), f.pop("job", ""), f)
+
+
+class QueueEvents:
+    """`QueueEvents(r, "email-jobs").on("completed", callback).start()`; `close()` joins its thread.
+
+    `last_id`: "$" follows only new events, "0" replays every event the stream still holds first.
+    """
+
+    def __init__(self, redis_client: Any, queue_name: str, *, last_id: str = "$",
+                 block_seconds: float = 0.2) -> None:
+        self.redis = redis_client
+        self.key = JobQueueKeys(queue_name).jq("events")
+        self.last_id = last_id
+        self.block_ms = max(1, int(block_seconds * 1000))
+        self._handlers: dict[str, list[Callable[[QueueEvent], None]]] = defaultdict(list)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def on(self, event: str, callback: Callable[[QueueEvent], None]) -> QueueEvents:
+        """Call `callback(event)` for every `event` ('*' = all) read from now on."""
+        if event not in EVENTS and event != "*":
+            raise ValueError(f"unknown event {event!r}: use one of {', '.join(EVENTS)} or '*'")
+        self._handlers[event].append(callback)
+        return self
+
+    def replay(self, since: str = "0", count: int = 10_000) -> list[QueueEvent]:
+        """The events kept in the stream after id `since`, oldest first (XRANGE)."""
+        start = "-" if since == "0" else f"({since}"
+        return [parse(i, f) for i, f in self.redis.xrange(self.key, start, "+", count=count)]
+
+    def _pin(self) -> None:
+        """Turn the cursor "$" into the id of the newest event, so nothing is missed between reads."""
+        if self.last_id == "$":
+            newest = self.redis.xrevrange(self.key, count=1)
+            self.last_id = text(newest[0][0]) if newest else "0-0"
+
+    def poll(self, block_ms: int | None = None) -> list[QueueEvent]:
+        """Read the next events after the cursor, waiting up to `block_ms`; dispatch them (XREAD BLOCK)."""
+        self._pin()
+        reply = self.redis.xread({self.key: self.last_id}, count=500,
+                                 block=self.block_ms if block_ms is None else block_ms)
+        out = []
+        for _, entries in reply or []:
+            for stream_id, raw in entries:
+                event = parse(stream_id, raw)
+                self.last_id = event.stream_id
+                out.append(event)
+                for callback in (*self._handlers.get(event.event, ()), *self._handlers.get("*", ())):
+                    try:
+                        callback(event)
+                    except Exception:  # a listener's bug must not stop the others
+                        log.exception("event listener failed on %s", event)
+        return out
+
+    def start(self) -> QueueEvents:
+        """Dispatch events to the callbacks from a background thread."""
+        self._pin()
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._loop, name=f"events-{self.key}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.poll()
+            except Exception:
+                log.exception("reading %s failed; retrying", self.key)
+                self._stopping.wait(self.block_ms / 1000)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the thread after its current read and join it."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m labqueue.events REDIS_URL QUEUE [SINCE]`: print events as JSON lines until killed."""
+    import sys
+
+    import redis
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) not in (2, 3):
+        print("usage: python -m labqueue.events REDIS_URL QUEUE [SINCE (default $)]", file=sys.stderr)
+        return 2
+    listener = QueueEvents(redis.Redis.from_url(args[0]), args[1], last_id=args[2] if len(args) > 2 else "$")
+    print(json.dumps({"event": "listening"}), flush=True)
+    while True:
+        for e in listener.poll(block_ms=1000):
+            print(json.dumps({"id": e.stream_id, "event": e.event, "job": e.job_id, **e.fields}), flush=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

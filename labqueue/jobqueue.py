@@ -1,0 +1,267 @@
+"""The production queue: the chapter's Bull feature set in Python (`JobQueue`).
+
+Redis structures: see `labqueue.jobspec` (all `lq:{name}:jq:...`). Every public operation is one
+round trip: a jq_*.lua script (add, claim, finish, progress, stalled, retry, clean, list,
+unrepeat) or one MULTI pipeline (counts, get_job, pause, resume). Events go to a Redis stream
+(`labqueue.events`); workers are threads (`labqueue.jobworker`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from . import scripts
+from .base import text
+from .errors import ConfigError
+from .jobspec import STATES, JobQueueKeys, JobRecord, Planned, plan
+
+if TYPE_CHECKING:
+    from .jobworker import ActiveJob, QueueWorker
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf"))
+SCRIPTS = ("add", "claim", "finish", "progress", "stalled", "retry", "clean", "list", "unrepeat")
+COMPLETED, RETRIED, FAILED, NOT_OURS = 1, 2, 3, 0
+
+
+class JobQueue:
+    """`JobQueue(r, "email-jobs", default_job_options={...})`: Bull's queue, on our Lua transitions."""
+
+    def __init__(self, redis_client: Any, name: str, *, default_job_options: Mapping[str, Any] | None = None,
+                 lease_seconds: float = 5.0, max_stalled: int = 1,
+                 limiter: Mapping[str, float] | None = None, events_maxlen: int = 10_000,
+                 max_payload_bytes: int = 1_000_000) -> None:
+        if lease_seconds <= 0:
+            raise ConfigError(f"lease_seconds must be > 0, got {lease_seconds!r}")
+        if isinstance(max_stalled, bool) or not isinstance(max_stalled, int) or max_stalled < 0:
+            raise ConfigError(f"max_stalled must be an integer >= 0, got {max_stalled!r}")
+        self.redis = redis_client
+        self.name = name
+        self.keys = JobQueueKeys(name)
+        self.default_job_options = dict(default_job_options or {})
+        plan("check", {}, self.default_job_options)  # a bad default fails here, not at the first add
+        self.lease_seconds = float(lease_seconds)
+        self.max_stalled = max_stalled
+        self.rate_max, self.rate_window = self._limiter(limiter)
+        self.events_maxlen = events_maxlen
+        self.max_payload_bytes = max_payload_bytes
+        self._keys = self.keys.script_keys()
+        self._s = {n: scripts.load(redis_client, f"jq_{n}") for n in SCRIPTS}
+        self.handlers: dict[str, Callable[[ActiveJob], Any]] = {}
+        self.worker: QueueWorker | None = None
+
+    @staticmethod
+    def _limiter(limiter: Mapping[str, float] | None) -> tuple[int, float]:
+        if limiter is None:
+            return 0, 0.0
+        if set(limiter) != {"max", "duration"}:
+            raise ConfigError(f"limiter must be {{'max': jobs, 'duration': seconds}}, got {dict(limiter)!r}")
+        mx, dur = limiter["max"], limiter["duration"]
+        if isinstance(mx, bool) or not isinstance(mx, int) or mx < 1 or not dur > 0:
+            raise ConfigError(f"limiter needs max >= 1 jobs and duration > 0 seconds, got {dict(limiter)!r}")
+        return mx, float(dur)
+
+    def _run(self, script: str, *args: Any) -> Any:
+        return self._s[script](keys=self._keys, args=[time.time(), self.events_maxlen, *args])
+
+    # -- producing -----------------------------------------------------------------------------
+    def _plan(self, name: str, data: Any, opts: Mapping[str, Any], occurrence: float | None = None) -> Planned:
+        return plan(name, data, {**self.default_job_options, **opts}, occurrence=occurrence,
+                    max_payload_bytes=self.max_payload_bytes)
+
+    def _add(self, planned: list[Planned]) -> list[tuple[str, bool]]:
+        reply = self._run("add", len(planned), *(a for p in planned for a in p.args()))
+        return [(text(reply[i]), int(reply[i + 1]) == 1) for i in range(0, len(reply), 2)]
+
+    def add(self, name: str, data: Any, **opts: Any) -> str:
+        """Add a job; returns its id (an existing id is a no-op: deduplication) (jq_add.lua)."""
+        return self._add([self._plan(name, data, opts)])[0][0]
+
+    def add_bulk(self, jobs: Iterable[tuple[str, Any] | tuple[str, Any, Mapping[str, Any]]]) -> list[str]:
+        """Add many `(name, data[, opts])` jobs in one round trip; all validated first (jq_add.lua)."""
+        planned = [self._plan(j[0], j[1], j[2] if len(j) > 2 else {}) for j in jobs]  # type: ignore[misc]
+        return [job_id for job_id, _ in self._add(planned)] if planned else []
+
+    def add_next_occurrence(self, record: JobRecord) -> str | None:
+        """Schedule the run after `record`'s, if its repeatable job still exists (jq_add.lua)."""
+        from .jobspec import next_occurrence
+
+        key, ran_at = record.id[len("repeat:"):].rsplit(":", 1)
+        after = max(time.time(), float(ran_at) / 1000)
+        planned = plan(record.name, record.data, record.opts, key=key, max_payload_bytes=self.max_payload_bytes,
+                       occurrence=next_occurrence(record.opts["repeat"], after))
+        job_id, added = self._add([planned])[0]
+        return job_id if added else None
+
+    def remove_repeatable(self, key: str) -> bool:
+        """Stop a repeatable job (its key: its job_id, or see `repeatables()`) (jq_unrepeat.lua)."""
+        return int(self._s["unrepeat"](keys=self._keys, args=[key])) == 1
+
+    def repeatables(self) -> dict[str, str]:
+        """Repeatable job key -> id of its pending occurrence (HGETALL)."""
+        return {text(k): text(v) for k, v in self.redis.hgetall(self.keys.jq("repeat")).items()}
+
+    # -- states --------------------------------------------------------------------------------
+    def get_job_counts(self) -> dict[str, int]:
+        """Jobs per state in one round trip (MULTI: LLEN, ZCARD x5, HEXISTS paused).
+
+        As in Bull, the jobs waiting in a paused queue count as `paused`, not `waiting`.
+        """
+        k = self.keys.jq
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.llen(k("wait"))
+        for s in ("prio", "active", "delayed", "completed", "failed"):
+            pipe.zcard(k(s))
+        pipe.hexists(k("meta"), "paused")
+        wait, prio, active, delayed, completed, failed, paused = pipe.execute()
+        waiting = int(wait) + int(prio)
+        return {"waiting": 0 if paused else waiting, "active": active, "delayed": delayed,
+                "completed": completed, "failed": failed, "paused": waiting if paused else 0}
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        """One job with its state, or None (MULTI: HGET x7, ZSCORE x5, HEXISTS)."""
+        k = self.keys.jq
+        pipe = self.redis.pipeline(transaction=True)
+        for h in ("jobs", "made", "stalls", "progress", "results", "errors"):
+            pipe.hget(k(h), job_id)
+        for z in ("active", "completed", "failed", "delayed"):
+            pipe.zscore(k(z), job_id)
+        pipe.hexists(k("meta"), "paused")
+        raw, made, stalls, progress, result, error, *scores, paused = pipe.execute()
+        if raw is None:
+            return None
+        state, finished = ("paused" if paused else "waiting"), None
+        for s, score in zip(("active", "completed", "failed", "delayed"), scores):
+            if score is not None:
+                state = s
+                finished = score if s in ("completed", "failed") else None
+        return self._record(job_id, raw, state, made, stalls, progress, result, error, finished)
+
+    def _record(self, job_id: Any, raw: Any, state: str, made: Any, stalls: Any, progress: Any,
+                result: Any, error: Any, finished: Any) -> JobRecord:
+        result_s = text(result) if result not in (None, "", b"") else None
+        return JobRecord.parse(text(job_id), text(raw), state=state, attempts_made=int(made or 0),
+                               stalls=int(stalls or 0), progress=float(progress or 0),
+                               return_value=json.loads(result_s) if result_s else None,
+                               failed_reason=text(error) if error not in (None, "", b"") else None,
+                               finished_on=float(finished) if finished is not None else None)
+
+    def get_jobs(self, state: str, start: int = 0, stop: int = -1) -> list[JobRecord]:
+        """Jobs in `state` (waiting / paused, delayed, active, completed, failed) (jq_list.lua)."""
+        if state not in STATES:
+            raise ConfigError(f"unknown state {state!r}: use one of {', '.join(STATES)}")
+        where = "waiting" if state == "paused" else state
+        reply = self._s["list"](keys=self._keys, args=[where, start, stop])
+        out = []
+        for i in range(0, len(reply), 8):
+            job_id, raw, score, made, stalls, progress, result, error = reply[i:i + 8]
+            finished = text(score) if where in ("completed", "failed") else None
+            out.append(self._record(job_id, raw, state, made, stalls, progress, result, error, finished))
+        return out
+
+    def get_failed(self, start: int = 0, stop: int = -1) -> list[JobRecord]:
+        """Failed jobs, newest first, with their errors (jq_list.lua)."""
+        return self.get_jobs("failed", start, stop)
+
+    def get_completed(self, start: int = 0, stop: int = -1) -> list[JobRecord]:
+        """Completed jobs, newest first, with their return values (jq_list.lua)."""
+        return self.get_jobs("completed", start, stop)
+
+    # -- admin ---------------------------------------------------------------------------------
+    def retry(self, job_id: str) -> bool:
+        """Move one failed job back to waiting, attempts reset; False if it is not failed (jq_retry.lua)."""
+        return len(self._run("retry", 1, job_id)) == 1
+
+    def retry_failed(self, limit: int = 10_000) -> int:
+        """Move up to `limit` failed jobs back to waiting, oldest first; returns how many (jq_retry.lua)."""
+        return len(self._run("retry", limit))
+
+    def clean(self, grace: float, state: str = "completed", limit: int = 0) -> list[str]:
+        """Remove `state` jobs finished more than `grace` s ago (0 = all); returns their ids (jq_clean.lua)."""
+        if state not in ("completed", "failed"):
+            raise ConfigError(f"clean works on 'completed' or 'failed' jobs, got {state!r}")
+        if not grace >= 0 or isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise ConfigError(f"clean needs grace >= 0 seconds and an integer limit >= 0, got {grace!r}, {limit!r}")
+        return [text(i) for i in self._run("clean", state, grace, limit)]
+
+    def pause(self) -> None:
+        """Stop every worker of this queue from taking new jobs (MULTI: HSET meta paused, XADD)."""
+        k = self.keys.jq
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(k("meta"), "paused", 1)
+        pipe.xadd(k("events"), {"event": "paused"}, maxlen=self.events_maxlen, approximate=True)
+        pipe.execute()
+
+    def resume(self) -> None:
+        """Let workers take jobs again and wake them (MULTI: HDEL meta paused, LPUSH marker, XADD)."""
+        k = self.keys.jq
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hdel(k("meta"), "paused")
+        pipe.lpush(k("marker"), *["1"] * 16)
+        pipe.ltrim(k("marker"), 0, 63)
+        pipe.xadd(k("events"), {"event": "resumed"}, maxlen=self.events_maxlen, approximate=True)
+        pipe.execute()
+
+    def is_paused(self) -> bool:
+        """Whether the queue is paused (HEXISTS)."""
+        return bool(self.redis.hexists(self.keys.jq("meta"), "paused"))
+
+    def check_stalled(self) -> dict[str, int]:
+        """Take back jobs whose lease expired; fail those stalled > max_stalled times (jq_stalled.lua)."""
+        requeued, failed = self._run("stalled", self.max_stalled)
+        return {"requeued": int(requeued), "failed": int(failed)}
+
+    def obliterate(self) -> int:
+        """Delete every key of this queue (DEL); returns how many existed."""
+        return int(self.redis.delete(*self.keys.all()))
+
+    # -- the worker's transitions (used by labqueue.jobworker) ---------------------------------
+    def claim(self, count: int) -> tuple[list[tuple[str, str, int, int]], float | None, float, float]:
+        """Fetch up to `count` jobs: (id, json, token, failures) each, next due, limited for, server now.
+
+        One round trip (jq_claim.lua); promotes due delayed jobs first.
+        """
+        now = time.time()
+        reply = self._s["claim"](keys=self._keys, args=[now, self.events_maxlen, now + self.lease_seconds,
+                                                        count, self.rate_max, self.rate_window])
+        jobs = [(text(reply[i]), text(reply[i + 1]), int(reply[i + 2]), int(reply[i + 3]))
+                for i in range(4, len(reply), 4)]
+        due = text(reply[1])
+        return jobs, (float(due) if due else None), float(text(reply[2])), float(text(reply[3]))
+
+    def finish(self, job_id: str, token: int, outcome: str, payload: str, *, retry_at: float = 0.0,
+               duration: float = 0.0, name: str = "") -> int:
+        """End a delivery: COMPLETED, RETRIED, FAILED, or NOT_OURS if it stalled away (jq_finish.lua)."""
+        bucket = bisect.bisect_left(BUCKETS, duration)
+        return int(self._run("finish", job_id, token, outcome, payload, retry_at, duration, bucket, name))
+
+    def set_progress(self, job_id: str, token: int, value: float) -> bool:
+        """Record a job's progress and emit the event; False if the job is no longer ours (jq_progress.lua)."""
+        return int(self._run("progress", job_id, token, value)) == 1
+
+    def extend_leases(self, ids: Iterable[str]) -> int:
+        """Heartbeat: push the leases of jobs still held forward (ZADD XX CH)."""
+        deadline = time.time() + self.lease_seconds
+        mapping = {i: deadline for i in ids}
+        return int(self.redis.zadd(self.keys.jq("active"), mapping, xx=True, ch=True)) if mapping else 0
+
+    # -- processing (Bull's queue.process) -----------------------------------------------------
+    def process(self, name: str, handler: Callable[[ActiveJob], Any], concurrency: int = 1,
+                **worker_options: Any) -> QueueWorker:
+        """Register `handler` for jobs called `name` ('*' = any) and start `concurrency` more threads."""
+        from .jobworker import QueueWorker
+
+        self.handlers[name] = handler
+        if self.worker is None:
+            self.worker = QueueWorker(self, self.handlers, **worker_options)
+        self.worker.add_threads(concurrency)
+        return self.worker
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Stop this queue's worker threads (jobs in hand are finished) and join them."""
+        if self.worker is not None:
+            self.worker.stop(timeout=timeout)
+            self.worker = None

@@ -1,0 +1,214 @@
+"""The production queue's keys, job options and job records (the data model of `JobQueue`).
+
+A job is stored once, as compact JSON in the hash `jobs` (id -> {"name", "data", "ts", "opts"}),
+and never rewritten: its state is which structure holds its id (`wait` list, `prio`, `delayed`,
+`active`, `completed`, `failed` sorted sets); what changes while it runs (deliveries, failures,
+stalls, progress, return value, last error) lives in one small hash per field, keyed by job id.
+Generated ids are short integers (HINCRBY), so a waiting job costs one hash entry plus a few bytes
+in a list. Times are unix seconds, durations seconds (Bull counts milliseconds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import cron
+from .errors import ConfigError, InvalidJob
+from .keys import Keys
+from .retry import Backoff
+
+MAX_PRIORITY = 2**21  # as BullMQ: priority * 2**32 + a sequence number stays exact in a double
+STATES = ("waiting", "active", "delayed", "completed", "failed", "paused")
+OPTIONS = ("priority", "delay", "attempts", "backoff", "repeat", "remove_on_complete",
+           "remove_on_fail", "job_id", "timeout")
+ALIASES = {"removeOnComplete": "remove_on_complete", "removeOnFail": "remove_on_fail",
+           "jobId": "job_id"}  # the chapter's (Bull's) spelling is accepted too
+
+
+class JobQueueKeys(Keys):
+    """The keys of one `JobQueue`: `lq:{name}:jq:...`, all in the queue's hash slot."""
+
+    def jq(self, suffix: str) -> str:
+        return self.key(f"jq:{suffix}")
+
+    def script_keys(self) -> list[str]:
+        """The KEYS every jq_*.lua script receives, in the order their headers list."""
+        return [self.jq(s) for s in SCRIPT_KEYS]
+
+    def all(self) -> list[str]:
+        return self.script_keys()
+
+
+# KEYS[1..19] of every jq_*.lua script: jobs (hash id -> JSON), wait (list of ids), prio, delayed,
+# active, completed, failed (sorted sets of ids), runs, made, stalls, progress, results, errors
+# (hashes id -> deliveries / failed attempts / stalls / progress / return value / last error),
+# meta (hash: id counter, paused flag), marker (list that wakes idle workers), events (stream),
+# limiter (sorted set of recent deliveries), repeat (hash key -> pending occurrence id), metrics.
+SCRIPT_KEYS = ("jobs", "wait", "prio", "delayed", "active", "completed", "failed", "runs", "made",
+               "stalls", "progress", "results", "errors", "meta", "marker", "events", "limiter",
+               "repeat", "metrics")
+
+
+def _int(name: str, value: Any, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
+        bound = f"between {low} and {high}" if high else f">= {low}"
+        raise InvalidJob(f"option {name!r} must be an integer {bound}, got {value!r}")
+    return value
+
+
+def _seconds(name: str, value: Any, positive: bool = False) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (positive and value == 0):
+        raise InvalidJob(f"option {name!r} must be a number of seconds {'> 0' if positive else '>= 0'}, "
+                         f"got {value!r}")
+    return float(value)
+
+
+def _keep(name: str, value: Any) -> bool | int:
+    if isinstance(value, bool):
+        return value
+    return _int(name, value, 0)
+
+
+def _repeat(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict) or not (("cron" in value) ^ ("every" in value)):
+        raise InvalidJob(f"option 'repeat' must be {{'cron': expr, 'tz': zone}} or {{'every': seconds}}, "
+                         f"got {value!r}")
+    unknown = set(value) - {"cron", "tz", "every"}
+    if unknown:
+        raise InvalidJob(f"unknown repeat option(s) {sorted(unknown)}: use 'cron' and 'tz', or 'every'")
+    if "every" in value:
+        return {"every": _seconds("repeat.every", value["every"], positive=True)}
+    tz = value.get("tz", "UTC")
+    try:
+        cron.validate(value["cron"], tz)
+    except ConfigError as exc:
+        raise InvalidJob(f"option 'repeat': {exc}") from None
+    return {"cron": value["cron"], "tz": tz}
+
+
+def normalise(opts: dict[str, Any]) -> dict[str, Any]:
+    """Validated options with defaults dropped; InvalidJob naming the first bad one."""
+    out: dict[str, Any] = {}
+    for raw_name, value in opts.items():
+        name = ALIASES.get(raw_name, raw_name)
+        if name not in OPTIONS:
+            raise InvalidJob(f"unknown job option {raw_name!r}: use one of {', '.join(OPTIONS)}")
+        if value is None:
+            continue
+        if name == "priority":
+            value = _int(name, value, 0, MAX_PRIORITY)
+        elif name == "attempts":
+            value = _int(name, value, 1)
+        elif name in ("delay", "timeout"):
+            value = _seconds(name, value, positive=name == "timeout")
+        elif name == "backoff":
+            try:
+                b = Backoff.from_spec(value)
+            except ConfigError as exc:
+                raise InvalidJob(f"option 'backoff': {exc}") from None
+            value = {"type": b.kind, "delay": b.base}
+        elif name == "repeat":
+            value = _repeat(value)
+        elif name in ("remove_on_complete", "remove_on_fail"):
+            value = _keep(name, value)
+        elif name == "job_id":
+            if not isinstance(value, str) or not value or value.isdigit():
+                raise InvalidJob(f"option 'job_id' must be a non-empty string that is not all digits "
+                                 f"(digits are the generated ids), got {value!r}")
+        out[name] = value
+    return out
+
+
+def next_occurrence(repeat: dict[str, Any], after: float) -> float:
+    """When a repeatable job runs next after unix time `after` (cron.next_run, or after + every)."""
+    if "every" in repeat:
+        return (math.floor(after / repeat["every"]) + 1) * repeat["every"]
+    return cron.next_run(repeat["cron"], repeat.get("tz", "UTC"), after)
+
+
+def repeat_key(name: str, repeat: dict[str, Any], job_id: str | None) -> str:
+    """The stable key of a repeatable job: its job id, else a digest of its name and schedule."""
+    if job_id:
+        return job_id
+    spec = json.dumps([name, repeat], sort_keys=True)
+    return hashlib.sha1(spec.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One job ready for jq_add.lua: id ('' = generate), JSON, priority, run-at, repeat key/mode."""
+
+    id: str
+    raw: str
+    priority: int
+    run_at: float
+    repeat_key: str = ""
+    repeat_mode: str = ""
+
+    def args(self) -> list[Any]:
+        return [self.id, self.raw, self.priority, repr(self.run_at), self.repeat_key, self.repeat_mode]
+
+
+def plan(name: str, data: Any, opts: dict[str, Any], *, now: float | None = None,
+         max_payload_bytes: int = 1_000_000, occurrence: float | None = None,
+         key: str | None = None) -> Planned:
+    """Validate a job and serialise it; nothing is written.
+
+    For a repeatable job, `occurrence` and `key` name the next run of an existing schedule.
+    """
+    if not isinstance(name, str) or not name:
+        raise InvalidJob(f"job name must be a non-empty string, got {name!r}")
+    if not isinstance(data, dict):
+        raise InvalidJob(f"job data must be a dict (a JSON object), got {type(data).__name__}")
+    o = normalise(opts)
+    now = time.time() if now is None else now
+    record = {"name": name, "data": data, "ts": round(now * 1000)}
+    stored = {k: v for k, v in o.items() if k not in ("delay", "job_id")}
+    if stored:
+        record["opts"] = stored
+    try:
+        raw = json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidJob(f"job data is not JSON-serialisable: {exc}") from None
+    if len(raw.encode()) > max_payload_bytes:
+        raise InvalidJob(f"job is {len(raw.encode()):,} bytes, over max_payload_bytes "
+                         f"({max_payload_bytes:,}): enqueue a reference to the data instead")
+    run_at = now + o.get("delay", 0.0)
+    if "repeat" in o:
+        key = key or repeat_key(name, o["repeat"], o.get("job_id"))
+        first = occurrence is None
+        at = next_occurrence(o["repeat"], now) if first else float(occurrence)  # type: ignore[arg-type]
+        return Planned(f"repeat:{key}:{round(at * 1000)}", raw, o.get("priority", 0), at, key,
+                       "first" if first else "next")
+    return Planned(o.get("job_id", ""), raw, o.get("priority", 0), run_at)
+
+
+@dataclass
+class JobRecord:
+    """A job as read back from Redis (get_job, get_jobs)."""
+
+    id: str
+    name: str
+    data: dict[str, Any]
+    opts: dict[str, Any]
+    timestamp: float  # when it was added
+    state: str = "unknown"
+    attempts_made: int = 0  # failed attempts so far
+    stalls: int = 0
+    progress: float = 0
+    return_value: Any = None
+    failed_reason: str | None = None
+    finished_on: float | None = None
+    raw: str = field(default="", repr=False)
+
+    @classmethod
+    def parse(cls, job_id: str, raw: str, **fields: Any) -> JobRecord:
+        record = json.loads(raw)
+        return cls(id=job_id, name=record["name"], data=record["data"], opts=record.get("opts", {}),
+                   timestamp=record.get("ts", 0) / 1000, raw=raw, **fields)

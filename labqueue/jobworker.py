@@ -1,0 +1,198 @@
+"""Worker threads of a `JobQueue` (Bull's `queue.process(name, concurrency, handler)`).
+
+Each thread loops on one round trip, jq_claim.lua (one job, or nothing when the queue is paused or
+rate limited), and when there is nothing to do blocks in BRPOP on the queue's `marker` list (pushed
+by every add, retry and resume) for at most one poll, so pause takes effect within one poll and an
+idle worker sleeps in Redis. A finished job is one jq_finish.lua call. A heartbeat thread extends
+the leases of the jobs in hand (ZADD XX) and takes back stalled jobs (jq_stalled.lua). Python
+cannot kill a thread: a job past its `timeout` is failed and its handler abandoned (`job.cancelled`
+is set, and `job.progress()` then raises, so a cooperative handler stops).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .jobspec import JobRecord
+from .retry import Backoff
+
+if TYPE_CHECKING:
+    from .jobqueue import JobQueue
+
+log = logging.getLogger("labqueue.jobworker")
+
+
+class JobCancelled(Exception):
+    """Raised by `job.progress()` once the job timed out or was taken back from this worker."""
+
+
+class ActiveJob:
+    """A job in a handler's hands, as Bull's `job`: `job.data`, `job.attempts_made`, `job.progress(n)`."""
+
+    def __init__(self, queue: JobQueue, record: JobRecord, token: int) -> None:
+        self.queue = queue
+        self.record = record
+        self.id, self.name, self.data, self.opts = record.id, record.name, record.data, record.opts
+        self.attempts_made = record.attempts_made  # failed attempts before this one
+        self.timestamp = record.timestamp
+        self.token = token  # this delivery's number: finish and progress must show it
+        self.cancelled = threading.Event()
+        self.last_progress: float = 0
+
+    def progress(self, value: float) -> None:
+        """Report progress 0-100 (jq_progress.lua); JobCancelled if the job is no longer ours."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+            raise ValueError(f"progress must be a number from 0 to 100, got {value!r}")
+        if self.cancelled.is_set() or not self.queue.set_progress(self.id, self.token, value):
+            self.cancelled.set()
+            raise JobCancelled(f"job {self.id} is no longer held by this worker (timed out or stalled)")
+        self.last_progress = value
+
+    def __repr__(self) -> str:
+        return f"ActiveJob(id={self.id!r}, name={self.name!r}, attempts_made={self.attempts_made})"
+
+
+class QueueWorker:
+    """Threads that run the handlers of one JobQueue; `stop()` lets them finish the job in hand."""
+
+    def __init__(self, queue: JobQueue, handlers: Mapping[str, Callable[[ActiveJob], Any]], *,
+                 poll_seconds: float = 0.5, name: str | None = None, heartbeat: bool = True) -> None:
+        if not poll_seconds > 0:
+            raise ValueError(f"poll_seconds must be > 0 (a worker never spins), got {poll_seconds!r}")
+        self.queue = queue
+        self.handlers = handlers
+        self.poll_seconds = poll_seconds
+        self.name = name or f"jq-worker-{id(self) % 10000:04d}"
+        self.stats: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._held: dict[str, ActiveJob] = {}
+        self._threads: list[threading.Thread] = []
+        self._beat: threading.Thread | None = None
+        self._heartbeat = heartbeat
+
+    def add_threads(self, n: int) -> None:
+        """Start `n` more worker threads (and the heartbeat with the first)."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"concurrency must be an integer >= 1, got {n!r}")
+        for _ in range(n):
+            t = threading.Thread(target=self._run, name=f"{self.name}-{len(self._threads)}", daemon=True)
+            self._threads.append(t)
+            t.start()
+        if self._heartbeat and self._beat is None:
+            self._beat = threading.Thread(target=self._beat_loop, name=f"{self.name}-heartbeat", daemon=True)
+            self._beat.start()
+
+    @property
+    def concurrency(self) -> int:
+        return len(self._threads)
+
+    def held(self) -> list[str]:
+        """Ids of the jobs in hand right now."""
+        with self._lock:
+            return list(self._held)
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        """Stop taking jobs, finish the ones in hand, join every thread."""
+        self._stopping.set()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for t in [*self._threads, *([self._beat] if self._beat else [])]:
+            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    # -- inside the threads --------------------------------------------------------------------
+    def _run(self) -> None:
+        q = self.queue
+        while not self._stopping.is_set():
+            try:
+                jobs, next_due, limited_for, _ = q.claim(1)
+                if jobs:
+                    self._handle(*jobs[0])
+                    continue
+                if limited_for > 0:
+                    self._stopping.wait(min(limited_for, self.poll_seconds))
+                    continue
+                wait = self.poll_seconds
+                if next_due is not None:
+                    wait = min(wait, max(next_due - time.time(), 0.01))
+                q.redis.brpop(q.keys.jq("marker"), timeout=wait)
+            except Exception:  # never silent, never a dead thread: log, count, back off one poll
+                log.exception("%s: unexpected error; retrying in one poll", self.name)
+                with self._lock:
+                    self.stats["errors"] += 1
+                self._stopping.wait(self.poll_seconds)
+
+    def _handle(self, job_id: str, raw: str, token: int, made: int) -> None:
+        q = self.queue
+        record = JobRecord.parse(job_id, raw, state="active", attempts_made=made)
+        job = ActiveJob(q, record, token)
+        with self._lock:
+            self._held[job_id] = job
+        try:
+            if "repeat" in job.opts:
+                q.add_next_occurrence(record)  # before running it: a crash cannot end the schedule
+            start = time.monotonic()
+            outcome, payload = self._call(job)
+            duration = time.monotonic() - start
+            retry_at = 0.0
+            if outcome == "failed" and "backoff" in job.opts:
+                retry_at = time.time() + Backoff.from_spec(job.opts["backoff"]).delay(made + 1)
+            code = q.finish(job_id, token, outcome, payload, retry_at=retry_at, duration=duration,
+                            name=job.name)
+            kind = {1: "completed", 2: "retried", 3: "failed"}.get(code, "lost")
+            with self._lock:
+                self.stats[kind] += 1
+        finally:
+            with self._lock:
+                self._held.pop(job_id, None)
+
+    def _call(self, job: ActiveJob) -> tuple[str, str]:
+        """Run the handler (in a helper thread when the job has a timeout): (outcome, payload)."""
+        handler = self.handlers.get(job.name) or self.handlers.get("*")
+        if handler is None:
+            known = ", ".join(sorted(self.handlers)) or "none"
+            return "failed", f"no handler for job name {job.name!r} (registered: {known})"
+        box: dict[str, Any] = {}
+
+        def call() -> None:
+            try:
+                box["result"] = handler(job)
+            except BaseException as exc:  # the job's failure, never the worker's
+                box["error"] = f"{type(exc).__name__}: {exc}"
+
+        timeout = job.opts.get("timeout")
+        if timeout is None:
+            call()
+        else:
+            helper = threading.Thread(target=call, name=f"{self.name}-job-{job.id}", daemon=True)
+            helper.start()
+            helper.join(timeout)
+            if helper.is_alive():
+                job.cancelled.set()
+                return "failed", f"TimeoutError: job exceeded its timeout of {timeout:g} s"
+        if "error" in box:
+            return "failed", box["error"]
+        try:
+            return "completed", json.dumps(box.get("result"), separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            return "failed", f"return value is not JSON-serialisable: {exc}"
+
+    def _beat_loop(self) -> None:
+        """Every lease/3 s: extend the leases of jobs in hand, take back stalled jobs."""
+        q = self.queue
+        while any(t.is_alive() for t in self._threads):
+            try:
+                held = self.held()
+                if held:
+                    q.extend_leases(held)
+                found = q.check_stalled()
+                with self._lock:
+                    self.stats["stalled_found"] += found["requeued"] + found["failed"]
+            except Exception:
+                log.exception("%s heartbeat failed; retrying", self.name)
+            self._stopping.wait(q.lease_seconds / 3) if not self._stopping.is_set() else time.sleep(0.05)

@@ -1,0 +1,50 @@
+-- jq_add.lua: add one or many jobs (JobQueue.add / add_bulk) in one atomic step.
+-- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
+--   stalls progress results errors meta marker events limiter repeat metrics
+-- ARGV[1] now (unix s)  ARGV[2] events maxlen  ARGV[3] K jobs, then 6 per job: id ('' = next
+-- integer id), JSON, priority (0 = none), run-at (unix s), repeat key ('' = none), repeat mode
+-- ('first' or 'next': a 'next' occurrence is only added while its repeatable job still exists).
+-- A job whose id already exists is not added (deduplication). Due jobs go to `wait` (LPUSH; the
+-- worker takes from the right) or `prio` (score priority * 2^32 + sequence), later ones to `delayed`.
+-- Returns {id1, added1, id2, added2, ...} with added 1 or 0.
+local jobs, wait, prio, delayed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local meta, marker, repeats, metrics = KEYS[14], KEYS[15], KEYS[18], KEYS[19]
+local now = tonumber(ARGV[1])
+local out, woken = {}, 0
+for j = 0, tonumber(ARGV[3]) - 1 do
+  local b = 4 + j * 6
+  local id, raw, priority, run_at = ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+  local rkey, rmode = ARGV[b + 4], ARGV[b + 5]
+  local added = 0
+  local live = rkey == '' or rmode ~= 'next' or redis.call('HEXISTS', repeats, rkey) == 1
+  if live then
+    if id == '' then
+      id = tostring(redis.call('HINCRBY', meta, 'id', 1))
+    end
+    if redis.call('HSETNX', jobs, id, raw) == 1 then
+      added = 1
+      if rkey ~= '' then
+        redis.call('HSET', repeats, rkey, id)
+      end
+      if run_at > now then
+        redis.call('ZADD', delayed, run_at, id)
+      elseif priority > 0 then
+        redis.call('ZADD', prio, priority * 4294967296 + redis.call('HINCRBY', meta, 'pseq', 1), id)
+        woken = woken + 1
+      else
+        redis.call('LPUSH', wait, id)
+        woken = woken + 1
+      end
+      redis.call('HINCRBY', metrics, 'total_enqueued', 1)
+    end
+  end
+  out[#out + 1] = id
+  out[#out + 1] = added
+end
+if woken > 0 then
+  for _ = 1, math.min(woken, 64) do
+    redis.call('LPUSH', marker, '1')
+  end
+  redis.call('LTRIM', marker, 0, 63)
+end
+return out

@@ -1,0 +1,82 @@
+-- jq_claim.lua: the worker's fetch: promote due delayed jobs, then (unless the queue is paused or
+-- the rate limit is reached) move up to N jobs to `active`, each with a lease and a delivery token.
+-- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
+--   stalls progress results errors meta marker events limiter repeat metrics
+-- ARGV[1] now (unix s)  ARGV[2] events maxlen  ARGV[3] lease deadline (unix s)  ARGV[4] N
+-- ARGV[5] rate limit: max deliveries (0 = no limit)  ARGV[6] per this many seconds
+-- Jobs without priority (`wait`, RPOP) come before prioritized ones (`prio`, ZPOPMIN), as in
+-- BullMQ. The rate limit is a sliding log on the server clock (TIME): at most max deliveries in
+-- any window of that many seconds, across all workers.
+-- Returns {n, next_due, limited_for, server_now, id1, json1, token1, made1, id2, ...}: next_due is the
+-- run-at of the earliest delayed job ('' if none), limited_for the seconds until the limiter frees
+-- a slot ('0' when not limited), token the job's delivery count (finish and progress must show it).
+local jobs, wait, prio, delayed, active = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local runs, made, meta, marker, limiter, metrics = KEYS[8], KEYS[9], KEYS[14], KEYS[15], KEYS[17], KEYS[19]
+local now = tonumber(ARGV[1])
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)) do
+  redis.call('ZREM', delayed, id)
+  local raw = redis.call('HGET', jobs, id)
+  if raw then
+    local opts = cjson.decode(raw).opts
+    local p = type(opts) == 'table' and tonumber(opts.priority) or 0
+    if p > 0 then
+      redis.call('ZADD', prio, p * 4294967296 + redis.call('HINCRBY', meta, 'pseq', 1), id)
+    else
+      redis.call('LPUSH', wait, id)
+    end
+  end
+end
+local t = redis.call('TIME')
+local server_now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local result = {0, '', '0', string.format('%.6f', server_now)}
+local nxt = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+if #nxt > 0 then
+  result[2] = nxt[2]
+end
+if redis.call('HGET', meta, 'paused') then
+  redis.call('DEL', marker)
+  return result
+end
+local n = tonumber(ARGV[4])
+local rate_max, rate_window = tonumber(ARGV[5]), tonumber(ARGV[6])
+if rate_max > 0 then
+  redis.call('ZREMRANGEBYSCORE', limiter, '-inf', server_now - rate_window)
+  local free = rate_max - redis.call('ZCARD', limiter)
+  if free <= 0 then
+    local oldest = redis.call('ZRANGE', limiter, 0, 0, 'WITHSCORES')
+    result[3] = string.format('%.6f', math.max(tonumber(oldest[2]) + rate_window - server_now, 0.001))
+    return result
+  end
+  n = math.min(n, free)
+end
+local count = 0
+while n > 0 do
+  local id = redis.call('RPOP', wait)
+  if not id then
+    local top = redis.call('ZPOPMIN', prio)
+    if #top == 0 then
+      break
+    end
+    id = top[1]
+  end
+  local raw = redis.call('HGET', jobs, id)
+  if raw then
+    redis.call('ZADD', active, ARGV[3], id)
+    local token = redis.call('HINCRBY', runs, id, 1)
+    if rate_max > 0 then
+      redis.call('ZADD', limiter, server_now, id .. ':' .. token)
+    end
+    redis.call('HINCRBY', metrics, 'total_dequeued', 1)
+    result[#result + 1] = id
+    result[#result + 1] = raw
+    result[#result + 1] = token
+    result[#result + 1] = tonumber(redis.call('HGET', made, id) or '0')
+    count = count + 1
+    n = n - 1
+  end
+end
+result[1] = count
+if redis.call('LLEN', wait) == 0 and redis.call('ZCARD', prio) == 0 then
+  redis.call('DEL', marker)
+end
+return result

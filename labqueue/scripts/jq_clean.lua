@@ -1,0 +1,31 @@
+-- jq_clean.lua: remove completed or failed jobs that finished more than `grace` seconds ago
+-- (queue.clean(grace, state, limit)), oldest first.
+-- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
+--   stalls progress results errors meta marker events limiter repeat metrics
+-- ARGV[1] now (unix s)  ARGV[2] events maxlen  ARGV[3] 'completed' or 'failed'  ARGV[4] grace (s)
+-- ARGV[5] limit (0 = no limit)
+-- Returns the ids removed.
+local jobs, completed, failed = KEYS[1], KEYS[6], KEYS[7]
+local runs, made, stalls, progress, results, errors = KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]
+local events = KEYS[16]
+local set = completed
+if ARGV[3] == 'failed' then
+  set = failed
+end
+local limit = tonumber(ARGV[5])
+local ids
+if limit > 0 then
+  ids = redis.call('ZRANGEBYSCORE', set, '-inf', tonumber(ARGV[1]) - tonumber(ARGV[4]), 'LIMIT', 0, limit)
+else
+  ids = redis.call('ZRANGEBYSCORE', set, '-inf', tonumber(ARGV[1]) - tonumber(ARGV[4]))
+end
+for _, id in ipairs(ids) do
+  redis.call('ZREM', set, id)
+  for _, key in ipairs({jobs, runs, made, stalls, progress, results, errors}) do
+    redis.call('HDEL', key, id)
+  end
+end
+if #ids > 0 then
+  redis.call('XADD', events, 'MAXLEN', '~', ARGV[2], '*', 'event', 'cleaned', 'state', ARGV[3], 'count', #ids)
+end
+return ids

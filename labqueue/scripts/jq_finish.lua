@@ -1,0 +1,81 @@
+-- jq_finish.lua: end one delivery: completed (return value stored), or failed (retried after the
+-- backoff while attempts remain, else moved to `failed`); trims finished jobs as the job's
+-- remove_on_complete / remove_on_fail options say; counts it in `metrics`; emits the event on `events`.
+-- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
+--   stalls progress results errors meta marker events limiter repeat metrics
+-- ARGV[1] now (unix s)  ARGV[2] events maxlen  ARGV[3] job id  ARGV[4] delivery token
+-- ARGV[5] 'completed' or 'failed'  ARGV[6] return value (JSON) or error message
+-- ARGV[7] retry at (unix s) if this failure is retried  ARGV[8] duration (s)
+-- ARGV[9] histogram bucket index of the duration  ARGV[10] job name
+-- Returns 0 when the job is no longer this delivery's (stalled and taken back, or removed),
+-- 1 completed, 2 failed and retried, 3 failed for good.
+local jobs, wait, prio, delayed, active = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local completed, failed, runs, made, stalls = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local progress, results, errors, meta, marker = KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15]
+local events, metrics = KEYS[16], KEYS[19]
+local now, maxlen, id = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+if redis.call('HGET', runs, id) ~= ARGV[4] or not redis.call('ZSCORE', active, id) then
+  return 0
+end
+redis.call('ZREM', active, id)
+local raw = redis.call('HGET', jobs, id)
+local opts = cjson.decode(raw).opts
+if type(opts) ~= 'table' then
+  opts = {}
+end
+
+local function drop(victim)
+  for _, key in ipairs({jobs, runs, made, stalls, progress, results, errors}) do
+    redis.call('HDEL', key, victim)
+  end
+end
+
+-- keep: true = remove at once, false/nil = keep all, N = keep the newest N
+local function trim(set, keep)
+  if keep == true then
+    keep = 0
+  elseif type(keep) ~= 'number' then
+    return
+  end
+  local extra = redis.call('ZCARD', set) - keep
+  if extra > 0 then
+    for _, old in ipairs(redis.call('ZRANGE', set, 0, extra - 1)) do
+      drop(old)
+    end
+    redis.call('ZREMRANGEBYRANK', set, 0, extra - 1)
+  end
+end
+
+local duration = tonumber(ARGV[8])
+redis.call('HINCRBY', metrics, 'hist:' .. ARGV[9] .. ':' .. ARGV[10], 1)
+redis.call('HINCRBYFLOAT', metrics, 'hist_sum:' .. ARGV[10], duration)
+if ARGV[5] == 'completed' then
+  redis.call('HSET', results, id, ARGV[6])
+  redis.call('ZADD', completed, now, id)
+  redis.call('HINCRBY', metrics, 'total_succeeded', 1)
+  redis.call('HINCRBYFLOAT', metrics, 'total_duration_ms', duration * 1000)
+  redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'event', 'completed', 'job', id,
+    'result', ARGV[6], 'duration', ARGV[8])
+  trim(completed, opts.remove_on_complete)
+  return 1
+end
+local attempts = tonumber(opts.attempts) or 1
+local n = redis.call('HINCRBY', made, id, 1)
+redis.call('HSET', errors, id, ARGV[6])
+redis.call('HINCRBY', metrics, 'total_failed', 1)
+local final = n >= attempts
+redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'event', 'failed', 'job', id, 'error', ARGV[6],
+  'attempts_made', n, 'attempts', attempts, 'final', final and 1 or 0, 'duration', ARGV[8])
+if not final then
+  if tonumber(ARGV[7]) > now then
+    redis.call('ZADD', delayed, ARGV[7], id)
+  else
+    redis.call('LPUSH', wait, id)
+    redis.call('LPUSH', marker, '1')
+    redis.call('LTRIM', marker, 0, 63)
+  end
+  return 2
+end
+redis.call('ZADD', failed, now, id)
+trim(failed, opts.remove_on_fail)
+return 3

@@ -1,0 +1,38 @@
+-- jq_retry.lua: move failed jobs back to waiting with a fresh set of attempts (job.retry(),
+-- retry_failed()): failures, stalls, progress and last error are reset.
+-- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
+--   stalls progress results errors meta marker events limiter repeat metrics
+-- ARGV[1] now (unix s)  ARGV[2] events maxlen  ARGV[3] limit (for 'all')  ARGV[4..] job ids; none = all
+-- failed jobs, oldest first, up to the limit. Ids that are not in `failed` are skipped.
+-- Returns the ids retried.
+local jobs, wait, prio, failed = KEYS[1], KEYS[2], KEYS[3], KEYS[7]
+local made, stalls, progress, errors = KEYS[9], KEYS[10], KEYS[11], KEYS[13]
+local meta, marker, events = KEYS[14], KEYS[15], KEYS[16]
+local ids = {}
+for i = 4, #ARGV do
+  ids[#ids + 1] = ARGV[i]
+end
+if #ids == 0 then
+  ids = redis.call('ZRANGE', failed, 0, tonumber(ARGV[3]) - 1)
+end
+local done = {}
+for _, id in ipairs(ids) do
+  local raw = redis.call('HGET', jobs, id)
+  if raw and redis.call('ZREM', failed, id) == 1 then
+    for _, key in ipairs({made, stalls, progress, errors}) do
+      redis.call('HDEL', key, id)
+    end
+    local opts = cjson.decode(raw).opts
+    local p = type(opts) == 'table' and tonumber(opts.priority) or 0
+    if p > 0 then
+      redis.call('ZADD', prio, p * 4294967296 + redis.call('HINCRBY', meta, 'pseq', 1), id)
+    else
+      redis.call('LPUSH', wait, id)
+    end
+    redis.call('LPUSH', marker, '1')
+    redis.call('XADD', events, 'MAXLEN', '~', ARGV[2], '*', 'event', 'retried', 'job', id)
+    done[#done + 1] = id
+  end
+end
+redis.call('LTRIM', marker, 0, 63)
+return done

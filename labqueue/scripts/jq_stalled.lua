@@ -1,0 +1,51 @@
+-- jq_stalled.lua: take back the jobs whose lease expired (their worker died or hung): each goes back
+-- to the front of `wait` with a 'stalled' event, unless it already stalled max_stalled times: then
+-- it is failed for good ("a poison pill must not loop forever").
+-- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
+--   stalls progress results errors meta marker events limiter repeat metrics
+-- ARGV[1] now (unix s)  ARGV[2] events maxlen  ARGV[3] max stalls allowed
+-- Returns {requeued, failed}.
+local jobs, wait, active, failed = KEYS[1], KEYS[2], KEYS[5], KEYS[7]
+local runs, made, stalls, progress, results, errors = KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]
+local marker, events, metrics = KEYS[15], KEYS[16], KEYS[19]
+local maxlen, max_stalled = ARGV[2], tonumber(ARGV[3])
+local requeued, dead = 0, 0
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', active, '-inf', '(' .. ARGV[1])) do
+  redis.call('ZREM', active, id)
+  local raw = redis.call('HGET', jobs, id)
+  if raw then
+    local n = redis.call('HINCRBY', stalls, id, 1)
+    if n > max_stalled then
+      local reason = 'job stalled ' .. n .. ' times (more than ' .. max_stalled .. ' allowed): its worker keeps dying'
+      redis.call('HSET', errors, id, reason)
+      redis.call('ZADD', failed, ARGV[1], id)
+      redis.call('HINCRBY', metrics, 'total_failed', 1)
+      redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'event', 'failed', 'job', id, 'error', reason,
+        'final', 1)
+      local opts = cjson.decode(raw).opts
+      local keep = type(opts) == 'table' and opts.remove_on_fail or nil
+      if keep == true then
+        keep = 0
+      end
+      if type(keep) == 'number' then
+        local extra = redis.call('ZCARD', failed) - keep
+        if extra > 0 then
+          for _, old in ipairs(redis.call('ZRANGE', failed, 0, extra - 1)) do
+            for _, key in ipairs({jobs, runs, made, stalls, progress, results, errors}) do
+              redis.call('HDEL', key, old)
+            end
+          end
+          redis.call('ZREMRANGEBYRANK', failed, 0, extra - 1)
+        end
+      end
+      dead = dead + 1
+    else
+      redis.call('RPUSH', wait, id)
+      redis.call('LPUSH', marker, '1')
+      redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'event', 'stalled', 'job', id, 'stalls', n)
+      requeued = requeued + 1
+    end
+  end
+end
+redis.call('LTRIM', marker, 0, 63)
+return {requeued, dead}

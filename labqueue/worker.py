@@ -5,6 +5,11 @@ it finished and claims the next jobs) and blocks in BLMOVE only when the queue i
 worker sleeps in Redis instead of spinning. A heartbeat thread extends the leases of the jobs in
 hand and re-queues the jobs of dead workers (recover.lua). On other queues a thread loops on
 `dequeue(timeout)`, `ack`, `nack`.
+
+When Redis goes away (ConnectionError, TimeoutError) a thread or the heartbeat logs "lost
+connection to Redis ... retrying in X s", waits with exponential backoff until PING answers, logs
+"reconnected" and carries on; acks it could not send are kept and sent then. A WRONGTYPE error
+(a queue key overwritten with another Redis type) moves the bad key aside (labqueue.quarantine).
 """
 
 from __future__ import annotations
@@ -18,11 +23,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
+
 from .job import Job
+from .quarantine import is_wrong_type, quarantine_wrong_types
 from .reliable import DEAD, NOT_IN_FLIGHT, ReliableQueue
 
 log = logging.getLogger("labqueue.worker")
 Handler = Callable[[Job], Any]
+LOST_REDIS = (redis.ConnectionError, redis.TimeoutError)
+RECONNECT_MAX_DELAY = 5.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,7 @@ class Worker:
         self._stopping = threading.Event()
         self._crash_orders = 0
         self._held: dict[str, Job] = {}
+        self._unacked: dict[int, list[str]] = {}  # thread -> ids done but not acked yet
         self._threads: list[threading.Thread] = []
         self._heartbeat: threading.Thread | None = None
         self._reliable = isinstance(queue, ReliableQueue)
@@ -170,20 +181,69 @@ class Worker:
                 self._held.pop(job.id, None)
 
     def _run(self, thread: int) -> None:
+        while True:
+            try:
+                if self._reliable:
+                    self._run_reliable(thread)
+                else:
+                    self._run_simple(thread)
+                return
+            except _Crash:
+                self._unacked.pop(thread, None)  # a dead process's acks die with it
+                with self._lock:
+                    self.stats["crashed"] += 1
+                if self.on_event is not None:
+                    self.on_event(WorkerEvent("crashed", "", "", self.name, thread))
+                return
+            except LOST_REDIS as exc:
+                if not self._reconnect(exc, f"thread {thread}", self._stopping.is_set):
+                    return  # stopped while Redis was away: jobs in hand come back through their leases
+            except redis.ResponseError as exc:
+                if not is_wrong_type(exc):
+                    log.exception("%s thread %d stopped on an unexpected error", self.name, thread)
+                    with self._lock:
+                        self.stats["errors"] += 1
+                    return
+                self._quarantine(exc, f"thread {thread}")
+            except Exception:  # never silent: a worker thread that dies says why in the log
+                log.exception("%s thread %d stopped on an unexpected error", self.name, thread)
+                with self._lock:
+                    self.stats["errors"] += 1
+                return
+
+    def _reconnect(self, exc: Exception, where: str, give_up: Callable[[], bool]) -> bool:
+        """Wait with backoff until Redis answers PING (logged); False when `give_up()` first (PING)."""
+        delay = 0.1
+        with self._lock:
+            self.stats["connection_lost"] += 1
+        while not give_up():
+            log.warning("%s %s: lost connection to Redis (%s: %s); retrying in %.1f s",
+                        self.name, where, type(exc).__name__, exc, delay)
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline and not give_up():
+                time.sleep(min(0.05, delay))
+            try:
+                self.queue.redis.ping()
+            except LOST_REDIS as again:
+                exc, delay = again, min(delay * 2, RECONNECT_MAX_DELAY)
+                continue
+            log.warning("%s %s: reconnected to Redis", self.name, where)
+            return True
+        return False
+
+    def _quarantine(self, exc: Exception, where: str) -> None:
+        """After WRONGTYPE: move the queue's wrongly typed keys aside (labqueue.quarantine), or wait."""
         try:
-            if self._reliable:
-                self._run_reliable(thread)
-            else:
-                self._run_simple(thread)
-        except _Crash:
-            with self._lock:
-                self.stats["crashed"] += 1
-            if self.on_event is not None:
-                self.on_event(WorkerEvent("crashed", "", "", self.name, thread))
-        except Exception:  # never silent: a worker thread that dies says why in the log
-            log.exception("%s thread %d stopped on an unexpected error", self.name, thread)
-            with self._lock:
-                self.stats["errors"] += 1
+            moved = quarantine_wrong_types(self.queue)
+        except redis.RedisError as again:
+            moved, exc = [], again
+        if moved:
+            log.error("%s %s: %s; moved aside (see the dead-letter queue): %s",
+                      self.name, where, exc, ", ".join(moved))
+        else:  # another worker moved it, or the key is not ours: do not spin
+            log.error("%s %s: %s; no key of queue %r to move aside, retrying in %.1f s",
+                      self.name, where, exc, self.queue.name, self.poll_seconds)
+            self._stopping.wait(self.poll_seconds)
 
     def _run_simple(self, thread: int) -> None:
         while not self._stopping.is_set():
@@ -197,10 +257,10 @@ class Worker:
 
     def _run_reliable(self, thread: int) -> None:
         queue: ReliableQueue = self.queue
-        done: list[str] = []
+        done = self._unacked.setdefault(thread, [])  # survives a reconnect: sent with the next claim
         while not self._stopping.is_set():
             jobs, next_due = queue.claim(self.prefetch, ack=done)
-            done = []
+            done.clear()
             if not jobs:
                 if self.burst and next_due is None:
                     return
@@ -220,6 +280,7 @@ class Worker:
                     done.append(job.id)
         if done:
             queue.ack(*done)
+            done.clear()
 
     def _beat(self) -> None:
         """Extend the leases of jobs in hand every lease/3 s; re-queue dead workers' jobs."""
@@ -234,6 +295,14 @@ class Worker:
                     found = queue.recover_stale_jobs()
                     with self._lock:
                         self.stats["recovered"] += found["requeued"] + found["orphans"]
+            except LOST_REDIS as exc:
+                self._reconnect(exc, "heartbeat", lambda: not any(t.is_alive() for t in self._threads))
+                continue
+            except redis.ResponseError as exc:
+                if is_wrong_type(exc):
+                    self._quarantine(exc, "heartbeat")
+                else:
+                    log.exception("%s heartbeat failed; retrying", self.name)
             except Exception:
                 log.exception("%s heartbeat failed; retrying", self.name)
             if self._stopping.is_set():

@@ -1,0 +1,127 @@
+"""The driver of the topic experiments of notebooks 03-09: a producer, a worker pool and a live
+sampler (from `experiments` and `live`), run by one background thread that feeds a ControlPanel.
+
+A subclass builds `producer`, `pool` and `sampler` in its constructor and says when it is `done()`;
+`Driven` speaks the panel's protocol (`start`, `stop`, `running`, `wait`, `crash_now`, `pool`,
+`producer`), joins every thread when it ends and keeps the subclass's `outcome()` in `result`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+class Feed:
+    """Something a `Producer` can enqueue into: `Feed(lambda data, job_id: q.enqueue(data, priority=1, job_id=job_id))`."""
+
+    def __init__(self, enqueue: Callable[[dict[str, Any], str], str]) -> None:
+        self.enqueue = enqueue
+
+
+class Driven:
+    """Producer + worker pool + sampler, driven from a background thread until `done()`."""
+
+    max_seconds: float = 15.0
+
+    def __init__(self) -> None:
+        self.producer: Any = None
+        self.pool: Any = None
+        self.sampler: Any = None
+        self.panel: Any = None
+        self.result: Any = None
+        self.t0 = 0.0
+        self.seconds = 0.0
+        self.stopped_early = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._drive, name=type(self).__name__, daemon=True)
+
+    # -- what a subclass provides ---------------------------------------------------------------
+    def setup(self) -> None:
+        """Before any thread starts (enqueue initial jobs, start a scheduler...)."""
+
+    def on_tick(self) -> None:
+        """Called by the driver thread about every 50 ms while the experiment runs."""
+
+    def done(self) -> bool:
+        """True when the experiment is over."""
+        raise NotImplementedError
+
+    def progress(self) -> dict[str, int]:
+        """Counters for the panel; `completed` drives its progress bar."""
+        return {}
+
+    total: int = 1  # what `completed` counts up to
+
+    def teardown(self) -> None:
+        """After the producer and the workers stopped (stop a scheduler...)."""
+
+    def outcome(self) -> Any:
+        """The experiment's result, computed once every thread has been joined."""
+        return None
+
+    # -- the panel protocol -----------------------------------------------------------------------
+    def start(self) -> Driven:
+        """Set up, start sampler, workers, producer and the driver thread; return at once."""
+        self.t0 = time.time()
+        self.setup()
+        if self.sampler is not None:
+            self.sampler.start()
+        if self.pool is not None:
+            self.pool.start()
+        if self.producer is not None:
+            self.producer.start()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """End early (the driver thread still joins everything)."""
+        self._stop.set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Join the driver thread and return `result`."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError("the experiment is still running")
+        return self.result
+
+    def run(self) -> Any:
+        """start() then wait()."""
+        return self.start().wait()
+
+    def crash_now(self) -> str | None:
+        """Kill one worker of the pool mid-job; returns its name."""
+        return self.pool.crash_one() if self.pool is not None else None
+
+    def _update_panel(self, status: str) -> None:
+        if self.panel is not None:
+            self.panel.show_progress(self.progress(), self.total, status)
+
+    def _drive(self) -> None:
+        deadline = self.t0 + self.max_seconds
+        try:
+            while True:
+                self.on_tick()
+                self._update_panel("running")
+                if self._stop.wait(0.05) or time.time() > deadline:
+                    self.stopped_early = True
+                    break
+                if self.done():
+                    break
+        finally:
+            if self.producer is not None:
+                self.producer.stop()
+            if self.pool is not None:
+                self.pool.stop()
+            self.teardown()
+            if self.sampler is not None:
+                self.sampler.stop()
+            self.seconds = time.time() - self.t0
+            self.result = self.outcome()
+            self._update_panel("stopped early" if self.stopped_early else f"done in {self.seconds:.1f} s")

@@ -1,0 +1,321 @@
+"""Notebook 09 helpers: the chapter's production checklist and its four anti-patterns, run live.
+
+Redis structures: a ReliableQueue's lists, leases and dead-letter hashes; a pretend card
+processor's ledger, the list `lq:{name}:ledger` (RPUSH per charge) and its idempotency hash
+`lq:{name}:idempotency` (HSETNX key -> charge); a plain list a blocking loop waits on (BRPOP).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..job import Job
+from ..keys import Keys
+from ..reliable import ReliableQueue
+from ..retry import Backoff
+from ..worker import Worker
+from .driven import Driven, Feed
+from .experiments import Producer, WorkerPool
+from .live import Sampler
+
+__all__ = ["Backoff", "BlockingLoop", "CardProcessor", "ObjectStore", "PoisonRace", "RedeliveryRun",
+           "always_fails", "checklist", "fake_image", "poison_deliveries", "round_trip"]
+
+CHECKLIST: list[tuple[str, str, str]] = [
+    ("Architecture", "Reliable queue (BRPOPLPUSH / BLMOVE) in production", "ReliableQueue — notebook 02"),
+    ("Architecture", "Dead-letter queue for jobs that keep failing", "nack → DLQ, replay_dead() — 02, 06"),
+    ("Architecture", "Retries with exponential backoff", "Backoff.exponential(jitter='full') — 06"),
+    ("Architecture", "Priority queues for critical jobs", "PriorityQueue — 03"),
+    ("Architecture", "Delayed jobs for scheduling", "DelayedQueue, CronQueue — 04, 05"),
+    ("Performance", "Several workers to scale", "Worker(concurrency=N) — 00, 01"),
+    ("Performance", "Batch processing when possible", "enqueue_many, claim(N) — one round trip"),
+    ("Performance", "Watch the queue length", "counts(), live plots — 07"),
+    ("Performance", "Auto-scale workers with the load", "peak shaving — 00"),
+    ("Performance", "Rate-limit the workers", "production queue — 08"),
+    ("Reliability", "Job timeout so workers never block", "dequeue(timeout), leases — below"),
+    ("Reliability", "Recover stale jobs at start-up", "recover_stale_jobs() in the heartbeat — 02"),
+    ("Reliability", "Idempotent jobs (safe to retry)", "idempotency key — below"),
+    ("Reliability", "Detailed logs for debugging", "WorkerEvent / on_event"),
+    ("Reliability", "Alert when the queue is too long", "monitoring — 07"),
+    ("Monitoring", "Metrics: size, throughput, latency, errors", "Prometheus metrics — 07"),
+    ("Monitoring", "Real-time dashboard", "dashboard — 08"),
+    ("Monitoring", "Alerting on anomalies", "monitoring — 07"),
+    ("Monitoring", "Distributed tracing for complex jobs", "traced client (this notebook shows one)"),
+]
+
+
+def checklist() -> Any:
+    """The chapter's checklist as a pandas DataFrame, with where the lab covers each item."""
+    import pandas as pd
+
+    return pd.DataFrame(CHECKLIST, columns=["area", "the chapter says", "in labqueue"])
+
+
+# -- anti-pattern 1: non-idempotent jobs ------------------------------------------------------
+
+
+@dataclass
+class CardProcessor:
+    """A pretend payment provider whose ledger lives in Redis, so every worker sees every charge."""
+
+    r: Any
+    name: str
+
+    @property
+    def ledger_key(self) -> str:
+        return Keys(self.name).key("ledger")
+
+    @property
+    def idempotency_key(self) -> str:
+        return Keys(self.name).key("idempotency")
+
+    def clear(self) -> None:
+        """Forget every charge (DEL)."""
+        self.r.delete(self.ledger_key, self.idempotency_key)
+
+    def charge(self, payment_id: str, amount: float) -> None:
+        """Charge the card: every call is a new charge (RPUSH to the ledger)."""
+        self.r.rpush(self.ledger_key, json.dumps({"payment": payment_id, "amount": amount}))
+
+    def charge_with_key(self, payment_id: str, amount: float, idempotency_key: str) -> bool:
+        """Charge once per idempotency key, as Stripe's Idempotency-Key header does (one script-free
+        transaction: HSETNX, then RPUSH only if the key was new). Returns True when it charged."""
+        entry = json.dumps({"payment": payment_id, "amount": amount})
+        if not self.r.hsetnx(self.idempotency_key, idempotency_key, entry):
+            return False
+        self.r.rpush(self.ledger_key, entry)
+        return True
+
+    def charges(self) -> list[dict[str, Any]]:
+        """Every charge made, oldest first (LRANGE)."""
+        return [json.loads(x) for x in self.r.lrange(self.ledger_key, 0, -1)]
+
+    def charged_per_payment(self) -> dict[str, int]:
+        """Payment id -> how many times its card was charged."""
+        out: dict[str, int] = {}
+        for c in self.charges():
+            out[c["payment"]] = out.get(c["payment"], 0) + 1
+        return out
+
+
+@dataclass
+class RedeliveryRun:
+    """Payments processed by a worker that crashes right after its first job, before the ack.
+
+    Worker A (one thread, `crash_point="after"`) charges the first payment, then dies without
+    acking; its lease runs out and worker B's heartbeat re-queues the job (recover.lua), so B runs
+    it a second time. Whether the customer pays twice depends on the handler only.
+    """
+
+    q: ReliableQueue
+    handler: Callable[[Job], Any]
+    payments: int = 3
+    workers: list[Worker] = field(default_factory=list)
+    started_at: float = 0.0
+
+    def start(self) -> RedeliveryRun:
+        """Enqueue the payments and start worker A (it crashes) then worker B."""
+        self.started_at = time.time()
+        self.q.enqueue_many({"type": "process_payment", "payment_id": f"pay-{i + 1}", "amount": 49.90}
+                            for i in range(self.payments))
+        a = Worker(self.q, {"process_payment": self.handler}, name="worker-A", crash_point="after",
+                   poll_seconds=0.1)
+        a.crash(1)
+        a.start()
+        a.join(timeout=10)  # its only thread dies after the first job
+        b = Worker(self.q, {"process_payment": self.handler}, name="worker-B", poll_seconds=0.1).start()
+        self.workers = [a, b]
+        return self
+
+    @property
+    def finished(self) -> bool:
+        """Nothing waiting, in flight or delayed, and B has recovered the crashed job."""
+        c = self.q.counts()
+        return c["waiting"] == c["processing"] == c["delayed"] == 0 and self.workers[1].stats["recovered"] >= 1
+
+    def wait_until_settled(self, timeout: float = 10.0) -> bool:
+        """Wait (polling every 20 ms) until `finished`, at most `timeout` s; returns `finished`."""
+        deadline = time.time() + timeout
+        while not self.finished and time.time() < deadline:
+            time.sleep(0.02)
+        return self.finished
+
+    def stop(self) -> None:
+        """Stop both workers (joins their threads)."""
+        for w in self.workers:
+            w.stop()
+
+
+# -- anti-pattern 2: a worker blocked without a timeout ---------------------------------------
+
+
+@dataclass
+class BlockingLoop:
+    """The chapter's worker loop `while running: job = dequeue(timeout=...)` on a plain list (BRPOP).
+
+    `timeout=0` is redis-py's "block forever": setting `running = False` cannot stop the loop
+    until something arrives. `stop(grace)` says whether the thread ended within `grace` seconds.
+    """
+
+    r: Any
+    key: str
+    timeout: float
+    handled: list[str] = field(default_factory=list)
+    running: bool = False
+    _thread: threading.Thread | None = None
+
+    def start(self) -> BlockingLoop:
+        self.running = True
+        self._thread = threading.Thread(target=self._run, name=f"blocking-{self.key}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while self.running:
+            reply = self.r.brpop([self.key], timeout=self.timeout)
+            if reply is not None:
+                self.handled.append(reply[1] if isinstance(reply[1], str) else reply[1].decode())
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, grace: float) -> bool:
+        """Ask the loop to stop and wait up to `grace` s; True when the thread ended."""
+        self.running = False
+        if self._thread is not None:
+            self._thread.join(grace)
+        return not self.alive
+
+    def unblock(self) -> None:
+        """Push a wake-up entry (LPUSH) so a loop stuck in BRPOP returns, then join it."""
+        self.r.lpush(self.key, "wake-up")
+        if self._thread is not None:
+            self._thread.join(5)
+
+
+# -- anti-pattern 3: unlimited retries --------------------------------------------------------
+
+
+def poison_deliveries(q: ReliableQueue, job_id: str) -> int:
+    """How many times a job has been delivered: its attempts counter, or the DLQ's record (HGET)."""
+    n = q.redis.hget(q.keys.attempts, job_id)
+    if n is not None:
+        return int(n)
+    meta = q.redis.hget(q.keys.dlq_meta, job_id)
+    return int(json.loads(meta)["attempts"]) if meta else 0
+
+
+def always_fails(job: Job) -> None:
+    """A handler for a poison job: it fails on every delivery."""
+    raise ValueError(f"cannot parse invoice {job.data.get('invoice')!r}")
+
+
+class PoisonRace(Driven):
+    """The same workload on two queues: retries without a limit, and `max_attempts` with a DLQ.
+
+    Each queue gets one poison invoice (it always fails) and then `jobs` good invoices at `rate`
+    per second; each has its own `workers` workers. Retries come back after `retry_delay` s.
+    """
+
+    def __init__(self, unlimited: ReliableQueue, limited: ReliableQueue, *, jobs: int = 60,
+                 rate: float = 40.0, workers: int = 1, job_seconds: float = 0.01, live: bool = True) -> None:
+        super().__init__()
+        self.unlimited, self.limited, self.job_seconds = unlimited, limited, job_seconds
+        self.done_per_queue: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self.poison_ids: dict[str, str] = {}
+
+        def both(data: dict[str, Any], job_id: str) -> str:
+            limited.enqueue(data, job_id=job_id)
+            return unlimited.enqueue(data, job_id=job_id)
+
+        self.producer = Producer(Feed(both), jobs, rate, job_type="invoice", data=lambda i: {"invoice": f"#{i}"})
+        self.pool = WorkerPool(unlimited, {"invoice": lambda job: self._handle(job, unlimited.name)}, workers,
+                               poll_seconds=0.05)
+        self.other_pool = WorkerPool(limited, {"invoice": lambda job: self._handle(job, limited.name)}, workers,
+                                     poll_seconds=0.05)
+        self.total = 2 * jobs
+        self.sampler = Sampler({
+            "poison deliveries, no limit": lambda: self.deliveries(unlimited),
+            "poison deliveries, max 3": lambda: self.deliveries(limited),
+            "DLQ, max 3": limited.dlq_size,
+            "good invoices done, no limit": lambda: self.done_per_queue[unlimited.name],
+            "good invoices done, max 3": lambda: self.done_per_queue[limited.name],
+        }, title="a poison invoice, retried forever or 3 times", live=live)
+
+    def deliveries(self, q: ReliableQueue) -> int:
+        return poison_deliveries(q, self.poison_ids.get(q.name, ""))
+
+    def setup(self) -> None:
+        for q in (self.unlimited, self.limited):
+            self.poison_ids[q.name] = q.enqueue({"type": "invoice", "invoice": "corrupt.pdf", "poison": True})
+        self.other_pool.start()
+
+    def _handle(self, job: Job, queue_name: str) -> None:
+        if job.data.get("poison"):
+            always_fails(job)
+        time.sleep(self.job_seconds)
+        with self._lock:
+            self.done_per_queue[queue_name] += 1
+
+    def progress(self) -> dict[str, int]:
+        return {"completed": sum(self.done_per_queue.values()),
+                "poison deliveries (no limit)": self.deliveries(self.unlimited),
+                "DLQ (max 3)": self.limited.dlq_size()}
+
+    def done(self) -> bool:
+        """Every good invoice is done on both queues."""
+        return self.producer.done and sum(self.done_per_queue.values()) >= self.total
+
+    def teardown(self) -> None:
+        self.other_pool.stop()
+
+
+# -- anti-pattern 4: a 10 MB payload -----------------------------------------------------------
+
+
+def fake_image(megabytes: float, seed: int = 0) -> str:
+    """Base64 text of `megabytes` MB once encoded, as the chapter's `base64_encoded_10mb_image`."""
+    raw = random.Random(seed).randbytes(int(megabytes * 1_000_000 * 3 / 4))
+    return base64.b64encode(raw).decode("ascii")
+
+
+@dataclass
+class ObjectStore:
+    """A folder standing in for S3: `put` stores bytes and returns a reference (a file:// URL)."""
+
+    root: Path
+
+    def put(self, name: str, data: bytes) -> str:
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / name
+        path.write_bytes(data)
+        return path.resolve().as_uri()
+
+    def get(self, url: str) -> bytes:
+        return Path(url.removeprefix("file://")).read_bytes()
+
+
+def round_trip(q: Any, data: dict[str, Any], repeat: int = 3) -> dict[str, float]:
+    """Enqueue and dequeue one job `repeat` times: Redis bytes per job and best ms per round trip."""
+    best = float("inf")
+    size = 0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        q.enqueue(data)
+        job = q.dequeue(timeout=1)
+        best = min(best, time.perf_counter() - t0)
+        assert job is not None
+        size = len(job.raw.encode("utf-8"))
+        q.ack(job)
+    return {"bytes in Redis per job": size, "enqueue + dequeue (ms)": round(best * 1000, 2)}

@@ -1,0 +1,185 @@
+"""Notebook 06 helpers: backoff policies, the thundering herd, a flaky email sender, the DLQ.
+
+Redis structures: the ReliableQueue's `delayed` sorted set (serialised job -> retry time; its
+scores are the herd), `waiting`/`processing` lists and the dead-letter hashes `dlq`/`dlq:meta`
+(read with HGETALL through `dead_letters()`). Failures are decided per (address, n-th try of it) by
+a seeded hash, so a run's outcome does not depend on thread scheduling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..job import Job
+from ..reliable import ReliableQueue
+from ..retry import Backoff
+from .driven import Driven
+from .experiments import Producer, WorkerPool
+from .live import Sampler
+
+
+def delays(policy: Backoff, attempts: int = 8, samples: int = 1, seed: int = 0) -> list[tuple[int, float]]:
+    """(attempt, seconds) pairs: `samples` draws of the policy's delay after each failed attempt."""
+    rng = random.Random(seed)
+    return [(a, policy.delay(a, rng)) for a in range(1, attempts + 1) for _ in range(samples)]
+
+
+def delay_table(policies: dict[str, Backoff], attempts: int = 6) -> Any:
+    """A pandas DataFrame: one row per policy, the delay after each failure (jitter: its range)."""
+    import pandas as pd
+
+    rows = {}
+    for name, policy in policies.items():
+        row = {}
+        for a in range(1, attempts + 1):
+            if policy.jitter is None:
+                row[f"after #{a}"] = f"{policy.delay(a):.2f}"
+            else:
+                full = Backoff(policy.kind, policy.base, policy.factor, policy.cap, None).delay(a)
+                low = 0.0 if policy.jitter == "full" else full / 2
+                row[f"after #{a}"] = f"{low:.2f}–{full:.2f}"
+        rows[name] = row
+    return pd.DataFrame(rows).T
+
+
+def fail_together(q: ReliableQueue, jobs: int, error: str = "ConnectionError: service down",
+                  seed: int = 0) -> float:
+    """An outage: `jobs` jobs are delivered and all fail at once; returns the moment they failed.
+
+    Each nack uses the queue's backoff drawn from a seeded generator (claim.lua, nack.lua), so
+    the retry times land in the `delayed` sorted set as the policy spreads them.
+    """
+    rng = random.Random(seed)
+    q.enqueue_many({"type": "call_api", "n": i} for i in range(jobs))
+    held: list[Job] = []
+    while len(held) < jobs:
+        got, _ = q.claim(jobs - len(held))
+        if not got:
+            break
+        held.extend(got)
+    failed_at = time.time()
+    for job in held:
+        q.nack(job, error, delay=q.backoff.delay(job.attempts, rng))
+    return failed_at
+
+
+def retry_offsets(q: ReliableQueue, since: float) -> list[float]:
+    """Seconds after `since` at which each delayed retry is due (ZRANGE delayed 0 -1 WITHSCORES)."""
+    return [score - since for _, score in q.redis.zrange(q.keys.delayed, 0, -1, withscores=True)]
+
+
+def peak(offsets: list[float], bucket: float = 0.1) -> int:
+    """The most retries due within one `bucket`-second window (what the downstream must absorb)."""
+    counts = Counter(int(o // bucket) for o in offsets)
+    return max(counts.values()) if counts else 0
+
+
+def flips(seed: int, address: str, attempt: int) -> float:
+    """A uniform number in [0, 1) fixed by (seed, address, attempt): the same on every run."""
+    digest = hashlib.sha256(f"{seed}:{address}:{attempt}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+@dataclass
+class FlakyMailer:
+    """The chapter's sendEmail: `failure_rate` SMTP timeouts, and mailboxes that always bounce."""
+
+    failure_rate: float = 0.1
+    bouncing: set[str] = field(default_factory=set)
+    seed: int = 0
+    sent: list[str] = field(default_factory=list)
+    tries: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, job: Job) -> None:
+        """Handler of `send_email` jobs: raise like an SMTP client would, or record the email sent."""
+        to = job.data["to"]
+        with self._lock:
+            self.tries[to] += 1
+            n = self.tries[to]
+        if to in self.bouncing:
+            raise ConnectionRefusedError(f"550 mailbox unavailable: {to}")
+        if flips(self.seed, to, n) < self.failure_rate:
+            raise TimeoutError("SMTP timeout")
+        with self._lock:
+            self.sent.append(to)
+
+    def fix(self, *addresses: str) -> None:
+        """The mailboxes work again (all of them when none named)."""
+        if addresses:
+            self.bouncing.difference_update(addresses)
+        else:
+            self.bouncing.clear()
+
+    def expected_dead(self, addresses: list[str], max_attempts: int) -> set[str]:
+        """Addresses a first run dead-letters: bouncing ones, and those unlucky on every attempt."""
+        return {a for a in addresses if a in self.bouncing
+                or all(flips(self.seed, a, n) < self.failure_rate for n in range(1, max_attempts + 1))}
+
+
+def addresses(n: int, bounce_every: int = 0) -> list[str]:
+    """`n` recipient addresses; every `bounce_every`-th one is a bouncing mailbox."""
+    return [f"bounce{i}@example.com" if bounce_every and i % bounce_every == bounce_every - 1
+            else f"user{i}@example.com" for i in range(n)]
+
+
+class EmailExperiment(Driven):
+    """A producer sends to the `to` addresses at `rate` per second; workers send the emails."""
+
+    def __init__(self, q: ReliableQueue, mailer: FlakyMailer, to: list[str], *, rate: float = 80.0,
+                 workers: int = 4, crash_probability: float = 0.0, live: bool = True) -> None:
+        super().__init__()
+        self.q, self.mailer, self.to = q, mailer, to
+        self.producer = Producer(q, len(to), rate, job_type="send_email", prefix="email",
+                                 data=lambda i: {"to": to[i], "subject": "Welcome!"})
+        self.pool = WorkerPool(q, {"send_email": mailer.send}, workers, poll_seconds=0.1,
+                               crash_probability=crash_probability)
+        self.total = len(to)
+        self.sampler = Sampler({"waiting": q.size, "retries (delayed)": q.delayed_size, "DLQ": q.dlq_size,
+                                "sent": self.sent}, title="10 % SMTP timeouts, some mailboxes bounce",
+                               live=live)
+
+    def sent(self) -> int:
+        with self.mailer._lock:
+            return len(self.mailer.sent)
+
+    def progress(self) -> dict[str, int]:
+        c = self.q.counts()
+        return {"completed": self.sent() + c["dead"], "sent": self.sent(), "retrying": c["delayed"],
+                "dead": c["dead"]}
+
+    def done(self) -> bool:
+        """Everything produced and settled: nothing waiting, in flight or delayed."""
+        c = self.q.counts()
+        return (self.producer.done and c["waiting"] == c["processing"] == c["delayed"] == 0
+                and not self.pool.busy())
+
+
+def dead_table(q: ReliableQueue, since: float = 0.0) -> Any:
+    """A pandas DataFrame of the dead-letter queue: id, recipient, reason, attempts, failed at (s)."""
+    import pandas as pd
+
+    rows = [{"id": d.id[:8], "to": (d.job.data.get("to") if d.job else None), "reason": d.reason,
+             "attempts": d.attempts, "failed at (s)": round(d.failed_at - since, 2)}
+            for d in q.dead_letters(limit=10_000)]
+    return pd.DataFrame(rows, columns=["id", "to", "reason", "attempts", "failed at (s)"])
+
+
+def dead_ids_by_recipient(q: ReliableQueue) -> dict[str, str]:
+    """Recipient address -> dead job id (HGETALL of the DLQ)."""
+    return {d.job.data["to"]: d.id for d in q.dead_letters(limit=10_000) if d.job is not None}
+
+
+def total_wait(policy: Backoff, max_attempts: int) -> float:
+    """Seconds of backoff a job sits through before its last attempt (no jitter: exact)."""
+    return sum(policy.delay(a) for a in range(1, max_attempts))
+
+
+__all__ = ["EmailExperiment", "FlakyMailer", "addresses", "dead_ids_by_recipient", "dead_table", "delay_table",
+           "delays", "fail_together", "flips", "peak", "retry_offsets", "total_wait"]

@@ -1,0 +1,260 @@
+"""Notebooks 04 and 05 helpers: delayed jobs against a live scheduler, cron in simulated time.
+
+Redis structures: the DelayedQueue's sorted set `lq:{name}:delayed` (serialised job -> run-at),
+its `waiting` list and `wake` list; the CronQueue's `cron` and `cron:last` hashes. The chapter's
+race-prone cron step (`NaiveCronStep`) uses a plain string key it is given (GET, LPUSH, SET).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..cron import CronQueue, next_run, upcoming, zone
+from ..delayed import DelayedQueue, Scheduler
+from ..job import Job
+from .driven import Driven, Feed
+from .experiments import Producer, WorkerPool
+from .live import Sampler
+
+# -- notebook 04: planned vs actual start times ------------------------------------------------
+
+
+@dataclass
+class Start:
+    """A delayed job as planned (run_at) and as it happened (started, unix seconds)."""
+
+    job_id: str
+    planned: float
+    started: float
+
+    @property
+    def late(self) -> float:
+        return self.started - self.planned
+
+
+class DelayExperiment(Driven):
+    """A producer schedules `jobs` delayed jobs over `produce_seconds`; a scheduler promotes them.
+
+    `interval=1.0` is the chapter's scheduler (look every second); `interval=None` is labqueue's,
+    which sleeps in BRPOP on the wake list until the next job is due. Workers record when each job
+    actually starts. Delays are drawn from a seeded generator between 0.1 s and `max_delay`.
+    """
+
+    def __init__(self, q: DelayedQueue, *, interval: float | None = None, jobs: int = 24,
+                 rate: float = 16.0, max_delay: float = 1.5, workers: int = 2, seed: int = 0,
+                 live: bool = True) -> None:
+        super().__init__()
+        self.q, self.interval = q, interval
+        self.starts: list[Start] = []
+        self.scheduler: Scheduler | None = None
+        self._lock = threading.Lock()
+        rng = random.Random(seed)
+        feed = Feed(lambda data, job_id: q.enqueue(data, delay_seconds=round(rng.uniform(0.1, max_delay), 3),
+                                                   job_id=job_id))
+        self.producer = Producer(feed, jobs, rate, job_type="remind")
+        self.pool = WorkerPool(q, {"remind": self._handle}, workers, poll_seconds=0.1)
+        self.total = jobs
+        self.sampler = Sampler({"delayed": q.delayed_size, "waiting": q.size, "started": self.started,
+                                "scheduler passes": lambda: self.scheduler.passes if self.scheduler else 0},
+                               title="polling every second" if interval else "sleeping until the next due job",
+                               live=live)
+
+    def setup(self) -> None:
+        self.scheduler = self.q.start_scheduler(interval=self.interval)
+
+    def teardown(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
+
+    def _handle(self, job: Job) -> None:
+        with self._lock:
+            self.starts.append(Start(job.id, float(job.run_at or job.enqueued_at), time.time()))
+
+    def started(self) -> int:
+        with self._lock:
+            return len(self.starts)
+
+    def progress(self) -> dict[str, int]:
+        return {"completed": self.started(), "delayed": self.q.delayed_size(),
+                "scheduler passes": self.scheduler.passes if self.scheduler else 0}
+
+    def done(self) -> bool:
+        """All jobs produced, none delayed or waiting, none in a worker's hands."""
+        return (self.producer.done and self.q.delayed_size() == 0 and self.q.size() == 0
+                and not self.pool.busy())
+
+    def points(self) -> tuple[list[float], list[float]]:
+        """Planned and actual start times, in seconds since the experiment started."""
+        with self._lock:
+            rows = sorted(self.starts, key=lambda s: s.planned)
+        return ([s.planned - self.t0 for s in rows], [s.started - self.t0 for s in rows])
+
+    def lateness(self) -> dict[str, float]:
+        """Median and max lateness (seconds) and scheduler passes."""
+        with self._lock:
+            late = sorted(s.late for s in self.starts)
+        passes = self.scheduler.passes if self.scheduler else 0
+        if not late:
+            return {"median late (s)": 0.0, "max late (s)": 0.0, "scheduler passes": passes}
+        return {"median late (s)": round(late[len(late) // 2], 3), "max late (s)": round(late[-1], 3),
+                "scheduler passes": passes}
+
+
+# -- notebook 05: cron in simulated time -------------------------------------------------------
+
+
+def dst_changes(tz: str, after: float, count: int = 2) -> list[datetime]:
+    """The next `count` instants after unix time `after` when `tz` changes its UTC offset (hour steps)."""
+    tzinfo = zone(tz)
+    found: list[datetime] = []
+    t = int(after // 3600 * 3600)
+    offset = datetime.fromtimestamp(t, tzinfo).utcoffset()
+    for _ in range(24 * 800):  # at most ~2 years of hours
+        t += 3600
+        moment = datetime.fromtimestamp(t, tzinfo)
+        if moment.utcoffset() != offset:
+            offset = moment.utcoffset()
+            found.append(moment)
+            if len(found) == count:
+                break
+    return found
+
+
+def occurrences(expr: str, tz: str, after: float, count: int = 5, *, show: Iterable[str] = ("UTC",)) -> Any:
+    """A pandas DataFrame of the next `count` occurrences: local time, weekday, UTC offset, other zones."""
+    import pandas as pd
+
+    rows = []
+    for moment in upcoming(expr, tz, after, count):
+        row = {"local time": moment.strftime("%Y-%m-%d %H:%M"), "weekday": moment.strftime("%a"),
+               "UTC offset": moment.strftime("%z")[:3] + ":" + moment.strftime("%z")[3:]}
+        for other in show:
+            row[other] = moment.astimezone(zone(other)).strftime("%Y-%m-%d %H:%M")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def every_24h(first: float, count: int) -> list[float]:
+    """The chapter's idea of "daily": the first run, then +86 400 s each time (drifts at DST)."""
+    return [first + i * 86400 for i in range(count)]
+
+
+@dataclass
+class Fired:
+    """One cron occurrence a worker received during a simulation."""
+
+    schedule: str
+    run_at: float
+    received_at: float  # simulated clock when the job was taken from the waiting list
+
+
+def fast_forward(cq: CronQueue, until: float, *, start: float | None = None,
+                 on_step: Callable[[float, list[Fired]], None] | None = None,
+                 pause: float = 0.0) -> list[Fired]:
+    """Drive a scheduler in simulated time: jump to the next due job, `tick(now=it)`, take the jobs.
+
+    This is what labqueue's sleeping scheduler does, without the sleeping: the clock jumps from one
+    due time to the next. Returns every occurrence received, in order (ZRANGE, tick, RPOP).
+    """
+    now = time.time() if start is None else start
+    fired: list[Fired] = []
+    cq.tick(now=now)
+    while True:
+        nxt = cq.next_due()
+        if nxt is None or nxt > until:
+            break
+        now = nxt
+        cq.tick(now=now)
+        step: list[Fired] = []
+        while (job := cq.dequeue()) is not None:
+            step.append(Fired(job.id.rsplit("@", 1)[0], float(job.run_at or 0.0), now))
+        fired.extend(step)
+        if on_step is not None:
+            on_step(now, step)
+        if pause:
+            time.sleep(pause)
+    return fired
+
+
+def race_schedulers(clients: list[Any], queue_name: str, instants: list[float]) -> dict[str, int]:
+    """Several CronQueue schedulers (one thread and one client each) tick at the same instants.
+
+    A barrier lines the threads up before every instant, so their ticks collide. Returns the
+    number of ticks each thread ran and the jobs found in the waiting list afterwards (LLEN).
+    """
+    barrier = threading.Barrier(len(clients))
+    ticks = [0] * len(clients)
+
+    def run(i: int) -> None:
+        cq = CronQueue(clients[i], queue_name)
+        for t in instants:
+            barrier.wait()
+            cq.tick(now=t)
+            ticks[i] += 1
+
+    threads = [threading.Thread(target=run, args=(i,), name=f"scheduler-{i}") for i in range(len(clients))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return {"ticks": sum(ticks), "waiting": int(CronQueue(clients[0], queue_name).size())}
+
+
+@dataclass
+class NaiveCronStep:
+    """The chapter's way of re-arming a recurring job, split in two halves to show the race.
+
+    `check(now)` reads the next run-at (GET) and says whether it is due; `fire()` pushes the job
+    (LPUSH) and stores the next run-at (SET). Two schedulers that both check before either fires
+    both push the same occurrence.
+    """
+
+    r: Any
+    key: str  # string key holding the next run-at
+    queue_key: str  # list the jobs go to
+    expr: str
+    tz: str
+    due: float | None = None
+
+    def arm(self, now: float) -> float:
+        """Store the first run-at (SET) and return it."""
+        first = next_run(self.expr, self.tz, now)
+        self.r.set(self.key, repr(first))
+        return first
+
+    def check(self, now: float) -> bool:
+        """GET the next run-at; remember it when due."""
+        value = self.r.get(self.key)
+        at = float(value) if value is not None else None
+        self.due = at if at is not None and at <= now else None
+        return self.due is not None
+
+    def fire(self) -> None:
+        """LPUSH the occurrence, then SET the run-at after it (two separate commands)."""
+        assert self.due is not None
+        self.r.lpush(self.queue_key, f"occurrence@{int(self.due)}")
+        self.r.set(self.key, repr(next_run(self.expr, self.tz, self.due)))
+        self.due = None
+
+
+def local_and_utc_hours(fired: list[Fired], tz: str) -> list[tuple[datetime, float, float]]:
+    """(local datetime, local hour, UTC hour) of each occurrence, hours as decimals (for a plot)."""
+    tzinfo: ZoneInfo = zone(tz)
+    out = []
+    for f in fired:
+        local = datetime.fromtimestamp(f.run_at, tzinfo)
+        utc = datetime.fromtimestamp(f.run_at, timezone.utc)
+        out.append((local, local.hour + local.minute / 60, utc.hour + utc.minute / 60))
+    return out
+
+
+def days(n: float) -> float:
+    """Seconds in `n` days."""
+    return timedelta(days=n).total_seconds()

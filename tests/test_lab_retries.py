@@ -1,0 +1,55 @@
+"""Notebook 06 helpers: backoff tables, the thundering herd, the flaky mailer and its DLQ."""
+
+from __future__ import annotations
+
+from labqueue import Backoff, ReliableQueue, Worker
+from labqueue.lab import retries as rt
+
+
+def test_delay_table_shows_ranges_for_jitter():
+    """delay_table gives exact delays without jitter and a range with it."""
+    df = rt.delay_table({"exp": Backoff.exponential(0.5), "full": Backoff.exponential(0.5, jitter="full")}, 3)
+    assert list(df.loc["exp"]) == ["0.50", "1.00", "2.00"]
+    assert list(df.loc["full"]) == ["0.00–0.50", "0.00–1.00", "0.00–2.00"]
+
+
+def test_jitter_spreads_the_herd(r):
+    """Without jitter the retries of jobs that failed together bunch up; full jitter spreads them."""
+    peaks = {}
+    for jitter in (None, "full"):
+        q = ReliableQueue(r, f"herd-{jitter}", backoff=Backoff.exponential(1.0, jitter=jitter))
+        t = rt.fail_together(q, 100)
+        offsets = rt.retry_offsets(q, t)
+        assert q.counts() == {"waiting": 0, "processing": 0, "delayed": 100, "dead": 0}
+        peaks[jitter] = rt.peak(offsets)
+    assert peaks[None] >= 3 * peaks["full"]
+
+
+def test_flips_are_deterministic():
+    """flips depends only on (seed, address, attempt)."""
+    assert rt.flips(0, "a@x", 1) == rt.flips(0, "a@x", 1) != rt.flips(1, "a@x", 1)
+
+
+def test_email_experiment_dead_letters_exactly_the_expected_addresses(r):
+    """The DLQ holds the bouncing mailboxes and the unlucky ones, nothing else; replay clears it."""
+    q = ReliableQueue(r, "mail", backoff=Backoff.exponential(0.02, cap=0.1), lease_seconds=2)
+    to = rt.addresses(40, bounce_every=10)
+    mailer = rt.FlakyMailer(0.3, {a for a in to if a.startswith("bounce")})
+    expected = mailer.expected_dead(to, 3)
+    e = rt.EmailExperiment(q, mailer, to, rate=400, workers=3, live=False)
+    e.run()
+    assert not e.stopped_early
+    assert set(rt.dead_ids_by_recipient(q)) == expected and len(expected) >= 4
+    assert len(set(mailer.sent)) == len(to) - len(expected)
+    assert list(rt.dead_table(q).columns) == ["id", "to", "reason", "attempts", "failed at (s)"]
+    mailer.fix()
+    mailer.failure_rate = 0.0
+    assert q.replay_dead() == len(expected)
+    Worker(q, {"send_email": mailer.send}, burst=True).run()
+    assert q.counts() == {"waiting": 0, "processing": 0, "delayed": 0, "dead": 0}
+    assert set(mailer.sent) == set(to)
+
+
+def test_total_wait_sums_the_backoff():
+    """total_wait adds the delays before each retry."""
+    assert rt.total_wait(Backoff.exponential(0.5, factor=3), 4) == 0.5 + 1.5 + 4.5

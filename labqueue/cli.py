@@ -8,6 +8,9 @@ it) every public function defined in the module is the handler of the job type o
 A job never names code: its `type` is only looked up in that table (an unknown type goes to the
 dead-letter queue).
 
+`--pattern production` runs a JobQueue (the Bull-style queue) with its own worker threads;
+the handlers then receive its ActiveJob (`job.id`, `job.name`, `job.data`).
+
 Signals: the first SIGTERM or SIGINT stops taking jobs, finishes (and acks) the ones in hand and
 exits 0; a second one exits at once (status 128 + signal), and the jobs in hand come back through
 their leases. The Redis password is never printed: the banner uses `labqueue.describe`.
@@ -22,6 +25,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType, ModuleType
 from typing import Any
@@ -36,6 +40,45 @@ from .simple import SimpleQueue
 from .worker import Handler, Worker
 
 log = logging.getLogger("labqueue.cli")
+
+
+class ProductionWorker:
+    """The Worker interface the command line needs (start, stop, alive, join, stats) over a
+    JobQueue's QueueWorker (labqueue.jobworker): `--pattern production`."""
+
+    def __init__(self, queue: Any, handlers: dict[str, Handler], *, concurrency: int, poll_seconds: float,
+                 name: str) -> None:
+        from .jobworker import QueueWorker
+
+        self.inner = QueueWorker(queue, handlers, poll_seconds=poll_seconds, name=name)
+        self.name, self.concurrency = name, concurrency
+        self._done = threading.Event()
+        self._stopping = False
+
+    @property
+    def stats(self) -> Any:
+        return self.inner.stats
+
+    @property
+    def alive(self) -> bool:
+        return not self._done.is_set()
+
+    def start(self) -> ProductionWorker:
+        self.inner.add_threads(self.concurrency)
+        return self
+
+    def stop(self, wait: bool = True) -> None:
+        """Let the threads finish their jobs in hand (QueueWorker.stop, run in a thread)."""
+        if not self._stopping:
+            self._stopping = True
+            stopper = threading.Thread(target=lambda: (self.inner.stop(timeout=None), self._done.set()),
+                                       name=f"{self.name}-stop", daemon=True)
+            stopper.start()
+        if wait:
+            self._done.wait()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._done.wait(timeout)
 
 
 def load_handlers(module_path: str) -> dict[str, Handler]:
@@ -68,8 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="run a worker process on a queue",
                        description="Run a worker on a queue until SIGTERM/SIGINT (or until empty with --burst).")
     w.add_argument("--queue", required=True, help="queue name (keys lq:{name}:...)")
-    w.add_argument("--pattern", choices=("reliable", "simple"), default="reliable",
-                   help="reliable (processing list + leases, default) or simple (BRPOP: loses jobs on a crash)")
+    w.add_argument("--pattern", choices=("reliable", "simple", "production"), default="reliable",
+                   help="reliable (processing list + leases, default), simple (BRPOP: loses jobs on a "
+                        "crash) or production (JobQueue, Bull-style; handlers per job name)")
     w.add_argument("--handlers", required=True,
                    help="Python module with a HANDLERS dict {job type: function}, or public functions named by job type")
     w.add_argument("--concurrency", type=int, default=1, help="worker threads (default 1)")
@@ -84,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _install_signals(worker: Worker) -> list[int]:
+def _install_signals(worker: Any) -> list[int]:
     """First SIGTERM/SIGINT: graceful stop; second: exit now. Returns the list of signals received."""
     received: list[int] = []
 
@@ -119,15 +163,25 @@ def run_worker(args: argparse.Namespace) -> int:
     # Few quick retries inside redis-py: a longer outage surfaces to the worker, which logs it
     # ("lost connection to Redis ... retrying") and reconnects with its own backoff.
     client.set_retry(Retry(ExponentialBackoff(cap=0.2, base=0.02), 2))
+    if args.lease <= 0:
+        raise ConfigError(f"--lease must be > 0 seconds, got {args.lease}")
+    name = args.name or f"worker-{os.getpid()}"
     queue: Any
-    if args.pattern == "reliable":
-        if args.lease <= 0:
-            raise ConfigError(f"--lease must be > 0 seconds, got {args.lease}")
-        queue = ReliableQueue(client, args.queue, lease_seconds=args.lease, max_attempts=args.max_attempts)
+    worker: Any
+    if args.pattern == "production":
+        from .jobqueue import JobQueue
+
+        if args.burst:
+            raise ConfigError("--burst is not available with --pattern production")
+        queue = JobQueue(client, args.queue, lease_seconds=args.lease)
+        worker = ProductionWorker(queue, handlers, concurrency=args.concurrency, poll_seconds=args.poll, name=name)
     else:
-        queue = SimpleQueue(client, args.queue, max_attempts=args.max_attempts)
-    worker = Worker(queue, handlers, concurrency=args.concurrency, prefetch=args.prefetch,
-                    poll_seconds=args.poll, burst=args.burst, name=args.name or f"worker-{os.getpid()}")
+        if args.pattern == "reliable":
+            queue = ReliableQueue(client, args.queue, lease_seconds=args.lease, max_attempts=args.max_attempts)
+        else:
+            queue = SimpleQueue(client, args.queue, max_attempts=args.max_attempts)
+        worker = Worker(queue, handlers, concurrency=args.concurrency, prefetch=args.prefetch,
+                        poll_seconds=args.poll, burst=args.burst, name=name)
     received = _install_signals(worker)
     log.info("labqueue %s (pid %d): queue %r, pattern %s, concurrency %d, handlers %s from %s; %s",
              worker.name, os.getpid(), args.queue, args.pattern, args.concurrency,

@@ -251,6 +251,36 @@ def test_poison_pill_ends_in_the_dlq_and_the_rest_drains(server: Any, pools: Any
     assert lost == 0
 
 
+@pytest.mark.slow
+def test_poison_pill_ends_in_the_production_queue_failed_set(server: Any, pools: Any, tmp_path: Path) -> None:
+    """On the production JobQueue, a job that SIGKILLs its worker ends in the failed set with its reason."""
+    from labqueue.jobqueue import JobQueue
+
+    srv, client = server
+    queue = JobQueue(client, "pills-prod", lease_seconds=1.0)
+    ids = queue.add_bulk([("work", {"ms": 2})] * 50)
+    pill = queue.add("poison", {})
+    ids += queue.add_bulk([("work", {"ms": 2})] * 50)
+    # concurrency 1: with max_stalled=1 a neighbour killed twice with the pill would fail too
+    pool = pools(srv.url, "pills-prod", tmp_path, pattern="production", concurrency=1, size=2, extra=("--lease", "1"))
+
+    def settled() -> bool:
+        c = queue.get_job_counts()
+        return c["waiting"] == c["active"] == c["delayed"] == 0 and c["failed"] >= 1
+
+    deadline = time.monotonic() + 40
+    while not settled():
+        assert time.monotonic() < deadline, f"queue never settled: {queue.get_job_counts()}"
+        pool.replace_dead()
+        time.sleep(0.05)
+    pool.stop()
+    [failed] = queue.get_failed()
+    assert failed.id == pill and failed.name == "poison"
+    assert failed.failed_reason is not None and "its worker keeps dying" in failed.failed_reason
+    assert queue.get_job_counts()["completed"] == len(ids)
+    assert tally(client, ids)[0] == 0
+
+
 # -- the command line: signals, handler modules, configuration errors -------------------------------
 def test_sigterm_finishes_the_jobs_in_hand_then_exits_0(server: Any, pools: Any, tmp_path: Path) -> None:
     """First SIGTERM: the jobs in hand are finished and acked, no new job is taken, exit status 0."""

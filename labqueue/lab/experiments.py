@@ -27,6 +27,16 @@ from ..worker import Worker, WorkerEvent
 Rate = float | Callable[[float], float]
 
 
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, poll: float = 0.02) -> bool:
+    """Poll `predicate` until it is true or `timeout` seconds pass; returns its last value."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(poll)
+    return bool(predicate())
+
+
 # -- executions ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Execution:
@@ -42,7 +52,8 @@ class Execution:
 class ExecutionLog:
     """Who ran which job, and when; which deliveries crashed. Thread safe."""
 
-    def __init__(self, work_seconds: float = 0.02, fail: Callable[[Any], bool] | None = None) -> None:
+    def __init__(self, work_seconds: float | Callable[[Any], float] = 0.02,
+                 fail: Callable[[Any], bool] | None = None) -> None:
         self.work_seconds = work_seconds
         self.fail = fail
         self.t0 = time.time()
@@ -51,14 +62,18 @@ class ExecutionLog:
         self._current: dict[tuple[str, int], tuple[str, float]] = {}
 
     def handler(self, job: Any) -> None:
-        """The job handler: sleep `work_seconds`, record a completed (or failed) execution."""
+        """The job handler: sleep `work_seconds` (or `work_seconds(job)`), record the execution.
+
+        Raises ConnectionError (a simulated SMTP timeout) when `fail(job)` is true.
+        """
         worker = threading.current_thread().name.rsplit("-", 1)[0]
         started = time.time()
-        if self.work_seconds > 0:
-            time.sleep(self.work_seconds)
+        seconds = self.work_seconds(job) if callable(self.work_seconds) else self.work_seconds
+        if seconds > 0:
+            time.sleep(seconds)
         if self.fail is not None and self.fail(job):
             self._add(Execution(job.id, worker, started, time.time(), "failed"))
-            raise ConnectionError("simulated failure")
+            raise ConnectionError("SMTP timeout (simulated)")
         self._add(Execution(job.id, worker, started, time.time(), "done"))
 
     def on_event(self, event: WorkerEvent) -> None:
@@ -344,14 +359,17 @@ def drained(queue: Any) -> bool:
     return True
 
 
-def queue_probes(queue: Any, log: ExecutionLog | None = None) -> dict[str, Callable[[], float]]:
-    """Probes for a Sampler: waiting, processing (reliable), dead, and done (completed runs)."""
+def queue_probes(queue: Any, log: ExecutionLog | None = None,
+                 producer: Producer | None = None) -> dict[str, Callable[[], float]]:
+    """Probes for a Sampler: waiting, processing (reliable), dead, done (completed runs), enqueued."""
     probes: dict[str, Callable[[], float]] = {"waiting": queue.size}
     if hasattr(queue, "processing_size"):
         probes["processing"] = queue.processing_size
     probes["dead"] = queue.dlq_size
     if log is not None:
         probes["done"] = lambda: float(sum(log.completed().values()))
+    if producer is not None:
+        probes["enqueued"] = lambda: float(len(producer.ids))
     return probes
 
 
@@ -376,12 +394,13 @@ class Experiment:
     """
 
     def __init__(self, queue: Any, *, jobs: int = 40, rate: Rate = 50.0, workers: int = 3,
-                 work_seconds: float = 0.02, crash_probability: float = 0.0, crash_point: str = "before",
+                 work_seconds: float | Callable[[Any], float] = 0.02, crash_probability: float = 0.0, crash_point: str = "before",
                  seed: int = 0, max_seconds: float = 12.0, fail: Callable[[Any], bool] | None = None,
-                 sampler: Any = None, panel: Any = None, job_type: str = "work") -> None:
+                 sampler: Any = None, panel: Any = None, job_type: str = "work",
+                 data: Callable[[int], dict[str, Any]] | None = None) -> None:
         self.queue = queue
         self.log = ExecutionLog(work_seconds, fail)
-        self.producer = Producer(queue, jobs, rate, job_type=job_type)
+        self.producer = Producer(queue, jobs, rate, job_type=job_type, data=data)
         self.pool = WorkerPool(queue, {job_type: self.log.handler}, workers,
                                crash_probability=crash_probability, crash_point=crash_point,
                                seed=seed, on_event=self.log.on_event)
@@ -390,7 +409,8 @@ class Experiment:
         if sampler is True:
             from .live import Sampler
 
-            sampler = Sampler(queue_probes(queue, self.log), rates={"throughput": "done"},
+            sampler = Sampler(queue_probes(queue, self.log, self.producer),
+                              rates={"arrivals": "enqueued", "throughput": "done"},
                               title=f"queue {queue.name!r}")
         self.sampler = sampler or None
         self.panel = panel

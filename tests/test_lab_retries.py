@@ -20,9 +20,10 @@ def test_jitter_spreads_the_herd(r):
         q = ReliableQueue(r, f"herd-{jitter}", backoff=Backoff.exponential(1.0, jitter=jitter))
         t = rt.fail_together(q, 100)
         offsets = rt.retry_offsets(q, t)
-        assert q.counts() == {"waiting": 0, "processing": 0, "delayed": 100, "dead": 0}
+        c = q.counts()  # a jittered retry due before nacking ended is already back in `waiting`
+        assert c["delayed"] + c["waiting"] == 100 and c["processing"] == c["dead"] == 0
         peaks[jitter] = rt.peak(offsets)
-    assert peaks[None] >= 3 * peaks["full"]
+    assert peaks[None] == 100 and peaks["full"] < 40
 
 
 def test_flips_are_deterministic():

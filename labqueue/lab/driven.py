@@ -125,3 +125,17 @@ class Driven:
             self.seconds = time.time() - self.t0
             self.result = self.outcome()
             self._update_panel("stopped early" if self.stopped_early else f"done in {self.seconds:.1f} s")
+
+
+def beside(diagram: str, table: Any, *, left: str = "the chapter", right: str = "what labqueue sends") -> Any:
+    """The chapter's diagram and a table (a traced client's commands) side by side, as static HTML."""
+    import html
+
+    from IPython.display import HTML
+
+    body = table.to_html(index=False) if hasattr(table, "to_html") else f"<pre>{html.escape(str(table))}</pre>"
+    return HTML(
+        "<table style='border:none'><tr>"
+        f"<th style='text-align:left'>{html.escape(left)}</th><th style='text-align:left'>{html.escape(right)}</th></tr>"
+        f"<tr><td style='vertical-align:top'><pre style='font-size:11px'>{html.escape(diagram)}</pre></td>"
+        f"<td style='vertical-align:top'>{body}</td></tr></table>")

@@ -53,6 +53,19 @@ CHECKLIST: list[tuple[str, str, str]] = [
 ]
 
 
+CHAPTER_PAYMENT = """\
+# ❌ BAD: Jobs non-idempotents
+def process_payment(amount):
+    charge_credit_card(amount)  # Appelé 2x si retry!
+
+# ✅ GOOD: Jobs idempotents
+def process_payment(payment_id):
+    if not already_processed(payment_id):
+        charge_credit_card(payment_id)
+        mark_as_processed(payment_id)
+"""  # the chapter, "Anti-patterns à éviter"
+
+
 def checklist() -> Any:
     """The chapter's checklist as a pandas DataFrame, with where the lab covers each item."""
     import pandas as pd

@@ -22,6 +22,32 @@ from .experiments import Producer, WorkerPool
 from .live import Sampler
 
 
+CHAPTER_DIAGRAM = """\
+Redis ZSET (Sorted Set):
+- Members: job_id
+- Score: priority (lower = higher priority)
+
+Example:
+ZADD queue:priority 1 job_urgent     (priority 1 = highest)
+ZADD queue:priority 5 job_normal
+ZADD queue:priority 10 job_low
+
+queue:priority (sorted by score):
+┌─────────────────────────────────┐
+│ Score  │  Member                │
+├─────────────────────────────────┤
+│   1    │  job_urgent     ← Pop  │
+│   5    │  job_normal            │
+│  10    │  job_low               │
+└─────────────────────────────────┘
+
+Operations:
+ZADD queue:priority priority job_id  → Add job
+ZPOPMIN queue:priority              → Get highest priority
+ZRANGE queue:priority 0 -1          → List all jobs
+"""  # the chapter, section "Pattern 3: Priority Queue"
+
+
 def score_of(priority: int, seq: int) -> int:
     """The score priority_push.lua gives the `seq`-th job enqueued (1-based) at `priority`."""
     return priority * SCORE_STEP + seq
@@ -132,3 +158,36 @@ class StarvationExperiment(Driven):
         """Seconds each low-priority job waited before a worker took it."""
         with self._lock:
             return [s.served_at - s.enqueued_at for s in self.served if s.priority == self.q.PRIORITY_LOW]
+
+
+def order_figure(jobs: list[Job]) -> Any:
+    """Scatter of dequeue position against priority, coloured by arrival number (matplotlib Figure)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 3))
+    ax = fig.add_subplot()
+    points = ax.scatter(range(len(jobs)), [j.priority for j in jobs], c=[j.data["i"] for j in jobs],
+                        cmap="viridis", s=25)
+    fig.colorbar(points, ax=ax, label="arrival number")
+    ax.set_xlabel("dequeue position")
+    ax.set_ylabel("priority (1 = high)")
+    ax.invert_yaxis()
+    ax.set_title("ZPOPMIN order: priority first, then arrival")
+    fig.tight_layout()
+    return fig
+
+
+def ties_figure(orders: dict[str, list[int]]) -> Any:
+    """Arrival number against dequeue position for jobs of one priority, one line per variant."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 3))
+    ax = fig.add_subplot()
+    for label, order in orders.items():
+        ax.plot(range(len(order)), order, marker="o", label=label)
+    ax.set_xlabel("dequeue position")
+    ax.set_ylabel("arrival number")
+    ax.set_title("equal priorities: who comes out first?")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -24,6 +24,23 @@ from .experiments import Producer, WorkerPool
 from .live import Sampler
 
 
+CHAPTER_NACK = """\
+Scénario : Email sending avec failures
+
+Direct send → SMTP timeout → Lost ❌
+Queue send → Failed → Retry (3 attempts) → Success ✅
+
+# the chapter's nack (no backoff: the job is back at once)
+job_json_old = json.dumps(job)
+self.redis.lrem(self.processing_name, 1, job_json_old)
+if requeue and job['attempts'] < job['max_attempts']:
+    job['attempts'] += 1
+    self.redis.lpush(self.queue_name, json.dumps(job))
+else:
+    self._move_to_dlq(job)     # LPUSH queue:dlq
+"""
+
+
 def delays(policy: Backoff, attempts: int = 8, samples: int = 1, seed: int = 0) -> list[tuple[int, float]]:
     """(attempt, seconds) pairs: `samples` draws of the policy's delay after each failed attempt."""
     rng = random.Random(seed)
@@ -52,8 +69,8 @@ def fail_together(q: ReliableQueue, jobs: int, error: str = "ConnectionError: se
                   seed: int = 0) -> float:
     """An outage: `jobs` jobs are delivered and all fail at once; returns the moment they failed.
 
-    Each nack uses the queue's backoff drawn from a seeded generator (claim.lua, nack.lua), so
-    the retry times land in the `delayed` sorted set as the policy spreads them.
+    Each retry is due at the failure time plus the queue's backoff drawn from a seeded generator
+    (claim.lua, nack.lua), so the `delayed` sorted set holds the retry times as the policy spreads them.
     """
     rng = random.Random(seed)
     q.enqueue_many({"type": "call_api", "n": i} for i in range(jobs))
@@ -64,8 +81,9 @@ def fail_together(q: ReliableQueue, jobs: int, error: str = "ConnectionError: se
             break
         held.extend(got)
     failed_at = time.time()
-    for job in held:
-        q.nack(job, error, delay=q.backoff.delay(job.attempts, rng))
+    for job in held:  # each retry is due `delay` after the common failure, however long nacking takes
+        wait = failed_at + q.backoff.delay(job.attempts, rng) - time.time()
+        q.nack(job, error, delay=max(wait, 0.0))
     return failed_at
 
 
@@ -183,3 +201,40 @@ def total_wait(policy: Backoff, max_attempts: int) -> float:
 
 __all__ = ["EmailExperiment", "FlakyMailer", "addresses", "dead_ids_by_recipient", "dead_table", "delay_table",
            "delays", "fail_together", "flips", "peak", "retry_offsets", "total_wait"]
+
+
+def policies_figure(policies: dict[str, Backoff], attempts: int = 7, samples: int = 30, seed: int = 0) -> Any:
+    """Delay after each failed attempt for each policy (jittered ones as a cloud of draws)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 3.2))
+    ax = fig.add_subplot()
+    for i, (name, policy) in enumerate(policies.items()):
+        pts = delays(policy, attempts, samples if policy.jitter else 1, seed)
+        shift = (i - len(policies) / 2) * 0.08
+        ax.scatter([a + shift for a, _ in pts], [d for _, d in pts], s=10 if policy.jitter else 30,
+                   alpha=0.5 if policy.jitter else 1.0, label=name)
+    ax.set_xlabel("failed attempt")
+    ax.set_ylabel("wait before the next (s)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def herd_figure(offsets: dict[str, list[float]], bucket: float = 0.1, capacity: int | None = None) -> Any:
+    """Histogram of retry times (seconds after the outage) per policy, optional capacity line."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 3))
+    ax = fig.add_subplot()
+    top = max((max(v) for v in offsets.values() if v), default=1.0)
+    bins = [i * bucket for i in range(int(top / bucket) + 2)]
+    for name, values in offsets.items():
+        ax.hist(values, bins=bins, alpha=0.6, label=name)
+    if capacity:
+        ax.axhline(capacity, color="red", linestyle=":", label=f"downstream capacity / {bucket:g} s")
+    ax.set_xlabel("retry due (s after the failure)")
+    ax.set_ylabel(f"retries per {bucket:g} s")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

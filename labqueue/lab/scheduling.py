@@ -26,6 +26,56 @@ from .live import Sampler
 # -- notebook 04: planned vs actual start times ------------------------------------------------
 
 
+CHAPTER_DELAYED_DIAGRAM = """\
+Concept: Score = Unix timestamp when job should execute
+
+Example:
+Current time: 1670000000
+
+ZADD queue:delayed 1670000060 job1  (execute in 60s)
+ZADD queue:delayed 1670000120 job2  (execute in 120s)
+ZADD queue:delayed 1670000030 job3  (execute in 30s)
+
+queue:delayed (sorted by timestamp):
+┌─────────────────────────────────────┐
+│ Timestamp  │  Job                   │
+├─────────────────────────────────────┤
+│ 1670000030 │  job3 ← Ready now!     │
+│ 1670000060 │  job1                  │
+│ 1670000120 │  job2                  │
+└─────────────────────────────────────┘
+
+Scheduler checks periodically:
+ZRANGEBYSCORE queue:delayed -inf now
+  → Get jobs ready to execute
+ZREM queue:delayed job3
+  → Remove from delayed queue
+LPUSH queue:ready job3
+  → Add to ready queue
+"""  # the chapter, section "Pattern 4: Delayed/Scheduled Jobs"
+
+CHAPTER_BULL_CRON = """\
+// the chapter, Bull: a repeated (cron-like) job
+await emailQueue.add('daily-report', {
+    type: 'report',
+    recipients: ['admin@example.com']
+}, {
+    repeat: {
+        cron: '0 9 * * *',  // Tous les jours à 9h
+        tz: 'Europe/Paris'
+    }
+});
+
+# the chapter, Python: schedule_daily computes ONE delay
+now = datetime.now()          # the server's local time
+scheduled_time = now.replace(hour=hour, minute=minute, ...)
+if scheduled_time <= now:
+    scheduled_time += timedelta(days=1)
+delay_seconds = int((scheduled_time - now).total_seconds())
+return self.enqueue(job_data, delay_seconds=delay_seconds)
+"""
+
+
 @dataclass
 class Start:
     """A delayed job as planned (run_at) and as it happened (started, unix seconds)."""
@@ -258,3 +308,57 @@ def local_and_utc_hours(fired: list[Fired], tz: str) -> list[tuple[datetime, flo
 def days(n: float) -> float:
     """Seconds in `n` days."""
     return timedelta(days=n).total_seconds()
+
+
+def planned_vs_actual_figure(runs: dict[str, tuple[list[float], list[float]]]) -> Any:
+    """Actual start against planned start, one series per scheduler, and the y = x line."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 3.2))
+    ax = fig.add_subplot()
+    top = 0.0
+    for label, (planned, actual) in runs.items():
+        ax.scatter(planned, actual, s=18, label=label)
+        top = max([top, *planned, *actual])
+    ax.plot([0, top], [0, top], color="grey", linestyle=":", label="on time")
+    ax.set_xlabel("planned start (s)")
+    ax.set_ylabel("actual start (s)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+class CronTimeline:
+    """A live chart of fired occurrences: date against hour of day, local and UTC (ipywidgets Image)."""
+
+    def __init__(self, tz: str, title: str = "") -> None:
+        import ipywidgets as widgets
+
+        self.tz, self.title = tz, title
+        self.widget = widgets.Image(format="png", layout=widgets.Layout(width="560px"))
+        self.widget.add_class("lq-live")
+
+    def figure(self, fired: list[Fired], marks: Iterable[datetime] = ()) -> Any:
+        from matplotlib.figure import Figure
+
+        rows = local_and_utc_hours(fired, self.tz)
+        fig = Figure(figsize=(7, 3))
+        ax = fig.add_subplot()
+        if rows:
+            dates = [r[0] for r in rows]
+            ax.scatter(dates, [r[1] for r in rows], s=10, label=f"local hour ({self.tz})")
+            ax.scatter(dates, [r[2] for r in rows], s=10, marker="x", label="UTC hour")
+        for m in marks:
+            ax.axvline(m, color="red", linestyle=":", linewidth=1)
+        ax.set_ylim(-0.5, 24)
+        ax.set_ylabel("hour of day")
+        ax.set_title(self.title)
+        ax.legend(fontsize=8, loc="lower left")
+        fig.autofmt_xdate()
+        fig.tight_layout()
+        return fig
+
+    def update(self, fired: list[Fired], marks: Iterable[datetime] = ()) -> None:
+        from .live import render_png
+
+        self.widget.value = render_png(self.figure(fired, marks))

@@ -40,7 +40,7 @@ class Sampler:
     """Samples probes over time in a thread and draws them live into an ipywidgets Image."""
 
     def __init__(self, probes: Mapping[str, Probe], *, rates: Mapping[str, str] | None = None,
-                 interval: float = 0.1, redraw: float = 0.4, title: str = "", ylabel: str = "jobs",
+                 interval: float = 0.1, redraw: float = 0.7, title: str = "", ylabel: str = "jobs",
                  live: bool = True, size: tuple[float, float] = (7.0, 3.0),
                  marks: Sequence[tuple[float, str]] = ()) -> None:
         if interval <= 0:

@@ -289,3 +289,35 @@ def test_import_labqueue_does_not_import_the_lab() -> None:
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# -- static plots and diagrams -------------------------------------------------------------------
+def test_plots_render_an_execution_timeline_and_grouped_bars(r: Any) -> None:
+    """The timeline (crash marked) and grouped bars render to PNG from a real execution log."""
+    from labqueue.lab import plots
+
+    q = lq.SimpleQueue(r, "plots")
+    ids = [q.enqueue({"type": "work", "seconds": 0.001}, job_id=f"job-{i}") for i in range(4)]
+    log = ExecutionLog(work_seconds=lambda job: job.data["seconds"])
+    worker = lq.Worker(q, {"work": log.handler}, name="w1", poll_seconds=0.1, burst=True, on_event=log.on_event)
+    worker.crash()
+    worker.run()
+    frame = log.frame()
+    assert list(frame["outcome"]) == ["crashed"] and frame["worker"][0] == "w1"
+    lq.Worker(q, {"work": log.handler}, name="w2", poll_seconds=0.1, burst=True, on_event=log.on_event).run()
+    assert render_png(plots.timeline(log.frame()))[:4] == b"\x89PNG"
+    counts = tally(q, ids, log)
+    table = {"simple": {"lost": counts.lost, "processed": counts.processed}}
+    assert render_png(plots.grouped_bars(table))[:4] == b"\x89PNG"
+    assert counts.lost == 1 and counts.processed == 3
+
+
+def test_side_by_side_shows_the_diagram_and_the_traced_commands(r: Any) -> None:
+    """side_by_side puts the chapter's diagram and each recorded command in one HTML block."""
+    from labqueue.lab import diagrams, plots
+
+    t = Tracer(r)
+    with t.record("enqueue"):
+        lq.SimpleQueue(t.client, "side").enqueue({"type": "x"})
+    html = plots.side_by_side(diagrams.SIMPLE_QUEUE, t).data
+    assert "SIMPLE QUEUE (LIST)" in html and "LPUSH lq:{side}:waiting" in html

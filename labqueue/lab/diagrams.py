@@ -7,7 +7,7 @@ Copied from the chapter (its few French words in English) (shared/seed/job-queue
 from __future__ import annotations
 
 IMAGE_UPLOAD = r"""
-Scenario: Upload et traitement d'image
+Scenario: Image upload and processing
 
 Without a queue (synchronous):
 User uploads image (5MB)

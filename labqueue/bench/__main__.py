@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--url", help="a Redis URL (default: start a private redis-server for the run)")
     where.add_argument("--fake", action="store_true", help="run on the embedded fakeredis")
     parser.add_argument("--compare", action="store_true", help="also run RQ and BullMQ (installed on demand)")
+    parser.add_argument("--prototypes", action="store_true",
+                        help="also run the prototypes of proposed core changes (labqueue/bench/prototypes.py)")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     parser.add_argument("--chart", metavar="FILE", help="write a PNG chart")
     args = parser.parse_args(argv)
@@ -27,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{done}/{total - 1}] {label}", file=sys.stderr, flush=True)
 
     result = run(args.n, args.threads, url=args.url, fake=args.fake, compare=args.compare,
+                 prototypes=args.prototypes,
                  prefetch=args.prefetch, lease=args.lease, progress=progress)
     print(summary(result))
     if args.json:

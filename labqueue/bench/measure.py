@@ -96,14 +96,28 @@ def _fill_raw(client: Any, key: str, items: list[str]) -> None:
 
 
 # -- one pattern -------------------------------------------------------------------------------
-def enqueue_rates(pattern: Pattern, queue: Any, n: int) -> tuple[float, float, float | None]:
-    """Jobs/s one by one, jobs/s in bulk (500 a call), and bytes per waiting job."""
+def enqueue_rates(pattern: Pattern, queue: Any, n: int) -> dict[str, float | None]:
+    """Jobs/s one by one (paired with raw LPUSH), jobs/s in bulk (500 a call), bytes per waiting job.
+
+    One by one is timed in blocks of 500 alternating with 500 raw LPUSHes on a scratch list, so the
+    ratio to raw LPUSH holds even when the machine's load drifts during the run.
+    """
     client = queue.redis
     queue.clear()
-    t = time.perf_counter()
-    for i in range(n):
-        pattern.enqueue(queue, payload(i))
-    one = rate(n, time.perf_counter() - t)
+    scratch = queue.keys.key("bench:raw")
+    spent = raw_spent = 0.0
+    for part in chunks(n):
+        items = [json.dumps(payload(i)) for i in part]
+        t = time.perf_counter()
+        for item in items:
+            client.lpush(scratch, item)
+        raw_spent += time.perf_counter() - t
+        t = time.perf_counter()
+        for i in part:
+            pattern.enqueue(queue, payload(i))
+        spent += time.perf_counter() - t
+    client.delete(scratch)
+    one, raw_one = rate(n, spent), rate(n, raw_spent)
     queue.clear()
     before = used_memory(client)
     t = time.perf_counter()
@@ -115,7 +129,8 @@ def enqueue_rates(pattern: Pattern, queue: Any, n: int) -> tuple[float, float, f
     if waiting != n:
         raise RuntimeError(f"{pattern.name}: {waiting} jobs waiting after enqueuing {n}")
     queue.clear()
-    return one, bulk, (None if before is None or after is None else (after - before) / n)
+    return {"enqueue_one": one, "enqueue_one_raw": raw_one, "enqueue_bulk": bulk,
+            "bytes_per_job": None if before is None or after is None else (after - before) / n}
 
 
 def fill(pattern: Pattern, queue: Any, n: int) -> None:
@@ -134,7 +149,7 @@ def process_rate(pattern: Pattern, queue: Any, n: int, threads: int) -> float:
         next(seen)
         last[0] = time.perf_counter()
 
-    worker = Worker(queue, {"default": noop}, concurrency=threads, prefetch=pattern.prefetch,
+    worker = pattern.worker(queue, {"default": noop}, concurrency=threads, prefetch=pattern.prefetch,
                     burst=True, poll_seconds=0.05, recover=False)
     t = time.perf_counter()
     worker.run()
@@ -152,7 +167,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def retry_lateness(queue: ReliableQueue, jobs: int, delay: float = 0.05,
+def retry_lateness(pattern: Pattern, queue: ReliableQueue, jobs: int, delay: float = 0.05,
                    gap: float = 0.004) -> tuple[float, float]:
     """p50/p99 ms between a retry's planned time (nack time + backoff) and its second start.
 
@@ -175,8 +190,8 @@ def retry_lateness(queue: ReliableQueue, jobs: int, delay: float = 0.05,
             planned[job.id] = now + delay
         raise RuntimeError("first attempt fails on purpose")
 
-    worker = Worker(queue, {"default": handler}, concurrency=1, prefetch=1, poll_seconds=0.5,
-                    recover=False).start()
+    worker = pattern.worker(queue, {"default": handler}, concurrency=1, prefetch=1, poll_seconds=0.5,
+                            recover=False).start()
     try:
         for i in range(jobs):
             queue.enqueue(payload(i))
@@ -202,13 +217,13 @@ def delayed_lateness(pattern: Pattern, queue: Any, jobs: int, gap: float = 0.004
     stop_scheduler = pattern.scheduler(queue) if pattern.scheduler else None
 
     def handler(job: Any) -> None:
-        late.append(time.time() - float(job.data["run_at"]))
+        late.append(time.time() - float(job.run_at))
 
-    worker = Worker(queue, {"default": handler}, concurrency=1, poll_seconds=0.5, recover=False).start()
+    worker = pattern.worker(queue, {"default": handler}, concurrency=1, poll_seconds=0.5,
+                            recover=False).start()
     try:
         for i in range(jobs):
-            run_at = time.time() + ahead
-            pattern.delayed(queue, {"i": i, "run_at": run_at}, run_at)
+            pattern.delayed(queue, payload(i), ahead)
             time.sleep(gap)
         deadline = time.monotonic() + 10
         while len(late) < jobs and time.monotonic() < deadline:
@@ -225,7 +240,7 @@ def delayed_lateness(pattern: Pattern, queue: Any, jobs: int, gap: float = 0.004
 
 
 # -- a killed worker ---------------------------------------------------------------------------
-def redelivery_killed_process(url: str, queue: ReliableQueue, lease: float) -> dict[str, float]:
+def redelivery_killed_process(pattern: Pattern, url: str, queue: ReliableQueue, lease: float) -> dict[str, float]:
     """SIGKILL a worker process holding a job; seconds until another worker gets that job.
 
     Also returns how much of the job's lease was left at the kill (ZSCORE leases - now).
@@ -255,11 +270,11 @@ def redelivery_killed_process(url: str, queue: ReliableQueue, lease: float) -> d
     score = queue.redis.zscore(queue.keys.leases, job_id)
     left = (float(score) - killed) if score is not None else float("nan")
     queue.redis.delete(marker)
-    got = _wait_redelivery(queue, job_id, lease)
+    got = _wait_redelivery(pattern, queue, job_id, lease)
     return {"redelivery_s": got - killed, "lease_left_at_kill_s": left, "lease_s": lease}
 
 
-def redelivery_killed_thread(queue: ReliableQueue, lease: float) -> dict[str, float]:
+def redelivery_killed_thread(pattern: Pattern, queue: ReliableQueue, lease: float) -> dict[str, float]:
     """The same in one process (fakeredis cannot be shared with a child): a worker thread dies mid-job."""
     queue.clear()
     job_id = queue.enqueue(payload(0), job_id="victim")
@@ -272,13 +287,13 @@ def redelivery_killed_thread(queue: ReliableQueue, lease: float) -> dict[str, fl
         raise RuntimeError("the victim thread did not crash")
     score = queue.redis.zscore(queue.keys.leases, job_id)
     left = (float(score) - crashed[0]) if score is not None else float("nan")
-    got = _wait_redelivery(queue, job_id, lease)
+    got = _wait_redelivery(pattern, queue, job_id, lease)
     return {"redelivery_s": got - crashed[0], "lease_left_at_kill_s": left, "lease_s": lease}
 
 
-def _wait_redelivery(queue: ReliableQueue, job_id: str, lease: float) -> float:
+def _wait_redelivery(pattern: Pattern, queue: ReliableQueue, job_id: str, lease: float) -> float:
     got: list[float] = []
-    rescuer = Worker(queue, {"default": lambda job: got.append(time.time()) if job.id == job_id else None},
+    rescuer = pattern.worker(queue, {"default": lambda job: got.append(time.time()) if job.id == job_id else None},
                      concurrency=1, poll_seconds=0.05).start()
     try:
         deadline = time.monotonic() + 3 * lease + 5

@@ -26,7 +26,7 @@ def _cell(row: dict[str, Any], base: dict[str, Any], metric: str, base_metric: s
     value = row.get(metric)
     if value is None:
         return ""
-    ref = base.get(base_metric)
+    ref = row.get(metric + "_raw") or base.get(base_metric)
     ratio = f" ({value / ref:.2f}x)" if ref else ""
     return _fmt(value, spec) + ratio
 
@@ -69,7 +69,7 @@ def summary(result: dict[str, Any]) -> str:
              f"{meta['cpus']} CPUs, Python {meta['python']}, {meta['started']}, run took "
              f"{meta['duration_s']:.0f} s", "",
              "Ratios in parentheses: to the raw redis-py baseline of the same column (processing: to the "
-             "BLMOVE+LREM loop).", "", table(result), ""]
+             "BLMOVE+LREM loop; enqueue 1-by-1: to raw LPUSH timed in alternating blocks of 500).", "", table(result), ""]
     imp = result["import_ms"]
     lines.append(f"import time (median of 5 fresh interpreters): labqueue {imp['labqueue']:.0f} ms, "
                  f"of which redis-py alone {imp['redis']:.0f} ms")
@@ -79,7 +79,8 @@ def summary(result: dict[str, Any]) -> str:
                 lines.append(f"{row['system']}: {key.split('_')[0]} measured on {row[key]}")
         if "lease_left_at_kill_s" in row:
             lines.append(f"{row['system']}: lease left at the kill {row['lease_left_at_kill_s']:.2f} s "
-                         f"(the heartbeat extends it every lease/3)")
+                         f"(the heartbeat extends it every lease/3), re-delivered "
+                         f"{row['redelivery_s'] - row['lease_left_at_kill_s']:.3f} s after it expired")
     lines += ["", "Targets of issue 6:"]
     for t in result["targets"]:
         state = {True: "MET   ", False: "MISSED", None: "n/a   "}[t["met"]]

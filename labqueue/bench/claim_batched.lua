@@ -1,0 +1,77 @@
+-- claim_batched.lua (benchmark prototype of a claim.lua change; same KEYS, ARGV and reply as
+-- claim.lua): acks read every job with one HMGET and drop them with one HDEL/HDEL/ZREM each;
+-- LREM scans the processing list from its tail (count -1), where the oldest claims sit; claimed
+-- jobs get their inflight entries and leases in one HSET and one ZADD; the id is read with a
+-- string match on labqueue's own JSON (cjson.decode only for other shapes).
+-- KEYS[1] waiting  KEYS[2] processing  KEYS[3] inflight  KEYS[4] attempts  KEYS[5] leases
+-- KEYS[6] delayed  KEYS[7] dlq  KEYS[8] dlq:meta  KEYS[9] seq
+-- ARGV[1] now  ARGV[2] lease deadline  ARGV[3] N to claim  ARGV[4] K ids to ack  ARGV[5..4+K] ids
+-- Returns {acked, next_due, raw1, attempts1, raw2, attempts2, ...}.
+local now = ARGV[1]
+local k = tonumber(ARGV[4])
+local acked = 0
+if k > 0 then
+  local ids = {}
+  for i = 5, 4 + k do
+    ids[#ids + 1] = ARGV[i]
+  end
+  local raws = redis.call('HMGET', KEYS[3], unpack(ids))
+  local found = {}
+  for i = 1, k do
+    if raws[i] then
+      redis.call('LREM', KEYS[2], -1, raws[i])
+      found[#found + 1] = ids[i]
+    end
+  end
+  if #found > 0 then
+    redis.call('HDEL', KEYS[3], unpack(found))
+    redis.call('HDEL', KEYS[4], unpack(found))
+    redis.call('ZREM', KEYS[5], unpack(found))
+  end
+  acked = #found
+end
+local due = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now, 'LIMIT', 0, 100)
+for _, raw in ipairs(due) do
+  redis.call('ZREM', KEYS[6], raw)
+  redis.call('LPUSH', KEYS[1], raw)
+end
+local result = {acked, ''}
+local nxt = redis.call('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')
+if #nxt > 0 then
+  result[2] = nxt[2]
+end
+local n = tonumber(ARGV[3])
+local leases, inflight = {}, {}
+while n > 0 do
+  local raw = redis.call('RPOPLPUSH', KEYS[1], KEYS[2])
+  if not raw then
+    break
+  end
+  local id = string.match(raw, '^{"id":"([^"\\]+)",')
+  if not id then
+    local ok, job = pcall(cjson.decode, raw)
+    if ok and type(job) == 'table' and type(job.id) == 'string' then
+      id = job.id
+    end
+  end
+  if id then
+    leases[#leases + 1] = ARGV[2]
+    leases[#leases + 1] = id
+    inflight[#inflight + 1] = id
+    inflight[#inflight + 1] = raw
+    result[#result + 1] = raw
+    result[#result + 1] = redis.call('HINCRBY', KEYS[4], id, 1)
+    n = n - 1
+  else
+    local key = 'invalid:' .. redis.call('INCR', KEYS[9])
+    redis.call('LREM', KEYS[2], 1, raw)
+    redis.call('HSET', KEYS[7], key, raw)
+    redis.call('HSET', KEYS[8], key, '{"reason":"entry is not a JSON job with a string id","failed_at":'
+      .. now .. ',"attempts":0,"invalid":true}')
+  end
+end
+if #leases > 0 then
+  redis.call('HSET', KEYS[3], unpack(inflight))
+  redis.call('ZADD', KEYS[5], unpack(leases))
+end
+return result

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from labqueue import PayloadTooLarge, ReliableQueue, Worker
+from labqueue import Backoff, PayloadTooLarge, ReliableQueue, Worker
 from labqueue.lab import practices as pr
 
 
@@ -51,8 +51,8 @@ def test_blocking_loop_without_timeout_cannot_stop(make_client):
 
 def test_poison_job_with_and_without_a_limit(r):
     """A poison job retries on and on without a limit; with max_attempts=3 it lands in the DLQ."""
-    unlimited = ReliableQueue(r, "poison-u", max_attempts=10**9, backoff=pr.Backoff.fixed(0))
-    limited = ReliableQueue(r, "poison-l", max_attempts=3, backoff=pr.Backoff.fixed(0))
+    unlimited = ReliableQueue(r, "poison-u", max_attempts=10**9, backoff=Backoff.fixed(0))
+    limited = ReliableQueue(r, "poison-l", max_attempts=3, backoff=Backoff.fixed(0))
     ids = [q.enqueue({"type": "invoice", "invoice": "#42"}) for q in (unlimited, limited)]
     Worker(limited, {"invoice": pr.always_fails}, burst=True).run()
     w = Worker(unlimited, {"invoice": pr.always_fails}, poll_seconds=0.05).start()
@@ -65,8 +65,8 @@ def test_poison_job_with_and_without_a_limit(r):
 
 def test_poison_race_keeps_retrying_only_without_a_limit(r):
     """PoisonRace: the limited queue dead-letters the poison job after 3; the other keeps going."""
-    u = ReliableQueue(r, "race-u", max_attempts=10**9, backoff=pr.Backoff.fixed(0.02))
-    lim = ReliableQueue(r, "race-l", max_attempts=3, backoff=pr.Backoff.fixed(0.02))
+    u = ReliableQueue(r, "race-u", max_attempts=10**9, backoff=Backoff.fixed(0.02))
+    lim = ReliableQueue(r, "race-l", max_attempts=3, backoff=Backoff.fixed(0.02))
     race = pr.PoisonRace(u, lim, jobs=20, rate=100, live=False)
     race.run()
     assert not race.stopped_early

@@ -21,13 +21,12 @@ from typing import Any
 from ..job import Job
 from ..keys import Keys
 from ..reliable import ReliableQueue
-from ..retry import Backoff
 from ..worker import Worker
 from .driven import Driven, Feed
 from .experiments import Producer, WorkerPool
 from .live import Sampler
 
-__all__ = ["Backoff", "BlockingLoop", "CardProcessor", "ObjectStore", "PoisonRace", "RedeliveryRun",
+__all__ = ["BlockingLoop", "CardProcessor", "ObjectStore", "PoisonRace", "RedeliveryRun",
            "always_fails", "checklist", "fake_image", "poison_deliveries", "round_trip"]
 
 CHECKLIST: list[tuple[str, str, str]] = [

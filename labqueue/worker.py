@@ -82,7 +82,9 @@ class Worker:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._crash_orders = 0
-        self._held: dict[str, Job] = {}
+        self._held: dict[int, dict[str, Job]] = {}  # thread -> jobs claimed and not yet acked/nacked
+        self._running = 0  # worker threads not yet ended
+        self._wake = threading.Event()  # wakes the heartbeat: stop(), or the last thread ended
         self._unacked: dict[int, list[str]] = {}  # thread -> ids done but not acked yet
         self._threads: list[threading.Thread] = []
         self._heartbeat: threading.Thread | None = None
@@ -92,6 +94,8 @@ class Worker:
     def start(self) -> Worker:
         """Start the worker threads (and the heartbeat on a reliable queue)."""
         self._stopping.clear()
+        self._wake.clear()
+        self._running = self.concurrency
         for i in range(self.concurrency):
             t = threading.Thread(target=self._run, args=(i,), name=f"{self.name}-{i}", daemon=True)
             self._threads.append(t)
@@ -104,6 +108,7 @@ class Worker:
     def stop(self, wait: bool = True, timeout: float | None = None) -> None:
         """Stop taking jobs; finish (and ack) the ones in hand; with `wait`, join the threads."""
         self._stopping.set()
+        self._wake.set()
         if wait:
             self.join(timeout)
 
@@ -130,9 +135,19 @@ class Worker:
         return sum(t.is_alive() for t in self._threads)
 
     def held(self) -> list[str]:
-        """Ids of the jobs in hand right now."""
+        """Ids of the jobs in hand right now (claimed, not yet acked or nacked)."""
         with self._lock:
-            return list(self._held)
+            return [job_id for jobs in self._held.values() for job_id in jobs]
+
+    def _hold(self, thread: int, jobs: list[Job]) -> None:
+        with self._lock:
+            self._held.setdefault(thread, {}).update((job.id, job) for job in jobs)
+
+    def _unhold(self, thread: int, job_ids: list[str]) -> None:
+        with self._lock:
+            held = self._held.get(thread, {})
+            for job_id in job_ids:
+                held.pop(job_id, None)
 
     # -- inside the threads --------------------------------------------------------------------
     def _emit(self, kind: str, job: Job, thread: int, error: str | None = None) -> None:
@@ -150,8 +165,6 @@ class Worker:
 
     def _handle(self, job: Job, thread: int) -> bool:
         """Run one job; True when it succeeded and must be acked. Raises _Crash to die mid-job."""
-        with self._lock:
-            self._held[job.id] = job
         try:
             self._emit("started", job, thread)
             crash = self._should_crash()
@@ -176,11 +189,23 @@ class Worker:
                 raise _Crash
             self._emit("succeeded", job, thread)
             return True
-        finally:
-            with self._lock:
-                self._held.pop(job.id, None)
+        except _Crash:
+            raise
+        except BaseException:
+            self._unhold(thread, [job.id])
+            raise
 
     def _run(self, thread: int) -> None:
+        try:
+            self._run_until_done(thread)
+        finally:
+            with self._lock:
+                self._running -= 1
+                last = self._running == 0
+            if last:
+                self._wake.set()
+
+    def _run_until_done(self, thread: int) -> None:
         while True:
             try:
                 if self._reliable:
@@ -190,6 +215,8 @@ class Worker:
                 return
             except _Crash:
                 self._unacked.pop(thread, None)  # a dead process's acks die with it
+                with self._lock:  # and nobody heartbeats its jobs any more: their leases expire
+                    self._held.pop(thread, None)
                 with self._lock:
                     self.stats["crashed"] += 1
                 if self.on_event is not None:
@@ -252,14 +279,17 @@ class Worker:
                 if self.burst:
                     return
                 continue
+            self._hold(thread, [job])
             if self._handle(job, thread):
                 self.queue.ack(job)
+            self._unhold(thread, [job.id])
 
     def _run_reliable(self, thread: int) -> None:
         queue: ReliableQueue = self.queue
         done = self._unacked.setdefault(thread, [])  # survives a reconnect: sent with the next claim
         while not self._stopping.is_set():
             jobs, next_due = queue.claim(self.prefetch, ack=done)
+            self._unhold(thread, done)
             done.clear()
             if not jobs:
                 if self.burst and next_due is None:
@@ -271,22 +301,27 @@ class Worker:
                 if job is None:
                     continue
                 jobs = [job]
+            self._hold(thread, jobs)
             for i, job in enumerate(jobs):
                 if self._stopping.is_set():
                     for rest in jobs[i:]:
                         queue.release(rest)
+                        self._unhold(thread, [rest.id])
                     break
                 if self._handle(job, thread):  # raises _Crash: nothing below runs, nothing acked
                     done.append(job.id)
+                else:
+                    self._unhold(thread, [job.id])  # nacked: no longer ours
         if done:
             queue.ack(*done)
+            self._unhold(thread, done)
             done.clear()
 
     def _beat(self) -> None:
         """Extend the leases of jobs in hand every lease/3 s; re-queue dead workers' jobs."""
         queue: ReliableQueue = self.queue
         period = queue.lease_seconds / 3
-        while any(t.is_alive() for t in self._threads):
+        while self._running > 0:
             held = self.held()
             try:
                 if held:
@@ -296,7 +331,7 @@ class Worker:
                     with self._lock:
                         self.stats["recovered"] += found["requeued"] + found["orphans"]
             except LOST_REDIS as exc:
-                self._reconnect(exc, "heartbeat", lambda: not any(t.is_alive() for t in self._threads))
+                self._reconnect(exc, "heartbeat", lambda: self._running == 0)
                 continue
             except redis.ResponseError as exc:
                 if is_wrong_type(exc):
@@ -308,4 +343,4 @@ class Worker:
             if self._stopping.is_set():
                 time.sleep(min(period, 0.05))  # threads are finishing their jobs: keep beating
             else:
-                self._stopping.wait(period)
+                self._wake.wait(period)

@@ -81,15 +81,15 @@ class CronQueue(DelayedQueue):
         self._fire = scripts.load(redis_client, "cron_fire")
 
     def schedule_cron(self, job_data: dict[str, Any], expr: str, tz: str = "UTC", *,
-                      name: str | None = None, type: str | None = None) -> str:
-        """Register a schedule and enqueue its next occurrence; returns the schedule name (HSET + cron_fire.lua)."""
+                      name: str | None = None, type: str | None = None, now: float | None = None) -> str:
+        """Register a schedule and enqueue its next occurrence after `now`; returns its name (HSET + cron_fire.lua)."""
         validate(expr, tz)
         template = self._new_job(job_data, type=type, job_id="template")  # validates the data
         name = name or f"{template.type}[{expr}|{tz}]"
         spec = json.dumps({"expr": expr, "tz": tz, "type": template.type, "data": job_data},
                           separators=(",", ":"))
         self.redis.hset(self.keys.cron, name, spec)
-        self.run_cron()
+        self.run_cron(now)
         return name
 
     def schedule_daily(self, job_data: dict[str, Any], hour: int, minute: int = 0, tz: str = "UTC",

@@ -93,3 +93,13 @@ def test_bad_daily_hour():
     with pytest.raises(ConfigError, match="hour must be an integer from 0 to 23"):
         CronQueue(r, "bad").schedule_daily({"x": 1}, hour=24)
     assert r.dbsize() == 0
+
+
+def test_simulated_dates_with_injected_time(r):
+    """With `now` injected, a daily schedule yields one job per simulated day."""
+    q = CronQueue(r, "sim")
+    start = paris(2026, 3, 27, 12)
+    q.schedule_daily({"type": "report"}, 9, tz="Europe/Paris", name="daily", now=start)
+    for day in range(1, 6):
+        q.tick(now=start + day * 86400)
+    assert q.size() == 5 and q.delayed_size() == 1

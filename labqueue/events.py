@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m labqueue.events REDIS_URL QUEUE [SINCE (default $)]", file=sys.stderr)
         return 2
     listener = QueueEvents(redis.Redis.from_url(args[0]), args[1], last_id=args[2] if len(args) > 2 else "$")
+    listener._pin()  # before saying so: every event written after "listening" is seen
     print(json.dumps({"event": "listening"}), flush=True)
     while True:
         for e in listener.poll(block_ms=1000):

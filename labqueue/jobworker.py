@@ -35,13 +35,14 @@ class JobCancelled(Exception):
 class ActiveJob:
     """A job in a handler's hands, as Bull's `job`: `job.data`, `job.attempts_made`, `job.progress(n)`."""
 
-    def __init__(self, queue: JobQueue, record: JobRecord, token: int) -> None:
+    def __init__(self, queue: JobQueue, record: JobRecord, token: int, processed_on: float = 0.0) -> None:
         self.queue = queue
         self.record = record
         self.id, self.name, self.data, self.opts = record.id, record.name, record.data, record.opts
         self.attempts_made = record.attempts_made  # failed attempts before this one
         self.timestamp = record.timestamp
         self.token = token  # this delivery's number: finish and progress must show it
+        self.processed_on = processed_on  # when it was delivered (the server's clock, as the limiter's)
         self.cancelled = threading.Event()
         self.last_progress: float = 0
 
@@ -110,9 +111,9 @@ class QueueWorker:
         q = self.queue
         while not self._stopping.is_set():
             try:
-                jobs, next_due, limited_for, _ = q.claim(1)
+                jobs, next_due, limited_for, server_now = q.claim(1)
                 if jobs:
-                    self._handle(*jobs[0])
+                    self._handle(*jobs[0], processed_on=server_now)
                     continue
                 if limited_for > 0:
                     self._stopping.wait(min(limited_for, self.poll_seconds))
@@ -127,10 +128,10 @@ class QueueWorker:
                     self.stats["errors"] += 1
                 self._stopping.wait(self.poll_seconds)
 
-    def _handle(self, job_id: str, raw: str, token: int, made: int) -> None:
+    def _handle(self, job_id: str, raw: str, token: int, made: int, processed_on: float) -> None:
         q = self.queue
         record = JobRecord.parse(job_id, raw, state="active", attempts_made=made)
-        job = ActiveJob(q, record, token)
+        job = ActiveJob(q, record, token, processed_on)
         with self._lock:
             self._held[job_id] = job
         try:

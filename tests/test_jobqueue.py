@@ -1,0 +1,498 @@
+"""JobQueue (issue 4): the chapter's Bull feature set, on both backends."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from labqueue import cron
+from labqueue.errors import ConfigError, InvalidJob
+from labqueue.jobqueue import NOT_OURS, JobQueue
+from labqueue.jobworker import ActiveJob
+
+
+def wait_for(check: Any, timeout: float = 10.0, step: float = 0.02) -> Any:
+    """Poll `check()` until it is truthy (the assertion is on Redis state, the timeout only a guard)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def make(r: Any, name: str = "jobs", **kw: Any) -> JobQueue:
+    kw.setdefault("lease_seconds", 1.0)
+    return JobQueue(r, name, **kw)
+
+
+def claim_ids(q: JobQueue, n: int = 100) -> list[str]:
+    return [job_id for job_id, *_ in q.claim(n)[0]]
+
+
+def test_dedup_by_job_id(r: Any) -> None:
+    """A second add with the same job id is a no-op: one job, same id back."""
+    q = make(r)
+    assert q.add("email", {"to": "a"}, job_id="welcome-1") == "welcome-1"
+    assert q.add("email", {"to": "b"}, jobId="welcome-1") == "welcome-1"
+    assert q.get_job_counts()["waiting"] == 1
+    assert q.get_job("welcome-1").data == {"to": "a"}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("opts, word", [
+    ({"job_id": "42"}, "job_id"), ({"priority": -1}, "priority"), ({"attempts": 0}, "attempts"),
+    ({"backoff": {"type": "linear"}}, "backoff"), ({"repeat": {"cron": "61 * * * *"}}, "cron"),
+    ({"repeat": {"cron": "0 9 * * *", "tz": "Mars/Base"}}, "time zone"), ({"delay": -1}, "delay"),
+    ({"remove_on_complete": -2}, "remove_on_complete"), ({"timeout": 0}, "timeout"), ({"colour": 1}, "colour"),
+])
+def test_bad_option_names_itself_and_writes_nothing(r: Any, opts: dict[str, Any], word: str) -> None:
+    """A bad option raises InvalidJob naming it; nothing is written to Redis."""
+    q = make(r)
+    with pytest.raises(InvalidJob, match=word):
+        q.add("email", {"to": "a"}, **opts)
+    with pytest.raises(InvalidJob):
+        q.add_bulk([("email", {"ok": 1}), ("email", {"to": "a"}, opts)])
+    assert r.dbsize() == 0
+
+
+def test_add_bulk_is_one_script_call(r: Any) -> None:
+    """add_bulk enqueues 200 jobs with one jq_add.lua call, in order."""
+    q = make(r)
+    calls = []
+    real = q._s["add"]
+    q._s["add"] = lambda **kw: calls.append(1) or real(**kw)
+    ids = q.add_bulk([("email", {"i": i}) for i in range(200)])
+    assert len(calls) == 1 and len(ids) == 200 and len(set(ids)) == 200
+    assert q.get_job_counts()["waiting"] == 200
+    assert [j.data["i"] for j in q.get_jobs("waiting", 0, 2)] == [0, 1, 2]
+
+
+def test_priority_order(r: Any) -> None:
+    """Jobs without priority run first, then priority 1, 2, ... (FIFO among equals), as in BullMQ."""
+    q = make(r)
+    q.add("j", {"n": "p2"}, priority=2)
+    q.add("j", {"n": "none-a"})
+    q.add("j", {"n": "p1-a"}, priority=1)
+    q.add("j", {"n": "p1-b"}, priority=1)
+    q.add("j", {"n": "none-b"})
+    order = [q.get_job(i).data["n"] for i in claim_ids(q)]  # type: ignore[union-attr]
+    assert order == ["none-a", "none-b", "p1-a", "p1-b", "p2"]
+
+
+def test_delayed_job_waits_then_runs(r: Any) -> None:
+    """A delayed job is not delivered before its time, then is."""
+    q = make(r)
+    job_id = q.add("j", {}, delay=0.3)
+    assert claim_ids(q) == [] and q.get_job_counts()["delayed"] == 1
+    assert q.get_job(job_id).state == "delayed"  # type: ignore[union-attr]
+    time.sleep(0.35)
+    assert claim_ids(q) == [job_id]
+
+
+def test_process_progress_and_return_value(r: Any) -> None:
+    """A handler's progress and return value are stored with the job and emitted as events."""
+    q = make(r)
+    job_id = q.add("send-email", {"to": "user@example.com"})
+
+    def handler(job: ActiveJob) -> dict[str, Any]:
+        job.progress(50)
+        job.progress(100)
+        return {"sent": True, "to": job.data["to"]}
+
+    q.process("send-email", handler, concurrency=2, poll_seconds=0.05)
+    wait_for(lambda: q.get_job_counts()["completed"] == 1)
+    q.close()
+    job = q.get_job(job_id)
+    assert job is not None and job.state == "completed" and job.progress == 100
+    assert job.return_value == {"sent": True, "to": "user@example.com"}
+    kinds = [f["event"] for _, f in r.xrange(q.keys.jq("events"))]
+    assert kinds == ["progress", "progress", "completed"]
+
+
+def test_attempts_and_backoff(r: Any) -> None:
+    """A job retried with backoff until attempts are spent; then failed with its error kept."""
+    q = make(r, default_job_options={"attempts": 3, "backoff": {"type": "exponential", "delay": 0.02}})
+    flaky = q.add("flaky", {"fail_times": 2})
+    doomed = q.add("flaky", {"fail_times": 9})
+    tries: dict[str, int] = {}
+
+    def handler(job: ActiveJob) -> str:
+        tries[job.id] = tries.get(job.id, 0) + 1
+        if job.attempts_made < job.data["fail_times"]:
+            raise ConnectionError("SMTP timeout")
+        return "ok"
+
+    q.process("flaky", handler, poll_seconds=0.05)
+    wait_for(lambda: q.get_job_counts()["completed"] + q.get_job_counts()["failed"] == 2)
+    q.close()
+    ok, dead = q.get_job(flaky), q.get_job(doomed)
+    assert ok is not None and ok.state == "completed" and ok.attempts_made == 2 and tries[flaky] == 3
+    assert dead is not None and dead.state == "failed" and dead.attempts_made == 3 and tries[doomed] == 3
+    assert dead.failed_reason == "ConnectionError: SMTP timeout"
+    finals = [f["final"] for _, f in r.xrange(q.keys.jq("events")) if f["event"] == "failed"]
+    assert finals.count("1") == 1 and len(finals) == 5  # 2 + 3 failed attempts
+
+
+def test_counts_after_mixed_run_add_up(r: Any) -> None:
+    """After a mixed run, the counts per state add up to the jobs added."""
+    q = make(r, default_job_options={"attempts": 2})
+    q.add_bulk([("ok", {"i": i}) for i in range(20)] + [("bad", {"i": i}) for i in range(5)])
+    q.add("ok", {"later": True}, delay=60)
+    q.add("ok", {"p": 1}, priority=3)
+    q.process("ok", lambda job: job.data, concurrency=3, poll_seconds=0.05)
+    q.process("bad", lambda job: 1 / 0, poll_seconds=0.05)
+    wait_for(lambda: q.get_job_counts()["completed"] == 21 and q.get_job_counts()["failed"] == 5)
+    q.close()
+    counts = q.get_job_counts()
+    assert sum(counts.values()) == 27
+    assert counts == {"waiting": 0, "active": 0, "delayed": 1, "completed": 21, "failed": 5, "paused": 0}
+    assert len(q.get_jobs("completed")) == 21 and len(q.get_jobs("delayed")) == 1
+
+
+def test_get_job_counts_is_one_round_trip(r: Any) -> None:
+    """get_job_counts sends one pipeline (one round trip)."""
+    q = make(r)
+    sent = []
+    real = r.pipeline
+    r.pipeline = lambda *a, **kw: sent.append(1) or real(*a, **kw)
+    q.get_job_counts()
+    assert sent == [1]
+
+
+def test_retry_one_and_retry_failed(r: Any) -> None:
+    """retry(id) moves one failed job back with fresh attempts; retry_failed moves all."""
+    q = make(r)
+    ids = q.add_bulk([("bad", {"i": i}) for i in range(4)])
+    for job_id, _, token, _ in q.claim(4)[0]:
+        q.finish(job_id, token, "failed", "boom")
+    assert q.get_job_counts()["failed"] == 4
+    assert q.retry(ids[0]) and not q.retry(ids[0]) and not q.retry("nope")
+    job = q.get_job(ids[0])
+    assert job is not None and job.state == "waiting" and job.attempts_made == 0 and job.failed_reason is None
+    assert q.retry_failed() == 3 and q.retry_failed() == 0
+    assert q.get_job_counts()["waiting"] == 4 and q.get_job_counts()["failed"] == 0
+
+
+def test_clean_by_grace_state_and_limit(r: Any) -> None:
+    """clean removes finished jobs older than the grace period, in the state asked, up to the limit."""
+    q = make(r)
+    q.add_bulk([("j", {"i": i}) for i in range(6)])
+    for n, (job_id, _, token, _) in enumerate(q.claim(6)[0]):
+        q.finish(job_id, token, "completed" if n < 4 else "failed", "null")
+    assert q.clean(3600, "completed") == []  # nothing that old
+    assert len(q.clean(0, "completed", limit=3)) == 3
+    assert q.get_job_counts()["completed"] == 1 and q.get_job_counts()["failed"] == 2
+    assert len(q.clean(0, "failed")) == 2 and q.get_job_counts()["failed"] == 0
+    assert r.hlen(q.keys.jq("jobs")) == 1
+    with pytest.raises(ConfigError, match="clean"):
+        q.clean(0, "active")
+
+
+def test_pause_stops_new_deliveries_within_one_poll(r: Any) -> None:
+    """After pause(), jobs added are not delivered; resume() lets the same workers take them."""
+    q = make(r)
+    q.process("j", lambda job: None, concurrency=2, poll_seconds=0.1)
+    q.add("j", {"before": True})
+    wait_for(lambda: q.get_job_counts()["completed"] == 1)
+    q.pause()
+    q.add_bulk([("j", {"i": i}) for i in range(5)])
+    time.sleep(0.3)  # three polls
+    counts = q.get_job_counts()
+    assert counts["paused"] == 5 and counts["completed"] == 1 and counts["active"] == 0
+    assert r.hget(q.keys.jq("metrics"), "total_dequeued") == "1"
+    q.resume()
+    wait_for(lambda: q.get_job_counts()["completed"] == 6)
+    q.close()
+
+
+def test_stalled_job_is_redelivered(r: Any) -> None:
+    """A job whose worker died (no lease renewal) goes back to waiting with a stalled event, then runs."""
+    q = make(r, lease_seconds=0.2)
+    job_id = q.add("j", {})
+    assert claim_ids(q) == [job_id]  # a worker took it, then died
+    assert q.check_stalled() == {"requeued": 0, "failed": 0}  # lease still running
+    time.sleep(0.25)
+    assert q.check_stalled() == {"requeued": 1, "failed": 0}
+    assert [f["event"] for _, f in r.xrange(q.keys.jq("events"))] == ["stalled"]
+    q.process("j", lambda job: "done", poll_seconds=0.05)
+    wait_for(lambda: q.get_job_counts()["completed"] == 1)
+    q.close()
+    job = q.get_job(job_id)
+    assert job is not None and job.stalls == 1 and job.return_value == "done"
+
+
+def test_heartbeat_detects_stalled_job_by_itself(r: Any) -> None:
+    """A running worker's heartbeat takes back a dead worker's job and runs it, with no manual call."""
+    q = make(r, lease_seconds=0.3)
+    job_id = q.add("j", {})
+    assert claim_ids(q) == [job_id]
+    q.process("j", lambda job: "ok", poll_seconds=0.05)
+    wait_for(lambda: q.get_job_counts()["completed"] == 1)
+    q.close()
+    assert q.get_job(job_id).stalls == 1  # type: ignore[union-attr]
+
+
+def test_poison_pill_fails_after_max_stalls(r: Any) -> None:
+    """A job that stalls more than max_stalled times ends in failed, not in an endless loop."""
+    q = make(r, lease_seconds=0.1, max_stalled=2)
+    job_id = q.add("j", {})
+    for expected in ({"requeued": 1, "failed": 0}, {"requeued": 1, "failed": 0}, {"requeued": 0, "failed": 1}):
+        assert claim_ids(q) == [job_id]
+        time.sleep(0.15)
+        assert q.check_stalled() == expected
+    job = q.get_job(job_id)
+    assert job is not None and job.state == "failed" and job.stalls == 3
+    assert "stalled 3 times" in (job.failed_reason or "")
+    assert claim_ids(q) == []
+
+
+def test_stale_worker_cannot_finish_or_report(r: Any) -> None:
+    """A worker whose job was taken back can neither finish it nor report progress on it."""
+    q = make(r, lease_seconds=0.1)
+    job_id = q.add("j", {})
+    (_, _, token, _), = q.claim(1)[0]
+    time.sleep(0.15)
+    q.check_stalled()
+    (_, _, token2, _), = q.claim(1)[0]
+    assert token2 == token + 1
+    assert q.finish(job_id, token, "completed", '"late"') == NOT_OURS
+    assert not q.set_progress(job_id, token, 10)
+    assert q.get_job(job_id).state == "active"  # type: ignore[union-attr]
+
+
+def test_rate_limit_across_two_workers(r: Any, make_client: Any) -> None:
+    """With max 3 per 0.4 s, no 0.4 s window holds more than 3 deliveries, across two workers."""
+    limiter = {"max": 3, "duration": 0.4}
+    q1 = make(r, limiter=limiter)
+    q2 = make(make_client(), limiter=limiter)
+    q1.add_bulk([("j", {"i": i}) for i in range(12)])
+    starts: list[float] = []
+    lock = threading.Lock()
+
+    def handler(job: ActiveJob) -> None:
+        with lock:
+            starts.append(job.processed_on)
+
+    q1.process("j", handler, concurrency=2, poll_seconds=0.05)
+    q2.process("j", handler, concurrency=2, poll_seconds=0.05)
+    wait_for(lambda: q1.get_job_counts()["completed"] == 12)
+    q1.close()
+    q2.close()
+    t = sorted(starts)
+    assert len(t) == 12
+    assert all(t[i + 3] - t[i] >= 0.4 - 1e-6 for i in range(len(t) - 3)), t  # 4 in a row span a window
+    assert q1.worker is None and r.zcard(q1.keys.jq("limiter")) <= 3
+
+
+def test_job_timeout_fails_the_job(r: Any) -> None:
+    """A job running past its timeout is failed with a TimeoutError; the worker goes on."""
+    q = make(r)
+    slow = q.add("slow", {}, timeout=0.2)
+    fast = q.add("fast", {})
+    q.process("slow", lambda job: job.cancelled.wait(5), poll_seconds=0.05)
+    q.process("fast", lambda job: "quick")
+    wait_for(lambda: q.get_job_counts()["failed"] == 1 and q.get_job_counts()["completed"] == 1)
+    q.close()
+    assert "TimeoutError" in (q.get_job(slow).failed_reason or "")  # type: ignore[union-attr]
+    assert q.get_job(fast).return_value == "quick"  # type: ignore[union-attr]
+
+
+def test_handler_errors_are_the_jobs(r: Any) -> None:
+    """No handler for a name, or a return value that is not JSON, fails the job with a clear reason."""
+    q = make(r)
+    orphan = q.add("unknown", {})
+    weird = q.add("weird", {})
+    q.process("weird", lambda job: {1, 2}, poll_seconds=0.05)
+    wait_for(lambda: q.get_job_counts()["failed"] == 2)
+    q.close()
+    assert "no handler for job name 'unknown'" in (q.get_job(orphan).failed_reason or "")  # type: ignore[union-attr]
+    assert "not JSON-serialisable" in (q.get_job(weird).failed_reason or "")  # type: ignore[union-attr]
+
+
+def test_memory_bounded_with_remove_on_complete(r: Any) -> None:
+    """After 150 jobs with remove_on_complete=10 / remove_on_fail=5, only 15 jobs stay in Redis."""
+    q = make(r, default_job_options={"remove_on_complete": 10, "remove_on_fail": 5})
+    q.add_bulk([("ok" if i % 3 else "bad", {"i": i}) for i in range(150)])
+    q.process("ok", lambda job: job.data["i"], concurrency=2, poll_seconds=0.05)
+    q.process("bad", lambda job: 1 / 0)
+    wait_for(lambda: r.hget(q.keys.jq("metrics"), "total_dequeued") == "150" and not r.zcard(q.keys.jq("active")))
+    q.close()
+    assert r.zcard(q.keys.jq("completed")) == 10 and r.zcard(q.keys.jq("failed")) == 5
+    for h in ("jobs", "runs", "made", "results", "errors"):
+        assert r.hlen(q.keys.jq(h)) <= 15, h
+    assert r.dbsize() <= len(q.keys.all())
+    q2 = make(r, "gone", default_job_options={"remove_on_complete": True})
+    q2.add_bulk([("ok", {"i": i}) for i in range(50)])
+    for job_id, _, token, _ in q2.claim(50)[0]:
+        q2.finish(job_id, token, "completed", "1")
+    assert r.hlen(q2.keys.jq("jobs")) == 0 and r.hlen(q2.keys.jq("runs")) == 0
+
+
+def test_repeat_every_runs_and_stops(r: Any) -> None:
+    """A repeatable job runs on schedule, one occurrence at a time, until removed."""
+    q = make(r)
+    first = q.add("tick", {}, repeat={"every": 0.15}, job_id="ticker")
+    assert first.startswith("repeat:ticker:") and q.repeatables() == {"ticker": first}
+    assert q.add("tick", {}, repeat={"every": 0.15}, job_id="ticker") == first  # dedup
+    q.process("tick", lambda job: job.id, poll_seconds=0.05)
+    wait_for(lambda: q.get_job_counts()["completed"] >= 3)
+    assert q.remove_repeatable("ticker") and not q.remove_repeatable("ticker")
+    q.close()
+    done = q.get_job_counts()["completed"]
+    assert q.get_job_counts()["delayed"] == 0 and q.repeatables() == {}
+    ids = [j.id for j in q.get_completed()]
+    assert len(set(ids)) == done and all(i.startswith("repeat:ticker:") for i in ids)
+
+
+def test_repeat_cron_schedules_next_occurrence_in_time_zone(r: Any) -> None:
+    """A cron repeat is delayed until the next occurrence in its time zone (cron.next_run)."""
+    q = make(r)
+    before = time.time()
+    job_id = q.add("daily-report", {"recipients": ["admin@example.com"]},
+                   repeat={"cron": "0 9 * * *", "tz": "Europe/Paris"})
+    run_at = r.zscore(q.keys.jq("delayed"), job_id)
+    assert abs(run_at - cron.next_run("0 9 * * *", "Europe/Paris", before)) < 1e-3
+    assert q.get_job(job_id).state == "delayed"  # type: ignore[union-attr]
+
+
+def test_empty_cases(r: Any) -> None:
+    """Every script's empty case: claim, stalled, retry, clean, list on an empty queue do nothing."""
+    q = make(r)
+    assert q.claim(5)[0] == [] and q.check_stalled() == {"requeued": 0, "failed": 0}
+    assert q.retry_failed() == 0 and q.clean(0, "failed") == [] and q.get_jobs("failed") == []
+    assert q.get_job("1") is None and not q.remove_repeatable("x")
+    assert q.get_job_counts() == dict.fromkeys(("waiting", "active", "delayed", "completed", "failed", "paused"), 0)
+    assert r.dbsize() == 0
+
+
+# -- events and other processes --------------------------------------------------------------------
+@pytest.fixture
+def url(r: Any, backend: str, request: pytest.FixtureRequest) -> Any:
+    """A redis:// URL to the same data as `r`: the private server, or the fake one served over TCP."""
+    if backend == "real":
+        yield request.getfixturevalue("redis_server").url
+        return
+    from fakeredis import TcpFakeServer
+
+    tcp = TcpFakeServer(("127.0.0.1", 0))
+    tcp.fake_server = r.connection_pool.connection_kwargs["server"]
+    thread = threading.Thread(target=tcp.serve_forever, daemon=True)
+    thread.start()
+    yield f"redis://127.0.0.1:{tcp.server_address[1]}/0"
+    tcp.shutdown()
+    tcp.server_close()
+    thread.join(5)
+
+
+def test_events_in_process(r: Any) -> None:
+    """A listener in this process receives completed, failed, progress and stalled events."""
+    from labqueue.events import QueueEvents
+
+    q = make(r, lease_seconds=0.2)
+    got: list[tuple[str, str]] = []
+    listener = QueueEvents(r, "jobs", block_seconds=0.05)
+    for kind in ("completed", "failed", "progress", "stalled"):
+        listener.on(kind, lambda e: got.append((e.event, e.job_id)))
+    listener.start()
+    stalled = q.add("j", {"stall": True})
+    assert claim_ids(q) == [stalled]
+    ok, bad = q.add("j", {}), q.add("j", {"bad": True})
+    time.sleep(0.25)
+
+    def handler(job: ActiveJob) -> str:
+        job.progress(30)
+        if job.data.get("bad"):
+            raise ValueError("bad input")
+        return "ok"
+
+    q.process("j", handler, poll_seconds=0.05)
+    wait_for(lambda: ("completed", stalled) in got and ("failed", bad) in got and ("completed", ok) in got)
+    q.close()
+    listener.close()
+    assert ("stalled", stalled) in got and ("progress", ok) in got
+    assert got.index(("stalled", stalled)) < got.index(("completed", stalled))
+
+
+def test_events_replay_from_the_stream(r: Any) -> None:
+    """A listener started after the facts replays them from the stream (pub/sub would have lost them)."""
+    from labqueue.events import QueueEvents
+
+    q = make(r)
+    q.add_bulk([("j", {"i": i}) for i in range(3)])
+    for job_id, _, token, _ in q.claim(3)[0]:
+        q.finish(job_id, token, "completed", f'{{"n":{job_id}}}')
+    late = QueueEvents(r, "jobs", last_id="0")
+    events = late.poll(block_ms=10)
+    assert [(e.event, e.result) for e in events] == [("completed", {"n": 1}), ("completed", {"n": 2}),
+                                                    ("completed", {"n": 3})]
+    assert late.poll(block_ms=10) == [] and len(late.replay()) == 3
+
+
+def json_lines(child: Any) -> Any:
+    """A queue.Queue fed with the JSON lines a child process prints (read in a thread, so never stuck)."""
+    import json
+    import queue
+
+    lines: queue.Queue[Any] = queue.Queue()
+
+    def pump() -> None:
+        for line in child.stdout:
+            lines.put(json.loads(line))
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+def test_events_reach_a_listener_in_another_process(r: Any, url: str) -> None:
+    """A listener in another process (python -m labqueue.events) sees the completed and failed events."""
+    import subprocess
+    import sys
+
+    q = make(r)
+    child = subprocess.Popen([sys.executable, "-m", "labqueue.events", url, "jobs"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        out = json_lines(child)
+        assert out.get(timeout=30)["event"] == "listening"
+        good, bad = q.add("j", {}), q.add("j", {"bad": True})
+        for job_id, _, token, _ in q.claim(2)[0]:
+            q.finish(job_id, token, "failed" if job_id == bad else "completed", "boom" if job_id == bad else "7")
+        lines = [out.get(timeout=10) for _ in range(2)]
+    finally:
+        child.kill()
+        child.wait()
+    assert [(e["event"], e["job"]) for e in lines] == [("completed", good), ("failed", bad)]
+    assert lines[0]["result"] == "7" and lines[1]["error"] == "boom"
+
+
+CHILD_WORKER = """
+import sys, time, redis
+from labqueue.jobqueue import JobQueue
+q = JobQueue(redis.Redis.from_url(sys.argv[1], decode_responses=True), "jobs", lease_seconds=0.5)
+q.process("j", lambda job: time.sleep(60), poll_seconds=0.05)
+time.sleep(60)
+"""
+
+
+def test_killed_worker_process_job_is_redelivered(r: Any, url: str) -> None:
+    """kill -9 of a worker process mid-job: its job is detected as stalled and run by another worker."""
+    import subprocess
+    import sys
+
+    q = make(r, lease_seconds=0.5)
+    job_id = q.add("j", {"important": True})
+    child = subprocess.Popen([sys.executable, "-c", CHILD_WORKER, url])
+    try:
+        wait_for(lambda: q.get_job_counts()["active"] == 1, timeout=30)
+    finally:
+        child.kill()
+        child.wait()
+    q.process("j", lambda job: "rescued", poll_seconds=0.05)
+    wait_for(lambda: q.get_job_counts()["completed"] == 1)
+    q.close()
+    job = q.get_job(job_id)
+    assert job is not None and job.return_value == "rescued" and job.stalls == 1

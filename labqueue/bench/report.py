@@ -71,8 +71,9 @@ def summary(result: dict[str, Any]) -> str:
              "Ratios in parentheses: to the raw redis-py baseline of the same column (processing: to the "
              "BLMOVE+LREM loop; enqueue 1-by-1: to raw LPUSH timed in alternating blocks of 500).", "", table(result), ""]
     imp = result["import_ms"]
-    lines.append(f"import time (median of 5 fresh interpreters): labqueue {imp['labqueue']:.0f} ms, "
-                 f"of which redis-py alone {imp['redis']:.0f} ms")
+    if imp["labqueue"] is not None:
+        lines.append(f"import time (median of 5 fresh interpreters): labqueue {imp['labqueue']:.0f} ms, "
+                     f"of which redis-py alone {imp['redis']:.0f} ms")
     for row in result["systems"]:
         for key in ("lateness_kind", "redelivery_kind"):
             if key in row:

@@ -1,0 +1,104 @@
+"""The benchmark runs on a tiny N and its figures are well formed (a smoke test, never a timing test)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from labqueue.bench import run
+from labqueue.bench.report import summary, table, write_json
+from labqueue.server import redis_server_binary
+
+RATES = ("enqueue_one", "enqueue_bulk", "process_1", "process_k")
+
+
+def check_result(result: dict[str, Any], fake: bool) -> None:
+    base = result["baseline"]
+    for key in ("enqueue_one", "enqueue_bulk", "process_blmove_lrem", "process_rpop"):
+        assert base[key] > 0 and math.isfinite(base[key]), key
+    names = [row["system"] for row in result["systems"]]
+    assert "labqueue simple" in names and "labqueue reliable prefetch 1" in names
+    for row in result["systems"]:
+        for key in RATES:
+            assert row[key] > 0 and math.isfinite(row[key]), (row["system"], key)
+        if fake:
+            assert row["bytes_per_job"] is None
+        else:
+            assert 10 < row["bytes_per_job"] < 10_000, row["system"]
+    reliable = next(r for r in result["systems"] if r["system"] == "labqueue reliable prefetch 1")
+    assert 0 <= reliable["lateness_p50_ms"] <= reliable["lateness_p99_ms"]
+    assert reliable["redelivery_s"] >= reliable["lease_left_at_kill_s"] - 0.01  # never while leased
+    assert 0 < reliable["redelivery_s"] < 3 * reliable["lease_s"] + 5
+    assert {t["met"] for t in result["targets"]} <= {True, False, None}
+    assert result["import_ms"]["labqueue"] is None or result["import_ms"]["labqueue"] > 0
+
+
+def test_bench_fake_tiny(tmp_path: Any) -> None:
+    """On the embedded fakeredis a tiny run measures every pattern, leaves no key, and writes JSON."""
+    import fakeredis
+
+    steps: list[str] = []
+    result = run(n=60, threads=2, fake=True, lease=0.5, lateness_jobs=5, imports=False,
+                 progress=lambda label, done, total: steps.append(label))
+    check_result(result, fake=True)
+    assert steps[0] == "raw redis-py baselines" and steps[-1] == "done"
+    out = tmp_path / "bench.json"
+    write_json(result, out)
+    assert json.loads(out.read_text())["meta"]["n"] == 60
+    assert "| labqueue reliable prefetch 1 |" in table(result)
+    assert "Targets of issue 6" in summary(result)
+    from labqueue.connection import _embedded_server
+
+    assert fakeredis.FakeRedis(server=_embedded_server()).keys("lq:{bench*") == []
+
+
+def test_bench_real_server_leaves_no_key() -> None:
+    """On a given server URL the run measures memory and the kill -9 re-delivery, and deletes its keys."""
+    if redis_server_binary() is None:
+        pytest.skip("redis-server is not installed")
+    import redis
+
+    from labqueue.server import RedisServer
+
+    with RedisServer() as server:
+        client = redis.Redis.from_url(server.url)
+        client.set("someone-else", "kept")
+        result = run(n=60, threads=2, url=server.url, lease=0.5, lateness_jobs=5, prototypes=True,
+                     imports=False)
+        check_result(result, fake=False)
+        assert any(row.get("prototype") for row in result["systems"])
+        assert "SIGKILL" in result["systems"][1]["redelivery_kind"]
+        assert client.keys("*") == [b"someone-else"]
+        client.close()
+
+
+def test_cli_fake_json_and_chart(tmp_path: Any) -> None:
+    """`python -m labqueue.bench --fake` prints the table and writes the JSON and the PNG chart."""
+    out, png = tmp_path / "r.json", tmp_path / "r.png"
+    done = subprocess.run([sys.executable, "-m", "labqueue.bench", "--fake", "--n", "40", "--threads", "2",
+                           "--lease", "0.5", "--skip-imports", "--json", str(out), "--chart", str(png)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "raw redis-py" in done.stdout and "Targets of issue 6" in done.stdout
+    assert json.loads(out.read_text())["meta"]["fake"] is True
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_round_trips_per_job(r: Any) -> None:
+    """A reliable worker thread claims a batch in one round trip: 20 jobs take 2 claim.lua calls."""
+    from labqueue import ReliableQueue
+    from labqueue.bench.roundtrips import count_round_trips
+
+    queue = ReliableQueue(r, "rt")
+    queue.enqueue_many([{"i": i} for i in range(20)])
+    queue.claim(0)  # loads the script (the first EVALSHA answers NOSCRIPT, then SCRIPT LOAD)
+    with count_round_trips(r) as trips:
+        jobs, _ = queue.claim(20)
+        queue.ack(*jobs)
+    assert trips.count == 2 and set(trips.commands) == {"EVALSHA"}
+    assert queue.counts() == {"waiting": 0, "processing": 0, "delayed": 0, "dead": 0}

@@ -1,0 +1,252 @@
+"""A live dashboard for a JobQueue, in the spirit of Bull Board, made of ipywidgets.
+
+Counts per state, a throughput / latency chart, the latest failed jobs with their errors, and
+buttons (pause, resume, retry failed, clean) that act on Redis. A thread refreshes it every
+`refresh` seconds by setting widget values only (never printing). The container has the CSS class
+`lq-panel`, the values that change live `lq-live`. The same dashboard runs as a standalone page
+with Voila: `.venv/bin/voila notebooks/dashboard.ipynb`.
+
+`DemoTraffic` feeds a queue for a demo: a producer thread adding jobs at a steady rate, a share of
+them flaky, and the queue's workers processing them.
+"""
+
+from __future__ import annotations
+
+import html
+import random
+import threading
+import time
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..jobqueue import JobQueue
+from ..metrics import QueueMetrics
+from .live import render_png
+
+STATE_COLOURS = {"waiting": "#1f77b4", "active": "#ff7f0e", "delayed": "#9467bd", "completed": "#2ca02c",
+                 "failed": "#d62728", "paused": "#7f7f7f"}
+
+
+class Dashboard:
+    """`Dashboard(queue).start()`; display `dashboard.box`; `stop()` joins the refresh thread."""
+
+    def __init__(self, queue: JobQueue, *, refresh: float = 0.5, history: int = 120, failed_rows: int = 8) -> None:
+        self.queue = queue
+        self.metrics = QueueMetrics(queue.redis, queue.name)
+        self.refresh_seconds = refresh
+        self.history = history
+        self.failed_rows = failed_rows
+        self.samples: list[tuple[float, int, int, float]] = []  # (t, succeeded, failed, total ms)
+        self.counts: dict[str, int] = {}
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.count_labels = {s: self._live(widgets.HTML(value=self._badge(s, 0))) for s in STATE_COLOURS}
+        self.rates = self._live(widgets.HTML(value=""))
+        self.chart = self._live(widgets.Image(format="png", layout=widgets.Layout(width="560px")))
+        self.failed_table = self._live(widgets.HTML(value="<i>no failed jobs</i>"))
+        self.status = self._live(widgets.Label(value="ready"))
+        self.grace = widgets.FloatText(value=0.0, description="clean older than (s)",
+                                       style={"description_width": "140px"}, layout=widgets.Layout(width="240px"))
+        self.buttons = {
+            "pause": widgets.Button(description="pause", icon="pause", button_style="warning"),
+            "resume": widgets.Button(description="resume", icon="play", button_style="success"),
+            "retry failed": widgets.Button(description="retry failed", icon="redo", button_style="info"),
+            "clean": widgets.Button(description="clean", icon="trash", button_style="danger"),
+        }
+        for name, button in self.buttons.items():
+            button.on_click(lambda _b, name=name: self.act(name))
+        self.box = widgets.VBox([
+            widgets.HTML(value=f"<h3>queue <code>{html.escape(queue.name)}</code></h3>"),
+            widgets.HBox(list(self.count_labels.values())),
+            self.rates,
+            self.chart,
+            widgets.HBox([*self.buttons.values(), self.grace]),
+            self.status,
+            widgets.HTML(value="<b>latest failed jobs</b>"),
+            self.failed_table,
+        ])
+        self.box.add_class("lq-panel")
+
+    @staticmethod
+    def _live(widget: Any) -> Any:
+        widget.add_class("lq-live")
+        return widget
+
+    @staticmethod
+    def _badge(state: str, n: int) -> str:
+        return (f"<div style='padding:4px 10px;margin:2px;border-radius:6px;color:white;"
+                f"background:{STATE_COLOURS[state]}'>{state}<br><b style='font-size:1.4em'>{n}</b></div>")
+
+    # -- actions -------------------------------------------------------------------------------
+    def act(self, action: str) -> str:
+        """Run a button's action on Redis, refresh, and return the status line."""
+        q = self.queue
+        if action == "pause":
+            q.pause()
+            message = "queue paused: workers finish the job in hand and take no new one"
+        elif action == "resume":
+            q.resume()
+            message = "queue resumed"
+        elif action == "retry failed":
+            message = f"{q.retry_failed()} failed jobs moved back to waiting"
+        elif action == "clean":
+            grace = max(float(self.grace.value), 0.0)
+            n = len(q.clean(grace, "completed")) + len(q.clean(grace, "failed"))
+            message = f"{n} finished jobs older than {grace:g} s removed"
+        else:
+            raise ValueError(f"unknown action {action!r}: use one of {', '.join(self.buttons)}")
+        self.status.value = message
+        self.refresh()
+        return message
+
+    # -- refreshing ----------------------------------------------------------------------------
+    def refresh(self) -> dict[str, int]:
+        """Read counts, metrics and failed jobs from Redis and update every widget."""
+        with self._lock:
+            raw, _ = self.metrics.read()
+            counts = self.queue.get_job_counts()
+            failed = self.queue.get_failed(0, self.failed_rows - 1)
+            self.counts = counts
+            for state, label in self.count_labels.items():
+                label.value = self._badge(state, counts[state])
+            self.samples.append((time.time(), int(raw.get("total_succeeded", 0)), int(raw.get("total_failed", 0)),
+                                 float(raw.get("total_duration_ms", 0))))
+            del self.samples[:-self.history]
+            self.rates.value = self._rates_text()
+            self.failed_table.value = self._failed_html(failed)
+            if len(self.samples) >= 2:
+                self.chart.value = render_png(self.figure())
+            return counts
+
+    def series(self) -> tuple[list[float], list[float], list[float], list[float]]:
+        """Per interval: times (s), completed/s, failed/s, average latency (ms) of the jobs completed."""
+        t0 = self.samples[0][0] if self.samples else 0.0
+        ts, ok, bad, lat = [], [], [], []
+        for (t1, s1, f1, d1), (t2, s2, f2, d2) in zip(self.samples, self.samples[1:]):
+            dt = max(t2 - t1, 1e-6)
+            ts.append(t2 - t0)
+            ok.append((s2 - s1) / dt)
+            bad.append((f2 - f1) / dt)
+            lat.append((d2 - d1) / (s2 - s1) if s2 > s1 else float("nan"))
+        return ts, ok, bad, lat
+
+    def _rates_text(self) -> str:
+        _, ok, bad, lat = self.series()
+        if not ok:
+            return ""
+        recent = [x for x in lat[-5:] if x == x]
+        latency = f"{sum(recent) / len(recent):.1f} ms" if recent else "-"
+        return (f"throughput <b>{sum(ok[-5:]) / len(ok[-5:]):.1f}</b> jobs/s · failures "
+                f"<b>{sum(bad[-5:]) / len(bad[-5:]):.1f}</b>/s · latency <b>{latency}</b>")
+
+    def _failed_html(self, failed: list[Any]) -> str:
+        if not failed:
+            return "<i>no failed jobs</i>"
+        rows = "".join(
+            f"<tr><td>{html.escape(j.id)}</td><td>{html.escape(j.name)}</td><td>{j.attempts_made}</td>"
+            f"<td style='color:#d62728'>{html.escape(j.failed_reason or '')}</td></tr>" for j in failed)
+        return ("<table><tr><th>id</th><th>name</th><th>attempts</th><th>error</th></tr>" + rows + "</table>")
+
+    def figure(self) -> Any:
+        """Throughput (completed and failed per second) and average latency over the last samples."""
+        from matplotlib.figure import Figure
+
+        ts, ok, bad, lat = self.series()
+        fig = Figure(figsize=(7, 2.6))
+        fig.subplots_adjust(left=0.09, right=0.89, bottom=0.18, top=0.9)
+        ax = fig.add_subplot()
+        ax.plot(ts, ok, color=STATE_COLOURS["completed"], label="completed / s")
+        ax.plot(ts, bad, color=STATE_COLOURS["failed"], label="failed / s")
+        ax.set_xlabel("seconds")
+        ax.set_ylabel("jobs / s")
+        ax.set_ylim(bottom=0)
+        ax2 = ax.twinx()
+        ax2.plot(ts, lat, color="black", linestyle=":", label="latency (ms)")
+        ax2.set_ylabel("ms")
+        ax2.set_ylim(bottom=0)
+        handles = ax.get_legend_handles_labels()
+        more = ax2.get_legend_handles_labels()
+        ax.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left", fontsize=8)
+        return fig
+
+    def start(self) -> Dashboard:
+        """Refresh every `refresh` seconds from a background thread."""
+        self._stop.clear()
+        self.refresh()
+        self._thread = threading.Thread(target=self._loop, name="dashboard", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.refresh_seconds):
+            try:
+                self.refresh()
+            except Exception as exc:  # shown in the status line, never a silent dead thread
+                self.error = f"{type(exc).__name__}: {exc}"
+                self.status.value = f"refresh failed: {self.error}"
+
+    def stop(self) -> None:
+        """Stop refreshing (a last refresh first) and join the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self.refresh()
+
+
+class DemoTraffic:
+    """Adds `rate` jobs/s to a queue for `seconds` (a `flaky` share of them fail) and processes them."""
+
+    def __init__(self, queue: JobQueue, *, rate: float = 40.0, seconds: float = 5.0, flaky: float = 0.15,
+                 work_ms: float = 20.0, concurrency: int = 4, seed: int = 7) -> None:
+        self.queue, self.rate, self.seconds, self.flaky = queue, rate, seconds, flaky
+        self.work_ms, self.concurrency = work_ms, concurrency
+        self.rng = random.Random(seed)
+        self.added = 0
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def handler(self, job: Any) -> dict[str, Any]:
+        """The demo job: sleeps about work_ms, reports progress; a flaky one raises."""
+        time.sleep(job.data["ms"] / 1000)
+        job.progress(100)
+        if job.data["flaky"]:
+            raise ConnectionError("SMTP timeout (demo)")
+        return {"sent": True}
+
+    def start(self) -> DemoTraffic:
+        """Register the handler, start the workers and the producer thread."""
+        if self.queue.worker is None or "demo" not in self.queue.handlers:
+            self.queue.process("demo", self.handler, concurrency=self.concurrency, poll_seconds=0.1)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._produce, name="demo-producer", daemon=True)
+        self._thread.start()
+        return self
+
+    def _produce(self) -> None:
+        end = time.monotonic() + self.seconds
+        while not self._stop.is_set() and time.monotonic() < end:
+            ms = self.rng.expovariate(1 / self.work_ms)
+            self.queue.add("demo", {"ms": round(ms, 2), "flaky": self.rng.random() < self.flaky})
+            self.added += 1
+            self._stop.wait(1 / self.rate)
+
+    def join(self) -> None:
+        """Wait for the producer to finish, then for the queue to drain."""
+        if self._thread is not None:
+            self._thread.join()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            c = self.queue.get_job_counts()
+            if c["waiting"] == 0 and c["active"] == 0:
+                return
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop producing now and join the producer."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()

@@ -64,10 +64,13 @@ class Job:
                 raise InvalidJob(f"job entry is missing field {name!r}: {text[:80]!r}")
             if not isinstance(record[name], kind):
                 raise InvalidJob(f"job field {name!r} must be {kind.__name__}: {text[:80]!r}")
-        return cls(id=record["id"], type=record["type"], data=record["data"],
-                   max_attempts=int(record.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
-                   enqueued_at=float(record.get("enqueued_at", 0.0)),
-                   priority=record.get("priority"), run_at=record.get("run_at"),
+        try:
+            max_attempts = int(record.get("max_attempts", DEFAULT_MAX_ATTEMPTS))
+            enqueued_at = float(record.get("enqueued_at", 0.0))
+        except (TypeError, ValueError):
+            raise InvalidJob(f"job fields 'max_attempts' and 'enqueued_at' must be numbers: {text[:80]!r}") from None
+        return cls(id=record["id"], type=record["type"], data=record["data"], max_attempts=max_attempts,
+                   enqueued_at=enqueued_at, priority=record.get("priority"), run_at=record.get("run_at"),
                    attempts=attempts, raw=text)
 
 

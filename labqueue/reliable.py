@@ -14,6 +14,7 @@ re-serialises the job and its LREM never matches).
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -32,12 +33,14 @@ class ReliableQueue(BaseQueue):
 
     def __init__(self, redis_client: Any, queue_name: str = "jobs", *, lease_seconds: float = 5.0,
                  max_attempts: int = 3, backoff: Backoff | None = None,
-                 orphan_grace: float | None = None, **options: Any) -> None:
+                 orphan_grace: float | None = None, rng: random.Random | None = None,
+                 **options: Any) -> None:
         super().__init__(redis_client, queue_name, max_attempts=max_attempts, **options)
         if lease_seconds <= 0:
             raise ValueError(f"lease_seconds must be > 0, got {lease_seconds!r}")
         self.lease_seconds = float(lease_seconds)
         self.backoff = backoff if backoff is not None else Backoff.exponential(0.5, cap=30.0)
+        self.rng = rng or random.Random()  # jitter source: seed it to make retries reproducible
         self.orphan_grace = float(orphan_grace if orphan_grace is not None else lease_seconds)
         self._fake = is_fake(redis_client)
         self._lease = scripts.load(redis_client, "lease")
@@ -69,7 +72,15 @@ class ReliableQueue(BaseQueue):
         """Move the oldest job to processing and lease it, waiting up to `timeout` s.
 
         BLMOVE (BRPOPLPUSH on fakeredis, whose BLMOVE does not block) or LMOVE, then lease.lua.
+        An entry that is not a job is dead-lettered and the next one taken.
         """
+        while True:
+            job, invalid = self._dequeue_one(timeout)
+            if not invalid:
+                return job
+
+    def _dequeue_one(self, timeout: float) -> tuple[Job | None, bool]:
+        """One BLMOVE/LMOVE + lease.lua; (job or None, True when the entry was not a valid job)."""
         k = self.keys
         if timeout > 0:
             if self._fake:
@@ -79,30 +90,34 @@ class ReliableQueue(BaseQueue):
         else:
             raw = self.redis.lmove(k.waiting, k.processing, "RIGHT", "LEFT")
         if raw is None:
-            return None
+            return None, False
         raw = text(raw)
         now = time.time()
         reply = self._lease(keys=[k.processing, k.inflight, k.attempts, k.leases, k.orphans, k.dlq,
                                   k.dlq_meta, k.seq], args=[raw, now + self.lease_seconds, now])
         if int(reply[0]) != 1:
-            return None  # taken back by recovery, or not a job (now in the DLQ)
-        return self._parse(raw, int(reply[1]))
+            return None, int(reply[0]) == -1  # taken back by recovery, or not a job (now in the DLQ)
+        job = self._parse(raw, int(reply[1]))
+        return job, job is None
 
     def claim(self, count: int = 1, ack: Sequence[str] = ()) -> tuple[list[Job], float | None]:
         """Ack `ack`, promote due retries, claim up to `count` jobs: one round trip (claim.lua).
 
-        Returns the jobs and the time of the next delayed retry (None when there is none).
+        Returns the jobs and the time of the next delayed retry (None when there is none). A claimed
+        entry that is not a valid job is dead-lettered and another one claimed in its place.
         """
-        now = time.time()
-        reply = self._claim(keys=self._claim_keys,
-                            args=[now, now + self.lease_seconds, count, len(ack), *ack])
-        next_due = text(reply[1])
-        jobs = []
-        for i in range(2, len(reply), 2):
-            job = self._parse(text(reply[i]), int(reply[i + 1]))
-            if job is not None:
-                jobs.append(job)
-        return jobs, (float(next_due) if next_due else None)
+        jobs: list[Job] = []
+        acks = list(ack)
+        while True:
+            now = time.time()
+            reply = self._claim(keys=self._claim_keys,
+                                args=[now, now + self.lease_seconds, count - len(jobs), len(acks), *acks])
+            acks = []
+            next_due = text(reply[1])
+            parsed = [self._parse(text(reply[i]), int(reply[i + 1])) for i in range(2, len(reply), 2)]
+            jobs += [job for job in parsed if job is not None]
+            if None not in parsed or len(jobs) >= count:
+                return jobs, (float(next_due) if next_due else None)
 
     def _parse(self, raw: str, attempts: int) -> Job | None:
         """Parse a leased entry; a JSON entry that is not a valid job is dead-lettered at once."""
@@ -134,7 +149,7 @@ class ReliableQueue(BaseQueue):
         attempts = job.attempts if isinstance(job, Job) else 1
         max_attempts = job.max_attempts if isinstance(job, Job) else self.max_attempts
         now = time.time()
-        wait = self.backoff.delay(attempts) if delay is None else delay
+        wait = self.backoff.delay(attempts, self.rng) if delay is None else delay
         if wait < 0:
             raise ValueError(f"delay must be >= 0 seconds, got {wait!r}")
         return int(self._nack(keys=self._nack_keys(), args=[

@@ -32,13 +32,21 @@ class SimpleQueue(BaseQueue):
         return [job.id for job in built]
 
     def dequeue(self, timeout: float = 0) -> Job | None:
-        """The oldest job, waiting up to `timeout` seconds (BRPOP), or not at all when 0 (RPOP)."""
-        if timeout > 0:
-            reply = self.redis.brpop([self.keys.waiting], timeout=timeout)
-            raw = reply[1] if reply else None
-        else:
-            raw = self.redis.rpop(self.keys.waiting)
-        return None if raw is None else self._parse(raw)
+        """The oldest job, waiting up to `timeout` seconds (BRPOP), or not at all when 0 (RPOP).
+
+        An entry that is not a job goes to the dead-letter queue and the next one is taken.
+        """
+        while True:
+            if timeout > 0:
+                reply = self.redis.brpop([self.keys.waiting], timeout=timeout)
+                raw = reply[1] if reply else None
+            else:
+                raw = self.redis.rpop(self.keys.waiting)
+            if raw is None:
+                return None
+            job = self._parse(raw)
+            if job is not None:
+                return job
 
     def _parse(self, raw: Any) -> Job | None:
         """Parse a popped entry; an entry that is not a job goes to the dead-letter queue."""

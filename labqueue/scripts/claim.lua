@@ -43,11 +43,13 @@ while n > 0 do
     result[#result + 1] = redis.call('HINCRBY', KEYS[4], job.id, 1)
     n = n - 1
   else
+    -- DLQ first, LREM last: if a write fails (a key of the wrong type), the entry stays in
+    -- processing and recovery brings it back, instead of vanishing.
     local key = 'invalid:' .. redis.call('INCR', KEYS[9])
-    redis.call('LREM', KEYS[2], 1, raw)
     redis.call('HSET', KEYS[7], key, raw)
     redis.call('HSET', KEYS[8], key, '{"reason":"entry is not a JSON job with a string id","failed_at":'
       .. now .. ',"attempts":0,"invalid":true}')
+    redis.call('LREM', KEYS[2], 1, raw)
   end
 end
 return result

@@ -11,10 +11,10 @@ end
 local ok, job = pcall(cjson.decode, raw)
 if not ok or type(job) ~= 'table' or type(job.id) ~= 'string' then
   local key = 'invalid:' .. redis.call('INCR', KEYS[8])
-  redis.call('LREM', KEYS[1], 1, raw)
-  redis.call('HSET', KEYS[6], key, raw)
+  redis.call('HSET', KEYS[6], key, raw)  -- DLQ first, LREM last: a failed write loses nothing
   redis.call('HSET', KEYS[7], key, '{"reason":"entry is not a JSON job with a string id","failed_at":'
     .. ARGV[3] .. ',"attempts":0,"invalid":true}')
+  redis.call('LREM', KEYS[1], 1, raw)
   return {-1}
 end
 redis.call('HSET', KEYS[2], job.id, raw)

@@ -1,6 +1,7 @@
 -- recover.lua: re-queue the jobs of dead workers: every job whose lease expired, and every job
 -- that sat in the processing list without a lease for longer than the grace period (a worker
--- that died between its BLMOVE and its lease). A job whose deliveries reached its max_attempts
+-- that died between its BLMOVE and its lease, or a script that failed half-way on a key of the
+-- wrong type: an inflight entry without a lease counts as no lease). A job whose deliveries reached its max_attempts
 -- goes to the dead-letter queue instead. Live workers' jobs (lease in the future) are untouched.
 -- KEYS[1] waiting  KEYS[2] processing  KEYS[3] inflight  KEYS[4] attempts  KEYS[5] leases
 -- KEYS[6] orphans  KEYS[7] dlq  KEYS[8] dlq:meta
@@ -36,7 +37,7 @@ local seen = {}
 for _, raw in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
   local ok, job = pcall(cjson.decode, raw)
   local leased = ok and type(job) == 'table' and type(job.id) == 'string'
-    and redis.call('HEXISTS', KEYS[3], job.id) == 1
+    and redis.call('HEXISTS', KEYS[3], job.id) == 1 and redis.call('ZSCORE', KEYS[5], job.id) ~= false
   if not leased then
     local key = raw
     if ok and type(job) == 'table' and type(job.id) == 'string' then

@@ -1,0 +1,376 @@
+"""Bad input: bad data already in Redis (the worker survives, each entry ends in the DLQ with a
+reason), bad input at the API (a clear error, nothing written to Redis), and security (no pickle,
+no eval, no import of anything a job names; the Redis password never printed).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import logging
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+import labqueue
+from labqueue import (Backoff, ConfigError, InvalidJob, PayloadTooLarge, ReliableQueue, SimpleQueue, Worker,
+                      connect, describe)
+from labqueue.server import RedisServer
+from tests.conftest import require_redis_server
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "labqueue"
+QUEUES: dict[str, Callable[..., Any]] = {"reliable": ReliableQueue, "simple": SimpleQueue}
+
+
+# -- 4. bad data already in Redis -------------------------------------------------------------------
+BAD_ENTRIES = {
+    "not json": "this is {not json",
+    "json, not an object": "[1, 2, 3]",
+    "no id": json.dumps({"type": "work", "data": {}}),
+    "no type": json.dumps({"id": "no-type", "data": {}}),
+    "data not an object": json.dumps({"id": "bad-data", "type": "work", "data": "text"}),
+    "max_attempts a list": json.dumps({"id": "bad-max", "type": "work", "data": {}, "max_attempts": [1]}),
+    "enqueued_at an object": json.dumps({"id": "bad-ts", "type": "work", "data": {}, "enqueued_at": {}}),
+    "unknown type": json.dumps({"id": "who-knows", "type": "os.system", "data": {"cmd": "rm -rf /"}}),
+}
+
+
+@pytest.mark.parametrize("pattern", sorted(QUEUES))
+def test_bad_entries_in_the_waiting_list_end_in_the_dlq_and_the_worker_goes_on(r: Any, pattern: str) -> None:
+    """Non-JSON, incomplete, ill-typed and unknown-type entries are dead-lettered with a reason; good jobs run."""
+    queue = QUEUES[pattern](r, "dirty")
+    done: list[str] = []
+    queue.enqueue({"type": "work", "n": 0})
+    for raw in BAD_ENTRIES.values():
+        r.lpush(queue.keys.waiting, raw)
+    queue.enqueue({"type": "work", "n": 1})
+    worker = Worker(queue, {"work": lambda job: done.append(job.data["n"])}, concurrency=2, burst=True,
+                    poll_seconds=0.05)
+    worker.run()
+    assert sorted(done) == [0, 1]
+    assert worker.stats["errors"] == 0 and worker.alive == 0
+    dead = queue.dead_letters()
+    assert sorted(d.raw for d in dead) == sorted(BAD_ENTRIES.values())
+    assert all(d.reason for d in dead)
+    reasons = {d.raw: d.reason for d in dead}
+    assert "unknown job type 'os.system'" in reasons[BAD_ENTRIES["unknown type"]]
+    assert "missing field 'type'" in reasons[BAD_ENTRIES["no type"]]
+    assert "max_attempts" in reasons[BAD_ENTRIES["max_attempts a list"]]
+    assert r.llen(queue.keys.waiting) == 0 and r.llen(queue.keys.processing) == 0
+
+
+@pytest.mark.parametrize("pattern, key, wrong", [
+    ("reliable", "waiting", "string"),
+    ("reliable", "processing", "hash"),
+    ("reliable", "leases", "list"),
+    ("reliable", "dlq", "string"),
+    ("simple", "waiting", "zset"),
+])
+def test_a_queue_key_of_the_wrong_type_is_moved_aside_and_named_in_the_dlq(r: Any, pattern: str, key: str,
+                                                                           wrong: str) -> None:
+    """A queue key overwritten with another Redis type is renamed to quarantine:<n>; the worker goes on."""
+    options = {"lease_seconds": 0.3} if pattern == "reliable" else {}  # quick recovery of half-claimed jobs
+    queue = QUEUES[pattern](r, "broken", **options)
+    bad_key = getattr(queue.keys, key)
+    if key != "waiting":
+        queue.enqueue({"type": "work", "n": 0})
+    if key == "dlq":
+        r.lpush(queue.keys.waiting, "not a job: dead-lettering it meets the broken DLQ")
+    {"string": lambda: r.set(bad_key, "oops"), "hash": lambda: r.hset(bad_key, "f", "v"),
+     "list": lambda: r.rpush(bad_key, "x"), "zset": lambda: r.zadd(bad_key, {"m": 1})}[wrong]()
+    done: list[int] = []
+    worker = Worker(queue, {"work": lambda job: done.append(job.data["n"])}, concurrency=1, poll_seconds=0.05)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        def quarantined() -> bool:
+            try:
+                return any(d.id.startswith("quarantine:") for d in queue.dead_letters())
+            except redis.ResponseError:  # the DLQ itself may be the broken key, not moved yet
+                return False
+
+        while not quarantined():
+            assert time.monotonic() < deadline, "the bad key was never moved aside"
+            time.sleep(0.02)
+        queue.enqueue({"type": "work", "n": 1})
+        while sorted(done) != ([1] if key == "waiting" else [0, 1]):
+            assert time.monotonic() < deadline, f"jobs not processed after the quarantine: {done}"
+            time.sleep(0.02)
+        while key == "dlq" and queue.dlq_size() < 2:  # the entry that met the broken DLQ is not lost
+            assert time.monotonic() < deadline, "the invalid entry vanished"
+            time.sleep(0.02)
+    finally:
+        worker.stop(timeout=10)
+    [entry] = [d for d in queue.dead_letters() if d.id.startswith("quarantine:")]
+    moved_to = queue.keys.quarantine(int(entry.id.split(":")[1]))
+    assert f"key {bad_key} held a Redis {wrong}" in entry.reason and moved_to in entry.reason
+    assert json.loads(entry.raw) == {"quarantined_key": bad_key, "type": wrong,
+                                     "expected": "list" if key in ("waiting", "processing") else
+                                     {"leases": "zset", "dlq": "hash"}[key], "moved_to": moved_to}
+    assert r.type(moved_to) == wrong  # kept for inspection, not deleted
+    assert worker.stats["errors"] == 0
+
+
+def test_quarantine_leaves_keys_of_the_right_type_alone(r: Any) -> None:
+    """With every key of the right type, quarantine moves nothing and writes nothing."""
+    from labqueue.quarantine import quarantine_wrong_types
+
+    queue = ReliableQueue(r, "fine")
+    queue.enqueue({"type": "work"})
+    queue.dequeue()
+    before = sorted(r.keys("*"))
+    assert quarantine_wrong_types(queue) == []
+    assert sorted(r.keys("*")) == before
+
+
+# -- 5. bad input at the API: a clear error, nothing written -------------------------------------------
+def nothing_written(r: Any, call: Callable[[], Any], error: type[Exception], match: str) -> None:
+    """`call()` raises `error` matching `match`, and the database is byte-for-byte as before."""
+    before = {k: r.dump(k) for k in r.keys("*")}
+    with pytest.raises(error, match=match):
+        call()
+    assert {k: r.dump(k) for k in r.keys("*")} == before
+    assert r.dbsize() == len(before)
+
+
+class Opaque:
+    pass
+
+
+@pytest.mark.parametrize("pattern", sorted(QUEUES))
+@pytest.mark.parametrize("data, options, error, match", [
+    ({"type": "t", "when": Opaque()}, {}, InvalidJob, "not JSON-serialisable"),
+    ({"type": "t", "tags": {1, 2}}, {}, InvalidJob, "not JSON-serialisable"),
+    ({"type": "t", "x": math.nan}, {}, InvalidJob, "not JSON-serialisable"),
+    (["not", "a", "dict"], {}, InvalidJob, "must be a dict"),
+    ({"type": "t", "blob": "x" * 2_000_000}, {}, PayloadTooLarge, "over the limit of 1,000,000 bytes"),
+    ({"type": ""}, {}, InvalidJob, "job type must be a non-empty string"),
+    ({"type": "t"}, {"job_id": ""}, InvalidJob, "job id must be a non-empty string"),
+])
+def test_bad_job_at_enqueue_is_a_clear_error_and_writes_nothing(r: Any, pattern: str, data: Any,
+                                                               options: dict[str, Any], error: type,
+                                                               match: str) -> None:
+    """Non-serialisable, oversized or invalid job data raises InvalidJob naming the problem; DBSIZE unchanged."""
+    queue = QUEUES[pattern](r, "api")
+    queue.enqueue({"type": "t"})  # something already there, to see it untouched
+    nothing_written(r, lambda: queue.enqueue(data, **options), error, match)
+    if not options:  # one bad job in a batch: the whole batch is refused
+        nothing_written(r, lambda: queue.enqueue_many([{"type": "ok"}, data]), error, match)
+
+
+def test_bad_max_attempts_at_enqueue_is_a_clear_error(r: Any) -> None:
+    """max_attempts below 1 (or not an integer) is refused before anything is written."""
+    queue = ReliableQueue(r, "api")
+    nothing_written(r, lambda: queue.enqueue({"type": "t"}, max_attempts=-2), InvalidJob, "max_attempts")
+    nothing_written(r, lambda: queue.enqueue({"type": "t"}, max_attempts=2.5), InvalidJob, "max_attempts")
+
+
+def test_negative_nack_delay_is_a_clear_error_and_changes_nothing(r: Any) -> None:
+    """nack(delay=-1) raises naming the delay; the job stays in flight, untouched."""
+    queue = ReliableQueue(r, "api")
+    queue.enqueue({"type": "t"})
+    job = queue.dequeue()
+    assert job is not None
+    nothing_written(r, lambda: queue.nack(job, "boom", delay=-1), ValueError, "delay must be >= 0")
+
+
+def test_negative_delay_of_a_delayed_job_is_a_clear_error(r: Any) -> None:
+    """DelayedQueue.enqueue(delay_seconds=-1) (and NaN, and a string) is refused; nothing written."""
+    from labqueue.delayed import DelayedQueue
+
+    queue = DelayedQueue(r, "later")
+    for bad in (-1, math.nan, math.inf, "10"):
+        nothing_written(r, lambda: queue.enqueue({"type": "t"}, delay_seconds=bad), InvalidJob, "delay_seconds")
+
+
+def test_bad_priority_is_a_clear_error(r: Any) -> None:
+    """A priority out of range or not an integer is refused; nothing written."""
+    from labqueue.priority import PriorityQueue
+
+    queue = PriorityQueue(r, "prio")
+    for bad in (-1, "high", 1.5):
+        nothing_written(r, lambda: queue.enqueue({"type": "t"}, priority=bad), InvalidJob, "priority must be")
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: Backoff("linear"), "unknown backoff type 'linear'"),
+    (lambda: Backoff.from_spec({"type": "linear", "delay": 1}), "unknown backoff type 'linear'"),
+    (lambda: Backoff.from_spec({"type": "fixed", "dealy": 1}), "unknown backoff option"),
+    (lambda: Backoff.exponential(1, jitter="random"), "unknown jitter 'random'"),
+    (lambda: Backoff.fixed(-1), "base must be a number >= 0"),
+    (lambda: Backoff.from_spec("soon"), "backoff must be a number of seconds"),
+])
+def test_bad_backoff_is_a_config_error(r: Any, make: Callable[[], Any], match: str) -> None:
+    """An unknown backoff type or option raises ConfigError naming it; nothing written."""
+    nothing_written(r, make, ConfigError, match)
+
+
+@pytest.mark.parametrize("expr, tz, match", [
+    ("61 * * * *", "UTC", "invalid cron expression '61 \\* \\* \\* \\*'"),
+    ("* * *", "UTC", "expected 5 fields"),
+    ("every monday", "UTC", "invalid cron expression"),
+    ("0 9 * * 1", "Mars/Olympus_Mons", "unknown time zone 'Mars/Olympus_Mons'"),
+    ("0 9 * * 1", "", "time zone must be an IANA name"),
+])
+def test_bad_cron_expression_or_time_zone_is_a_config_error(r: Any, expr: str, tz: str, match: str) -> None:
+    """An invalid cron expression or time zone raises ConfigError naming it; nothing written."""
+    from labqueue.cron import CronQueue
+
+    queue = CronQueue(r, "cron")
+    nothing_written(r, lambda: queue.schedule_cron({"type": "report"}, expr, tz), ConfigError, match)
+
+
+@pytest.mark.parametrize("url, match", [
+    ("redis://:hunter2@localhost:notaport/0", "is malformed"),
+    ("http://localhost:6379/0", "must start with redis://"),
+    ("redis://", "is malformed"),
+    ("localhost:6379", "must start with redis://"),
+])
+def test_malformed_redis_url_is_a_config_error_without_the_password(url: str, match: str,
+                                                                    monkeypatch: Any) -> None:
+    """connect() with a malformed URL (argument or REDIS_URL) raises ConfigError; the password is masked."""
+    for attempt in (lambda: connect(url), lambda: (monkeypatch.setenv("REDIS_URL", url), connect())):
+        with pytest.raises(ConfigError, match=match) as info:
+            attempt()
+        assert "hunter2" not in str(info.value)
+
+
+# -- security -------------------------------------------------------------------------------------
+FORBIDDEN_MODULES = {"pickle", "cPickle", "_pickle", "marshal", "shelve", "dill", "cloudpickle", "jsonpickle"}
+FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__"}
+
+
+def package_sources() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def fixed_module(call: ast.Call, path: Path) -> bool:
+    """True when a dynamic import names a module chosen by the code, never by data: a literal, an
+    f-string under "labqueue.", or the operator's --handlers module in cli.py."""
+    arg = call.args[0] if call.args else None
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return True
+    if isinstance(arg, ast.JoinedStr) and arg.values and isinstance(arg.values[0], ast.Constant):
+        return str(arg.values[0].value).startswith("labqueue.")
+    return path.name == "cli.py" and isinstance(arg, ast.Name) and arg.id == "module_path"
+
+
+def test_no_module_uses_pickle_eval_exec_or_dynamic_import() -> None:
+    """No pickle-like module, no eval/exec/compile/__import__; dynamic imports only of fixed module names."""
+    problems = []
+    for path in package_sources():
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module.split(".")[0]]
+            problems += [f"{path.name}:{node.lineno} imports {n}" for n in names if n in FORBIDDEN_MODULES]
+            if isinstance(node, ast.Call):
+                func = node.func
+                called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+                if called in FORBIDDEN_CALLS:
+                    problems.append(f"{path.name}:{node.lineno} calls {called}()")
+                if called in ("import_module", "load_module", "exec_module") and not fixed_module(node, path):
+                    problems.append(f"{path.name}:{node.lineno} imports code dynamically ({called})")
+    assert problems == []
+    assert len(package_sources()) >= 10  # the scan really saw the package
+
+
+def test_the_only_dynamic_import_is_the_operators_handlers_module() -> None:
+    """cli.py calls import_module once, on the --handlers argument (never on job data)."""
+    tree = ast.parse((PACKAGE / "cli.py").read_text(encoding="utf-8"))
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+             and n.func.attr == "import_module"]
+    assert len(calls) == 1 and [ast.unparse(a) for a in calls[0].args] == ["module_path"]
+    loader = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "load_handlers")
+    assert calls[0] in list(ast.walk(loader))
+
+
+def test_a_job_naming_a_module_is_never_imported(r: Any) -> None:
+    """A job whose type names a module is dead-lettered as an unknown type; the module is not imported."""
+    queue = ReliableQueue(r, "evil")
+    assert "antigravity" not in sys.modules
+    queue.enqueue({"type": "antigravity", "data": "import this"})
+    queue.enqueue({"type": "tests.handlers_for_tests.poison"})
+    Worker(queue, {"work": lambda job: None}, burst=True, poll_seconds=0.05).run()
+    assert "antigravity" not in sys.modules
+    assert sorted(d.job.type for d in queue.dead_letters() if d.job) == ["antigravity", "tests.handlers_for_tests.poison"]
+
+
+PASSWORD = "s3cret-Pa55word"
+
+
+@pytest.fixture(scope="module")
+def locked_server() -> Any:
+    """A private redis-server that requires a password."""
+    require_redis_server()
+    with RedisServer(password=PASSWORD) as server:
+        yield server
+
+
+def test_describe_never_shows_the_password(locked_server: RedisServer) -> None:
+    """labqueue.describe names the server, never its password (also when the password is wrong)."""
+    client = connect(locked_server.url)
+    text = describe(client)
+    assert "real Redis" in text and str(locked_server.port) in text and PASSWORD not in text
+    wrong = connect(locked_server.url.replace(PASSWORD, PASSWORD + "x"))
+    assert PASSWORD not in describe(wrong)
+
+
+def test_worker_process_never_prints_the_password(locked_server: RedisServer, tmp_path: Path) -> None:
+    """The CLI banner, logs and errors never contain the Redis password (a burst run, then a dead server)."""
+    client = connect(locked_server.url)
+    queue = ReliableQueue(client, "secret")
+    queue.enqueue({"type": "work"})
+    queue.enqueue({"type": "fail"})
+    env = {**{k: v for k, v in os.environ.items() if k != "REDIS_URL"}, "PYTHONPATH": str(ROOT)}
+    base = [sys.executable, "-m", "labqueue", "worker", "--queue", "secret", "--handlers",
+            "tests.handlers_for_tests", "--log-level", "DEBUG"]
+    env_run = {**env, "REDIS_URL": locked_server.url}
+    run = subprocess.run([*base, "--url", locked_server.url, "--burst", "--max-attempts", "1"], cwd=ROOT,
+                         env=env_run, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "real Redis" in run.stderr and queue.dlq_size() == 1
+    # a server that does not answer: the worker logs its reconnection attempts, still without the password
+    dead_url = f"redis://:{PASSWORD}@127.0.0.1:{locked_server.port + 1 if locked_server.port < 65535 else 1}/0"
+    proc = subprocess.Popen([*base, "--url", dead_url], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGTERM)
+    out = proc.communicate(timeout=20)[0]
+    assert proc.returncode == 0, out
+    assert "lost connection to Redis" in out
+    assert PASSWORD not in run.stdout + run.stderr + out
+
+
+def test_worker_connection_logs_never_show_the_password(caplog: Any, locked_server: RedisServer) -> None:
+    """An in-process Worker that loses its server logs the loss and the retry delay, not the password."""
+    client = redis.Redis.from_url(locked_server.url.replace(str(locked_server.port), "1"),
+                                  socket_connect_timeout=0.2)
+    client.set_retry(redis.retry.Retry(redis.backoff.NoBackoff(), 0))
+    queue = SimpleQueue(client, "gone")
+    worker = Worker(queue, {}, poll_seconds=0.05)
+    with caplog.at_level(logging.WARNING, logger="labqueue.worker"):
+        worker.start()
+        time.sleep(0.5)
+        worker.stop(timeout=5)
+    assert worker.alive == 0 and worker.stats["errors"] == 0
+    assert "lost connection to Redis" in caplog.text and "retrying in 0.1 s" in caplog.text
+    assert PASSWORD not in caplog.text
+
+
+def test_labqueue_exports_no_loader() -> None:
+    """The public API has nothing that loads code or pickles."""
+    assert not any(n.lower().startswith(("pickle", "load", "eval")) for n in labqueue.__all__)

@@ -90,7 +90,9 @@ const [url, n, conc, name] = [process.argv[2], +process.argv[3], +process.argv[4
 const u = new URL(url);
 const connection = { host: u.hostname, port: +u.port, maxRetriesPerRequest: null };
 const opts = { removeOnComplete: true, removeOnFail: true };
-const mem = async (q) => +(/used_memory:(\d+)/.exec(await (await q.client).info('memory'))[1]);
+const IORedis = require('ioredis');
+const probe = new IORedis(url);
+const mem = async () => +(/used_memory:(\d+)/.exec(await probe.info('memory'))[1]);
 const bulk = async (q) => {
   for (let s = 0; s < n; s += 500) {
     const jobs = [];
@@ -110,16 +112,17 @@ const drain = (q, concurrency) => new Promise((resolve) => {
   for (let i = 0; i < n; i++) await q.add('noop', { i }, opts);
   const one = n / (Number(process.hrtime.bigint() - t) / 1e9);
   await q.obliterate({ force: true });
-  const before = await mem(q);
+  const before = await mem();
   t = process.hrtime.bigint();
   await bulk(q);
   const bulkRate = n / (Number(process.hrtime.bigint() - t) / 1e9);
-  const perJob = ((await mem(q)) - before) / n;
+  const perJob = ((await mem()) - before) / n;
   const p1 = await drain(q, 1);
   await bulk(q);
   const pc = await drain(q, conc);
   await q.obliterate({ force: true });
   await q.close();
+  probe.disconnect();
   const version = require('bullmq/package.json').version;
   console.log(JSON.stringify({ version, n, enqueue_one: one, enqueue_bulk: bulkRate,
     bytes_per_job: perJob, process_1: p1, process_k: pc, threads: conc }));
@@ -140,15 +143,22 @@ def run_bullmq(url: str, n: int, concurrency: int = 10) -> dict[str, Any]:
         return {"skipped": "node and npm are not on PATH"}
     folder = bullmq_dir()
     folder.mkdir(exist_ok=True)
-    if not (folder / "node_modules" / "bullmq").exists():
+    if not (folder / "node_modules" / "ioredis").exists():  # BullMQ 6 needs ioredis installed beside it
         (folder / "package.json").write_text('{"name": "labqueue-bench-bullmq", "private": true}')
-        done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "bullmq"],
+        done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "bullmq", "ioredis"],
                               cwd=folder, capture_output=True, text=True, timeout=600)
         if done.returncode != 0:
-            return {"skipped": f"npm install bullmq failed: {done.stderr.strip()[-300:]}"}
+            return {"skipped": f"npm install bullmq failed: {_last_line(done.stderr)}"}
     (folder / "bench.js").write_text(BULLMQ_SCRIPT)
     done = subprocess.run([node, "bench.js", url, str(n), str(concurrency), f"lqbench{int(time.time())}"],
                           cwd=folder, capture_output=True, text=True, timeout=1800)
     if done.returncode != 0:
-        return {"skipped": f"the BullMQ script failed: {done.stderr.strip()[-300:]}"}
+        return {"skipped": f"the BullMQ script failed: {_last_line(done.stderr)}"}
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _last_line(text: str) -> str:
+    """The line of a Node/npm error output that names the error, on one line for the table."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    named = [line for line in lines if "Error" in line and not line.startswith("at ")]
+    return (named[0] if named else (lines[-1] if lines else "no output"))[:200]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from . import scripts
 from .base import text
 from .errors import ConfigError
-from .jobspec import STATES, JobQueueKeys, JobRecord, Planned, plan
+from .jobspec import STATES, JobQueueKeys, JobRecord, Planned, next_occurrence, plan
 
 if TYPE_CHECKING:
     from .jobworker import ActiveJob, QueueWorker
@@ -87,8 +87,6 @@ class JobQueue:
 
     def add_next_occurrence(self, record: JobRecord) -> str | None:
         """Schedule the run after `record`'s, if its repeatable job still exists (jq_add.lua)."""
-        from .jobspec import next_occurrence
-
         key, ran_at = record.id[len("repeat:"):].rsplit(":", 1)
         after = max(time.time(), float(ran_at) / 1000)
         planned = plan(record.name, record.data, record.opts, key=key, max_payload_bytes=self.max_payload_bytes,

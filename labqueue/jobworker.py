@@ -196,4 +196,7 @@ class QueueWorker:
                     self.stats["stalled_found"] += found["requeued"] + found["failed"]
             except Exception:
                 log.exception("%s heartbeat failed; retrying", self.name)
-            self._stopping.wait(q.lease_seconds / 3) if not self._stopping.is_set() else time.sleep(0.05)
+            if self._stopping.is_set():
+                time.sleep(0.05)  # threads are finishing their jobs: keep their leases alive
+            else:
+                self._stopping.wait(q.lease_seconds / 3)

@@ -2,20 +2,50 @@
 
 `connect()` gives a client (a real server from REDIS_URL, else an embedded fakeredis); each pattern
 is a class taking that client and a queue name, as in the chapter.
+
+Names are imported on first use (PEP 562), so `import labqueue` stays fast: redis-py alone takes
+over 100 ms to import, and a worker process started for one queue pays only for what it uses.
 """
 
-from .connection import connect, describe
-from .cron import CronQueue
-from .delayed import DelayedQueue
-from .priority import PriorityQueue
-from .errors import ConfigError, InvalidJob, LabqueueError, PayloadTooLarge
-from .job import Job
-from .reliable import ReliableQueue
-from .retry import Backoff
-from .simple import SimpleQueue
-from .worker import Worker, WorkerEvent
+from __future__ import annotations
 
-__all__ = [
-    "Backoff", "ConfigError", "CronQueue", "DelayedQueue", "InvalidJob", "Job", "LabqueueError", "PayloadTooLarge", "PriorityQueue",
-    "ReliableQueue", "SimpleQueue", "Worker", "WorkerEvent", "connect", "describe",
-]
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_WHERE = {
+    "connect": "connection", "describe": "connection",
+    "ConfigError": "errors", "InvalidJob": "errors", "LabqueueError": "errors", "PayloadTooLarge": "errors",
+    "Job": "job", "Backoff": "retry",
+    "SimpleQueue": "simple", "ReliableQueue": "reliable", "PriorityQueue": "priority",
+    "DelayedQueue": "delayed", "CronQueue": "cron", "Worker": "worker", "WorkerEvent": "worker",
+    "JobQueue": "jobqueue", "QueueMetrics": "metrics",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(import_module(f"labqueue.{_WHERE[name]}"), name)  # names from the table above only
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'labqueue' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+if TYPE_CHECKING:
+    from .connection import connect, describe
+    from .cron import CronQueue
+    from .delayed import DelayedQueue
+    from .errors import ConfigError, InvalidJob, LabqueueError, PayloadTooLarge
+    from .job import Job
+    from .jobqueue import JobQueue
+    from .metrics import QueueMetrics
+    from .priority import PriorityQueue
+    from .reliable import ReliableQueue
+    from .retry import Backoff
+    from .simple import SimpleQueue
+    from .worker import Worker, WorkerEvent

@@ -25,6 +25,7 @@ from .errors import InvalidJob
 from .simple import SimpleQueue
 
 log = logging.getLogger("labqueue.scheduler")
+HZ_SLACK = 0.11  # Redis checks blocking timeouts hz (10) times a second: up to 100 ms late
 
 
 def check_delay(delay_seconds: Any) -> float:
@@ -131,8 +132,11 @@ class Scheduler:
             if self.interval is not None:  # the chapter's way: look again every interval
                 self._stop.wait(self.interval)
                 continue
-            wait = self.max_sleep if nxt is None else min(self.max_sleep, max(nxt - time.time(), 0.001))
+            wait = self.max_sleep if nxt is None else min(self.max_sleep, nxt - time.time())
+            if wait <= HZ_SLACK:  # Redis fires blocking timeouts at its hz (10/s): sleep here instead
+                self._stop.wait(max(wait, 0.0))
+                continue
             try:
-                queue.redis.brpop([queue.keys.wake], timeout=wait)
+                queue.redis.brpop([queue.keys.wake], timeout=wait - HZ_SLACK)
             except redis.RedisError:
                 self._stop.wait(min(wait, 1.0))

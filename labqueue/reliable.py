@@ -187,6 +187,11 @@ class ReliableQueue(BaseQueue):
         """Retries waiting for their backoff to pass (ZCARD)."""
         return int(self.redis.zcard(self.keys.delayed))
 
+    def next_lease_deadline(self) -> float | None:
+        """Unix time at which the first lease expires, or None (ZRANGE leases 0 0 WITHSCORES)."""
+        first = self.redis.zrange(self.keys.leases, 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
     def leases(self) -> dict[str, float]:
         """In-flight job id -> seconds left on its lease (ZRANGE WITHSCORES)."""
         now = time.time()

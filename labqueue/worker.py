@@ -25,6 +25,7 @@ from typing import Any
 
 import redis
 
+from .delayed import HZ_SLACK
 from .job import Job
 from .quarantine import is_wrong_type, quarantine_wrong_types
 from .reliable import DEAD, NOT_IN_FLIGHT, ReliableQueue
@@ -33,7 +34,6 @@ log = logging.getLogger("labqueue.worker")
 Handler = Callable[[Job], Any]
 LOST_REDIS = (redis.ConnectionError, redis.TimeoutError)
 RECONNECT_MAX_DELAY = 5.0
-
 
 @dataclass(frozen=True)
 class WorkerEvent:
@@ -47,10 +47,8 @@ class WorkerEvent:
     at: float = field(default_factory=time.time)
     error: str | None = None
 
-
 class _Crash(Exception):
     """Raised inside a worker thread to make it die mid-job, as a killed process would."""
-
 
 class Worker:
     """`Worker(queue, {"send_email": handler}, concurrency=4).start()`; `stop()` finishes jobs in hand."""
@@ -296,7 +294,11 @@ class Worker:
                     return
                 wait = self.poll_seconds
                 if next_due is not None:
-                    wait = min(wait, max(next_due - time.time(), 0.001))
+                    until = next_due - time.time()
+                    if until <= HZ_SLACK:  # Redis fires blocking timeouts at its hz: sleep here instead
+                        self._stopping.wait(max(until, 0.0))
+                        continue
+                    wait = min(wait, until - HZ_SLACK)
                 job = queue.dequeue(timeout=wait)
                 if job is None:
                     continue
@@ -318,11 +320,16 @@ class Worker:
             done.clear()
 
     def _beat(self) -> None:
-        """Extend the leases of jobs in hand every lease/3 s; re-queue dead workers' jobs."""
+        """Extend the leases of jobs in hand every lease/3 s; re-queue dead workers' jobs.
+
+        Recovery also runs when the earliest lease in Redis expires, so a dead worker's job comes
+        back at its deadline rather than up to lease/3 later.
+        """
         queue: ReliableQueue = self.queue
         period = queue.lease_seconds / 3
         while self._running > 0:
             held = self.held()
+            wait = period
             try:
                 if held:
                     queue.extend_lease(held)
@@ -330,6 +337,9 @@ class Worker:
                     found = queue.recover_stale_jobs()
                     with self._lock:
                         self.stats["recovered"] += found["requeued"] + found["orphans"]
+                    deadline = queue.next_lease_deadline()
+                    if deadline is not None:
+                        wait = min(period, max(deadline - time.time() + 0.002, 0.005))
             except LOST_REDIS as exc:
                 self._reconnect(exc, "heartbeat", lambda: self._running == 0)
                 continue
@@ -343,4 +353,4 @@ class Worker:
             if self._stopping.is_set():
                 time.sleep(min(period, 0.05))  # threads are finishing their jobs: keep beating
             else:
-                self._wake.wait(period)
+                self._wake.wait(wait)

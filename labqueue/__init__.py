@@ -18,7 +18,8 @@ _WHERE = {
     "Job": "job", "Backoff": "retry",
     "SimpleQueue": "simple", "ReliableQueue": "reliable", "PriorityQueue": "priority",
     "DelayedQueue": "delayed", "CronQueue": "cron", "Worker": "worker", "WorkerEvent": "worker",
-    "JobQueue": "jobqueue", "QueueMetrics": "metrics",
+    "JobQueue": "jobqueue", "QueueEvents": "events", "QueueMetrics": "metrics",
+    "MetricsExporter": "metrics", "AdminServer": "admin",
 }
 
 __all__ = sorted(_WHERE)
@@ -37,13 +38,15 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from .admin import AdminServer
     from .connection import connect, describe
     from .cron import CronQueue
     from .delayed import DelayedQueue
     from .errors import ConfigError, InvalidJob, LabqueueError, PayloadTooLarge
+    from .events import QueueEvents
     from .job import Job
     from .jobqueue import JobQueue
-    from .metrics import QueueMetrics
+    from .metrics import MetricsExporter, QueueMetrics
     from .priority import PriorityQueue
     from .reliable import ReliableQueue
     from .retry import Backoff

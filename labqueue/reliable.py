@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -26,6 +27,7 @@ from .job import Job
 from .retry import Backoff
 
 RETRIED, DEAD, RELEASED, NOT_IN_FLIGHT = 1, 2, 3, 0
+LEASED_ID = re.compile(r'^\{"id":"([^"\\]+)",')  # the string match claim.lua reads ids with
 
 
 class ReliableQueue(BaseQueue):
@@ -123,10 +125,10 @@ class ReliableQueue(BaseQueue):
         """Parse a leased entry; a JSON entry that is not a valid job is dead-lettered at once."""
         try:
             return Job.from_json(raw, attempts=attempts)
-        except ValueError as exc:
-            record = json.loads(raw)
-            self._nack(keys=self._nack_keys(), args=[record["id"], time.time(), "dead", 0,
-                                                    json.dumps(str(exc)), 0])
+        except ValueError as exc:  # the scripts leased it under the id they read: bury it under that id
+            match = LEASED_ID.match(raw)
+            job_id = match.group(1) if match else json.loads(raw)["id"]
+            self._nack(keys=self._nack_keys(), args=[job_id, time.time(), "dead", 0, json.dumps(str(exc)), 0])
             return None
 
     def _nack_keys(self) -> list[str]:

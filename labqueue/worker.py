@@ -58,8 +58,8 @@ class Worker:
                  burst: bool = False, crash_probability: float = 0.0, crash_point: str = "before",
                  seed: int | None = None, on_event: Callable[[WorkerEvent], None] | None = None,
                  recover: bool = True) -> None:
-        if concurrency < 1 or prefetch < 1:
-            raise ValueError("concurrency and prefetch must be >= 1")
+        if concurrency < 1 or not 1 <= prefetch <= 1000:
+            raise ValueError("concurrency must be >= 1 and prefetch from 1 to 1000")
         if poll_seconds <= 0:
             raise ValueError(f"poll_seconds must be > 0 (a worker never spins), got {poll_seconds!r}")
         if crash_point not in ("before", "after"):

@@ -214,3 +214,46 @@ def test_bad_nack_delay(r):
     with pytest.raises(ValueError, match="delay must be >= 0"):
         q.nack(job, "x", delay=-1)
     assert q.processing_size() == 1
+
+
+def test_broken_json_that_starts_like_a_job_is_dead_lettered(r):
+    """An entry that starts like labqueue's JSON but is broken goes to the DLQ, and the queue moves on."""
+    q = make(r)
+    r.lpush(q.keys.waiting, '{"id":"half","type":"t",broken')
+    good = q.enqueue({"type": "t"})
+    jobs, _ = q.claim(5)
+    assert [j.id for j in jobs] == [good]
+    [dead] = q.dead_letters()
+    assert dead.id == "half" and "not valid JSON" in dead.reason
+    assert q.ack(*jobs) == 1 and q.processing_size() == 0 and q.leases() == {}
+
+
+def test_claim_batch_acks_many_and_keeps_order(r):
+    """A claim of 50 then an ack of all 50 in one call leaves nothing in flight."""
+    q = make(r)
+    ids = q.enqueue_many({"i": i} for i in range(120))
+    jobs, _ = q.claim(50)
+    assert [j.id for j in jobs] == ids[:50] and len(q.leases()) == 50
+    more, _ = q.claim(100, ack=[j.id for j in jobs])
+    assert [j.id for j in more] == ids[50:] and len(q.leases()) == 70
+    assert q.ack(*more) == 70
+    assert q.counts()["processing"] == 0 and r.hlen(q.keys.inflight) == 0 and r.hlen(q.keys.attempts) == 0
+
+
+def test_failed_dead_letter_write_keeps_the_job_in_flight(r):
+    """When the DLQ key has the wrong type, nack and recovery fail loudly and the job stays in flight."""
+    import redis as redis_py
+
+    q = make(r, lease_seconds=0.1, max_attempts=1)
+    q.enqueue({"type": "t"})
+    job = q.dequeue(timeout=0.5)
+    r.set(q.keys.dlq, "not a hash")
+    with pytest.raises(redis_py.ResponseError):
+        q.nack(job, "poison", retry=False)
+    assert q.processing_size() == 1 and r.hexists(q.keys.inflight, job.id)
+    time.sleep(0.15)
+    with pytest.raises(redis_py.ResponseError):
+        q.recover_stale_jobs()
+    assert q.processing_size() == 1 and r.hexists(q.keys.inflight, job.id)
+    r.delete(q.keys.dlq)
+    assert q.recover_stale_jobs()["dead"] == 1 and q.dlq_size() == 1 and q.processing_size() == 0

@@ -9,18 +9,23 @@
 -- the job back at the head of the queue and does not count the delivery (a graceful stop).
 -- Returns 0 when the job is not in flight (its lease expired and recovery took it), 1 when
 -- re-queued, 2 when dead-lettered, 3 when released.
+-- Every branch writes the job to its destination first and removes it from processing last, so
+-- a write that fails (a key of the wrong type) leaves the job in flight instead of losing it.
 local id = ARGV[1]
 local raw = redis.call('HGET', KEYS[3], id)
 if not raw then
   return 0
 end
-redis.call('LREM', KEYS[2], 1, raw)
-redis.call('HDEL', KEYS[3], id)
-redis.call('ZREM', KEYS[5], id)
+local function untrack()
+  redis.call('LREM', KEYS[2], 1, raw)
+  redis.call('HDEL', KEYS[3], id)
+  redis.call('ZREM', KEYS[5], id)
+end
 local mode = ARGV[3]
 if mode == 'release' then
-  redis.call('HINCRBY', KEYS[4], id, -1)
   redis.call('RPUSH', KEYS[1], raw)
+  untrack()
+  redis.call('HINCRBY', KEYS[4], id, -1)
   return 3
 end
 local attempts = tonumber(redis.call('HGET', KEYS[4], id) or '0')
@@ -30,10 +35,12 @@ if mode == 'retry' and attempts < tonumber(ARGV[6]) then
   else
     redis.call('LPUSH', KEYS[1], raw)
   end
+  untrack()
   return 1
 end
-redis.call('HDEL', KEYS[4], id)
 redis.call('HSET', KEYS[7], id, raw)
 redis.call('HSET', KEYS[8], id, '{"reason":' .. ARGV[5] .. ',"failed_at":' .. ARGV[2]
   .. ',"attempts":' .. attempts .. '}')
+untrack()
+redis.call('HDEL', KEYS[4], id)
 return 2

@@ -11,26 +11,29 @@ local now = tonumber(ARGV[1])
 local requeued, dead, orphaned = 0, 0, 0
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', ARGV[1])) do
   local raw = redis.call('HGET', KEYS[3], id)
-  redis.call('ZREM', KEYS[5], id)
-  redis.call('HDEL', KEYS[3], id)
-  if raw then
-    redis.call('LREM', KEYS[2], 1, raw)
+  if not raw then
+    redis.call('ZREM', KEYS[5], id)
+  else
     local attempts = tonumber(redis.call('HGET', KEYS[4], id) or '0')
     local ok, job = pcall(cjson.decode, raw)
     local max = tonumber(ARGV[3])
     if ok and type(job) == 'table' and tonumber(job.max_attempts) then
       max = tonumber(job.max_attempts)
     end
+    -- destination first, removal last: a failed write (wrong key type) leaves the job in flight
     if attempts >= max then
-      redis.call('HDEL', KEYS[4], id)
       redis.call('HSET', KEYS[7], id, raw)
       redis.call('HSET', KEYS[8], id, '{"reason":"lease expired on delivery ' .. attempts .. ' of '
         .. max .. ': the worker died or hung","failed_at":' .. ARGV[1] .. ',"attempts":' .. attempts .. '}')
+      redis.call('HDEL', KEYS[4], id)
       dead = dead + 1
     else
       redis.call('RPUSH', KEYS[1], raw)
       requeued = requeued + 1
     end
+    redis.call('LREM', KEYS[2], 1, raw)
+    redis.call('ZREM', KEYS[5], id)
+    redis.call('HDEL', KEYS[3], id)
   end
 end
 local seen = {}

@@ -96,5 +96,6 @@ class BaseQueue:
                                       self.keys.seq], args=[kind, *job_ids]))
 
     def clear(self) -> int:
-        """Delete every key of this queue (DEL); returns how many keys existed."""
-        return int(self.redis.delete(*self.keys.all()))
+        """Delete every key of this queue, quarantined ones too (SCAN, DEL); returns how many existed."""
+        moved_aside = list(self.redis.scan_iter(match=self.keys.key("quarantine:*"), count=1000))
+        return int(self.redis.delete(*self.keys.all(), *moved_aside))

@@ -67,6 +67,8 @@ def describe(client: Any) -> str:
     where = kw.get("path") or f"{kw.get('host', '?')}:{kw.get('port', '?')}"
     try:
         version = client.info("server").get("redis_version", "?")
+    except redis.ResponseError:  # answers, but has no INFO: e.g. fakeredis' TcpFakeServer
+        return f"Redis-compatible server at {where} db {kw.get('db', 0)} (no INFO)"
     except redis.RedisError as exc:
         return f"real Redis at {where} db {kw.get('db', 0)} (unreachable: {type(exc).__name__})"
     return f"real Redis {version} at {where} db {kw.get('db', 0)}"

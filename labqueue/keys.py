@@ -97,6 +97,11 @@ class Keys:
         """Hash: schedule name -> run-at time of the last occurrence enqueued."""
         return self.key("cron:last")
 
+    @property
+    def quarantine_seq(self) -> str:
+        """Counter numbering the keys moved aside."""
+        return self.key("quarantine:seq")
+
     def quarantine(self, n: int) -> str:
         """Where a key of the wrong Redis type is moved aside (RENAME), numbered n."""
         return self.key(f"quarantine:{n}")
@@ -106,4 +111,5 @@ class Keys:
         return [
             self.waiting, self.processing, self.leases, self.inflight, self.attempts, self.orphans,
             self.dlq, self.dlq_meta, self.priority, self.seq, self.delayed, self.wake, self.cron, self.cron_last,
+            self.quarantine_seq,
         ]

@@ -44,7 +44,7 @@ def quarantine_wrong_types(queue: Any) -> list[str]:
         expected = EXPECTED_TYPES[prop]
         if kind in ("none", expected):
             continue
-        n = int(client.incr(keys.key("quarantine:seq")))
+        n = int(client.incr(keys.quarantine_seq))
         if text(script(keys=[key, keys.quarantine(n), keys.dlq, keys.dlq_meta],
                        args=[expected, time.time(), f"quarantine:{n}"])):
             moved.append(key)

@@ -101,3 +101,15 @@ def test_non_json_entry_goes_to_dlq(r):
     assert q.dequeue() is None
     [dead] = q.dead_letters()
     assert "not valid JSON" in dead.reason and dead.raw == "{not json"
+
+
+def test_clear_removes_quarantined_keys(r):
+    """clear() also deletes keys moved aside by quarantine, and nothing of other queues."""
+    q = SimpleQueue(r, "q1")
+    q.enqueue({"a": 1})
+    r.set(q.keys.quarantine(1), "moved aside")
+    r.set(q.keys.quarantine_seq, 1)
+    other = SimpleQueue(r, "q2")
+    other.enqueue({"b": 2})
+    assert q.clear() == 3
+    assert r.keys("lq:{q1}:*") == [] and other.size() == 1

@@ -19,9 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--url", help="a Redis URL (default: start a private redis-server for the run)")
     where.add_argument("--fake", action="store_true", help="run on the embedded fakeredis")
     parser.add_argument("--compare", action="store_true", help="also run RQ and BullMQ (installed on demand)")
-    parser.add_argument("--prototypes", action="store_true",
-                        help="also run the prototypes of proposed core changes (labqueue/bench/prototypes.py)")
-    parser.add_argument("--skip-imports", action="store_true", help="do not time `import labqueue`")
+    parser.add_argument("--skip-imports", action="store_true", help="do not time the imports")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     parser.add_argument("--chart", metavar="FILE", help="write a PNG chart")
     args = parser.parse_args(argv)
@@ -30,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{done}/{total - 1}] {label}", file=sys.stderr, flush=True)
 
     result = run(args.n, args.threads, url=args.url, fake=args.fake, compare=args.compare,
-                 prototypes=args.prototypes, imports=not args.skip_imports,
+                 imports=not args.skip_imports,
                  prefetch=args.prefetch, lease=args.lease, progress=progress)
     print(summary(result))
     if args.json:

@@ -19,9 +19,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ..reliable import ReliableQueue
-from ..retry import Backoff
-from ..worker import Worker
 from .patterns import Pattern
 
 CHUNK = 500  # jobs per pipeline / per bulk call, for the baseline and the patterns alike
@@ -103,7 +100,7 @@ def enqueue_rates(pattern: Pattern, queue: Any, n: int) -> dict[str, float | Non
     ratio to raw LPUSH holds even when the machine's load drifts during the run.
     """
     client = queue.redis
-    queue.clear()
+    pattern.clear(queue)
     scratch = queue.keys.key("bench:raw")
     spent = raw_spent = 0.0
     for part in chunks(n):
@@ -118,7 +115,7 @@ def enqueue_rates(pattern: Pattern, queue: Any, n: int) -> dict[str, float | Non
         spent += time.perf_counter() - t
     client.delete(scratch)
     one, raw_one = rate(n, spent), rate(n, raw_spent)
-    queue.clear()
+    pattern.clear(queue)
     before = used_memory(client)
     t = time.perf_counter()
     for part in chunks(n):
@@ -128,19 +125,19 @@ def enqueue_rates(pattern: Pattern, queue: Any, n: int) -> dict[str, float | Non
     waiting = pattern.waiting(queue)
     if waiting != n:
         raise RuntimeError(f"{pattern.name}: {waiting} jobs waiting after enqueuing {n}")
-    queue.clear()
+    pattern.clear(queue)
     return {"enqueue_one": one, "enqueue_one_raw": raw_one, "enqueue_bulk": bulk,
             "bytes_per_job": None if before is None or after is None else (after - before) / n}
 
 
 def fill(pattern: Pattern, queue: Any, n: int) -> None:
-    queue.clear()
+    pattern.clear(queue)
     for part in chunks(n):
         pattern.enqueue_bulk(queue, [payload(i) for i in part])
 
 
 def process_rate(pattern: Pattern, queue: Any, n: int, threads: int) -> float:
-    """End-to-end jobs/s of one Worker (this process, `threads` threads, no-op handler) on n jobs."""
+    """End-to-end jobs/s of one worker (this process, `threads` threads, no-op handler) on n jobs."""
     fill(pattern, queue, n)
     seen = itertools.count()
     last = [0.0]
@@ -149,16 +146,12 @@ def process_rate(pattern: Pattern, queue: Any, n: int, threads: int) -> float:
         next(seen)
         last[0] = time.perf_counter()
 
-    worker = pattern.worker(queue, {"default": noop}, concurrency=threads, prefetch=pattern.prefetch,
-                    burst=True, poll_seconds=0.05, recover=False)
     t = time.perf_counter()
-    worker.run()
-    handled = next(seen)
-    if handled != n or pattern.waiting(queue) != 0:
-        raise RuntimeError(f"{pattern.name}: handled {handled} of {n} jobs, {pattern.waiting(queue)} left")
-    if isinstance(queue, ReliableQueue) and queue.processing_size() != 0:
-        raise RuntimeError(f"{pattern.name}: {queue.processing_size()} jobs left in processing")
-    queue.clear()
+    pattern.drain(queue, noop, n, threads)
+    handled, left = next(seen), pattern.left(queue)
+    if handled != n or any(left.values()):
+        raise RuntimeError(f"{pattern.name}: handled {handled} of {n} jobs, left {left}")
+    pattern.clear(queue)
     return rate(n, last[0] - t)
 
 
@@ -167,16 +160,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def retry_lateness(pattern: Pattern, queue: ReliableQueue, jobs: int, delay: float = 0.05,
+def retry_lateness(pattern: Pattern, queue: Any, jobs: int, delay: float = 0.05,
                    gap: float = 0.004) -> tuple[float, float]:
     """p50/p99 ms between a retry's planned time (nack time + backoff) and its second start.
 
     A producer enqueues one job every `gap` s; each job fails once (nack.lua puts it in the
-    delayed set); the idle worker blocks in BLMOVE until the earliest retry is due (claim.lua
-    promotes it).
+    delayed set); the idle worker waits until the earliest retry is due (claim.lua promotes it).
     """
-    queue.clear()
-    queue.backoff = Backoff.fixed(delay)
+    pattern.clear(queue)
     planned: dict[str, float] = {}
     late: list[float] = []
     lock = threading.Lock()
@@ -190,20 +181,20 @@ def retry_lateness(pattern: Pattern, queue: ReliableQueue, jobs: int, delay: flo
             planned[job.id] = now + delay
         raise RuntimeError("first attempt fails on purpose")
 
-    worker = pattern.worker(queue, {"default": handler}, concurrency=1, prefetch=1, poll_seconds=0.5,
-                            recover=False).start()
+    stop = pattern.start(queue, handler)
     try:
         for i in range(jobs):
-            queue.enqueue(payload(i))
+            pattern.enqueue_retried(queue, payload(i), delay)
             time.sleep(gap)
         deadline = time.monotonic() + 10 + jobs * delay
         while len(late) < jobs and time.monotonic() < deadline:
             time.sleep(0.01)
     finally:
-        worker.stop()
-    if len(late) != jobs or queue.size() or queue.delayed_size():
-        raise RuntimeError(f"retry lateness: {len(late)} of {jobs} retries seen, queue {queue.counts()}")
-    queue.clear()
+        stop()
+    left = pattern.left(queue)
+    if len(late) != jobs or any(left.values()):
+        raise RuntimeError(f"retry lateness: {len(late)} of {jobs} retries seen, left {left}")
+    pattern.clear(queue)
     ms = [x * 1000 for x in late]
     return percentile(ms, 0.5), percentile(ms, 0.99)
 
@@ -212,15 +203,14 @@ def delayed_lateness(pattern: Pattern, queue: Any, jobs: int, gap: float = 0.004
                      ahead: float = 0.05) -> tuple[float, float]:
     """p50/p99 ms between a delayed job's run-at time and the start of its handler."""
     assert pattern.delayed is not None
-    queue.clear()
+    pattern.clear(queue)
     late: list[float] = []
     stop_scheduler = pattern.scheduler(queue) if pattern.scheduler else None
 
     def handler(job: Any) -> None:
-        late.append(time.time() - float(job.run_at))
+        late.append(time.time() - pattern.run_at(job))
 
-    worker = pattern.worker(queue, {"default": handler}, concurrency=1, poll_seconds=0.5,
-                            recover=False).start()
+    stop = pattern.start(queue, handler)
     try:
         for i in range(jobs):
             pattern.delayed(queue, payload(i), ahead)
@@ -229,27 +219,27 @@ def delayed_lateness(pattern: Pattern, queue: Any, jobs: int, gap: float = 0.004
         while len(late) < jobs and time.monotonic() < deadline:
             time.sleep(0.01)
     finally:
-        worker.stop()
+        stop()
         if stop_scheduler:
             stop_scheduler()
     if len(late) != jobs:
         raise RuntimeError(f"{pattern.name}: {len(late)} of {jobs} delayed jobs started")
-    queue.clear()
+    pattern.clear(queue)
     ms = [x * 1000 for x in late]
     return percentile(ms, 0.5), percentile(ms, 0.99)
 
 
 # -- a killed worker ---------------------------------------------------------------------------
-def redelivery_killed_process(pattern: Pattern, url: str, queue: ReliableQueue, lease: float) -> dict[str, float]:
+def redelivery_killed_process(pattern: Pattern, url: str, queue: Any, lease: float) -> dict[str, float]:
     """SIGKILL a worker process holding a job; seconds until another worker gets that job.
 
-    Also returns how much of the job's lease was left at the kill (ZSCORE leases - now).
+    Also returns how much of the job's lease was left at the kill (its lease deadline - now).
     """
-    queue.clear()
-    job_id = queue.enqueue(payload(0), job_id="victim")
+    pattern.clear(queue)
+    job_id = pattern.enqueue_victim(queue, "victim")
     marker = queue.keys.key("bench:holding")
     child = subprocess.Popen([sys.executable, "-m", "labqueue.bench.victim", url, queue.name, str(lease),
-                              marker],
+                              marker, pattern.victim],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 20
@@ -267,51 +257,53 @@ def redelivery_killed_process(pattern: Pattern, url: str, queue: ReliableQueue, 
         child.wait()
         if child.stderr:
             child.stderr.close()
-    score = queue.redis.zscore(queue.keys.leases, job_id)
-    left = (float(score) - killed) if score is not None else float("nan")
+    score = pattern.lease_deadline(queue, job_id)
+    left = (score - killed) if score is not None else float("nan")
     queue.redis.delete(marker)
     got = _wait_redelivery(pattern, queue, job_id, lease)
     return {"redelivery_s": got - killed, "lease_left_at_kill_s": left, "lease_s": lease}
 
 
-def redelivery_killed_thread(pattern: Pattern, queue: ReliableQueue, lease: float) -> dict[str, float]:
-    """The same in one process (fakeredis cannot be shared with a child): a worker thread dies mid-job."""
-    queue.clear()
-    job_id = queue.enqueue(payload(0), job_id="victim")
-    crashed: list[float] = []
-    victim = Worker(queue, {"default": lambda job: None}, concurrency=1, poll_seconds=0.05, burst=True,
-                    recover=False, on_event=lambda e: crashed.append(time.time()) if e.kind == "crashed" else None)
-    victim.crash(1)
-    victim.run()
-    if not crashed:
-        raise RuntimeError("the victim thread did not crash")
-    score = queue.redis.zscore(queue.keys.leases, job_id)
-    left = (float(score) - crashed[0]) if score is not None else float("nan")
+def redelivery_killed_thread(pattern: Pattern, queue: Any, lease: float) -> dict[str, Any]:
+    """The same in one process (fakeredis cannot be shared with a child): a worker dies holding the job."""
+    pattern.clear(queue)
+    job_id = pattern.enqueue_victim(queue, "victim")
+    died, how = pattern.die_holding(queue)
+    score = pattern.lease_deadline(queue, job_id)
+    left = (score - died) if score is not None else float("nan")
     got = _wait_redelivery(pattern, queue, job_id, lease)
-    return {"redelivery_s": got - crashed[0], "lease_left_at_kill_s": left, "lease_s": lease}
+    return {"redelivery_s": got - died, "lease_left_at_kill_s": left, "lease_s": lease, "redelivery_kind": how}
 
 
-def _wait_redelivery(pattern: Pattern, queue: ReliableQueue, job_id: str, lease: float) -> float:
+def _wait_redelivery(pattern: Pattern, queue: Any, job_id: str, lease: float) -> float:
     got: list[float] = []
-    rescuer = pattern.worker(queue, {"default": lambda job: got.append(time.time()) if job.id == job_id else None},
-                     concurrency=1, poll_seconds=0.05).start()
+    stop = pattern.start(queue, lambda job: got.append(time.time()) if job.id == job_id else None,
+                         poll_seconds=0.05, recover=True)
     try:
         deadline = time.monotonic() + 3 * lease + 5
         while not got and time.monotonic() < deadline:
             time.sleep(0.002)
     finally:
-        rescuer.stop()
+        stop()
     if not got:
         raise RuntimeError(f"job {job_id} was not re-delivered within {3 * lease + 5:.0f} s")
-    if queue.processing_size() or queue.size():
-        raise RuntimeError(f"after re-delivery the queue is not empty: {queue.counts()}")
-    queue.clear()
+    left = pattern.left(queue)
+    if any(left.values()):
+        raise RuntimeError(f"after re-delivery the queue is not empty: {left}")
+    pattern.clear(queue)
     return got[0]
 
 
-def import_ms(module: str = "labqueue", runs: int = 5) -> float:
-    """Median wall time of `import <module>` in a fresh interpreter, in ms."""
-    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+def import_ms(statement: str = "import labqueue", runs: int = 5) -> float:
+    """Median wall time of one import statement in a fresh interpreter, in ms."""
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
     times = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                   check=True).stdout) * 1000 for _ in range(runs)]
     return statistics.median(times)
+
+
+IMPORTS = {  # what import_ms is run on: the lazy package, what a user of a queue pays, redis-py alone
+    "labqueue": "import labqueue",
+    "labqueue_queue": "from labqueue import ReliableQueue, connect",
+    "redis": "import redis",
+}

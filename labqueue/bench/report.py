@@ -72,8 +72,10 @@ def summary(result: dict[str, Any]) -> str:
              "BLMOVE+LREM loop; enqueue 1-by-1: to raw LPUSH timed in alternating blocks of 500).", "", table(result), ""]
     imp = result["import_ms"]
     if imp["labqueue"] is not None:
-        lines.append(f"import time (median of 5 fresh interpreters): labqueue {imp['labqueue']:.0f} ms, "
-                     f"of which redis-py alone {imp['redis']:.0f} ms")
+        lines.append(f"import time (median of 5 fresh interpreters): `import labqueue` {imp['labqueue']:.0f} ms "
+                     f"(lazy, PEP 562: no queue module, no redis-py); `from labqueue import ReliableQueue, "
+                     f"connect` {imp['labqueue_queue']:.0f} ms, what a queue user pays, of which "
+                     f"`import redis` alone {imp['redis']:.0f} ms")
     for row in result["systems"]:
         for key in ("lateness_kind", "redelivery_kind"):
             if key in row:
@@ -87,7 +89,8 @@ def summary(result: dict[str, Any]) -> str:
         state = {True: "MET   ", False: "MISSED", None: "n/a   "}[t["met"]]
         value = "n/a" if t["value"] is None else f"{t['value']:.2f}{t['unit']}"
         op = "<" if t["unit"] in ("ms", "B", "s") else ">="
-        lines.append(f"  {state} {t['target']}: {value} (goal {op} {t['goal']:g}{t['unit']})")
+        note = f"; {t['note']}" if t.get("note") else ""
+        lines.append(f"  {state} {t['target']}: {value} (goal {op} {t['goal']:g}{t['unit']}){note}")
     return "\n".join(lines)
 
 

@@ -54,8 +54,10 @@ SAMPLER_JS = r"""() => {
     if (el.classList.contains('progress-bar')) bars.push(el);
     const inputs = [...el.querySelectorAll('input, textarea, select')];
     if (el.matches('input, textarea, select')) inputs.push(el);
+    const images = [...el.querySelectorAll('img')];  // live charts: an Image widget gets a new blob URL per frame
+    if (el.tagName === 'IMG') images.push(el);
     return JSON.stringify([el.innerText.trim(), bars.map(b => b.style.width || b.style.height || ''),
-                           inputs.map(i => i.value)]);
+                           inputs.map(i => i.value), images.map(i => i.src)]);
   };
   const record = (key, el) => {
     const values = (seen[key] = seen[key] || []);

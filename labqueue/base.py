@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,21 @@ class BaseQueue:
     def _new_job(self, job_data: Any, **options: Any) -> Job:
         options.setdefault("max_attempts", self.max_attempts)
         return new_job(job_data, max_payload_bytes=self.max_payload_bytes, **options)
+
+    # -- producing (queues whose jobs wait in a list; the priority and delayed queues override) --
+    def enqueue(self, job_data: dict[str, Any], *, type: str | None = None, job_id: str | None = None,
+                max_attempts: int | None = None) -> str:
+        """Add a job at the head of the waiting list; returns its id (LPUSH)."""
+        job = self._new_job(job_data, type=type, job_id=job_id, max_attempts=max_attempts or self.max_attempts)
+        self.redis.lpush(self.keys.waiting, job.raw)
+        return job.id
+
+    def enqueue_many(self, jobs: Iterable[dict[str, Any]]) -> list[str]:
+        """Add many jobs in one round trip, in order; returns their ids (one LPUSH)."""
+        built = [self._new_job(data) for data in jobs]
+        if built:
+            self.redis.lpush(self.keys.waiting, *(job.raw for job in built))
+        return [job.id for job in built]
 
     def _target(self) -> tuple[str, str]:
         """Where replayed dead letters go back to: ('list', key) or ('zset', key)."""

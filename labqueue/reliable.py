@@ -53,22 +53,6 @@ class ReliableQueue(BaseQueue):
         self._claim_keys = [k.waiting, k.processing, k.inflight, k.attempts, k.leases, k.delayed,
                             k.dlq, k.dlq_meta, k.seq]
 
-    # -- producing -----------------------------------------------------------------------------
-    def enqueue(self, job_data: dict[str, Any], *, type: str | None = None, job_id: str | None = None,
-                max_attempts: int | None = None) -> str:
-        """Add a job at the head of the waiting list; returns its id (LPUSH)."""
-        job = self._new_job(job_data, type=type, job_id=job_id,
-                            max_attempts=max_attempts or self.max_attempts)
-        self.redis.lpush(self.keys.waiting, job.raw)
-        return job.id
-
-    def enqueue_many(self, jobs: Iterable[dict[str, Any]]) -> list[str]:
-        """Add many jobs in one round trip, in order; returns their ids (one LPUSH)."""
-        built = [self._new_job(data) for data in jobs]
-        if built:
-            self.redis.lpush(self.keys.waiting, *(job.raw for job in built))
-        return [job.id for job in built]
-
     # -- consuming -----------------------------------------------------------------------------
     def dequeue(self, timeout: float = 0) -> Job | None:
         """Move the oldest job to processing and lease it, waiting up to `timeout` s.

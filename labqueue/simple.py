@@ -7,7 +7,6 @@ pattern 2 exists.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from .base import BaseQueue
@@ -16,20 +15,6 @@ from .job import Job
 
 class SimpleQueue(BaseQueue):
     """`SimpleQueue(redis_client, queue_name)`: the chapter's FIFO list, without its prints."""
-
-    def enqueue(self, job_data: dict[str, Any], *, type: str | None = None,
-                job_id: str | None = None) -> str:
-        """Add a job at the head of the list; returns its id (LPUSH)."""
-        job = self._new_job(job_data, type=type, job_id=job_id)
-        self.redis.lpush(self.keys.waiting, job.raw)
-        return job.id
-
-    def enqueue_many(self, jobs: Iterable[dict[str, Any]]) -> list[str]:
-        """Add many jobs in one round trip, in order; returns their ids (one LPUSH)."""
-        built = [self._new_job(data) for data in jobs]
-        if built:
-            self.redis.lpush(self.keys.waiting, *(job.raw for job in built))
-        return [job.id for job in built]
 
     def dequeue(self, timeout: float = 0) -> Job | None:
         """The oldest job, waiting up to `timeout` seconds (BRPOP), or not at all when 0 (RPOP).

@@ -8,7 +8,6 @@ The notebook files are never written (autosave is off, nothing is saved; the tes
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re

@@ -46,7 +46,7 @@ class ProductionWorker:
     """The Worker interface the command line needs (start, stop, alive, join, stats) over a
     JobQueue's QueueWorker (labqueue.jobworker): `--pattern production`."""
 
-    def __init__(self, queue: Any, handlers: dict[str, Handler], *, concurrency: int, poll_seconds: float,
+    def __init__(self, queue: Any, handlers: dict[str, Any], *, concurrency: int, poll_seconds: float,
                  name: str) -> None:
         from .jobworker import QueueWorker
 
@@ -71,8 +71,11 @@ class ProductionWorker:
         """Let the threads finish their jobs in hand (QueueWorker.stop, run in a thread)."""
         if not self._stopping:
             self._stopping = True
-            stopper = threading.Thread(target=lambda: (self.inner.stop(timeout=None), self._done.set()),
-                                       name=f"{self.name}-stop", daemon=True)
+            def finish() -> None:
+                self.inner.stop(timeout=None)
+                self._done.set()
+
+            stopper = threading.Thread(target=finish, name=f"{self.name}-stop", daemon=True)
             stopper.start()
         if wait:
             self._done.wait()

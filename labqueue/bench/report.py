@@ -101,6 +101,7 @@ def write_json(result: dict[str, Any], path: str | Path) -> None:
 def chart(result: dict[str, Any], path: str | Path | None = None) -> Any:
     """Bar charts of enqueue and processing rates per system; saved as PNG when `path` is given."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     base = result["baseline"]
     k = result["meta"]["threads"]
@@ -109,7 +110,7 @@ def chart(result: dict[str, Any], path: str | Path | None = None) -> Any:
     enq += [(r["system"].replace("labqueue ", ""), r["enqueue_one"], r["enqueue_bulk"]) for r in rows]
     proc = [("raw BLMOVE+LREM", base["process_blmove_lrem"], None), ("raw RPOP", base["process_rpop"], None)]
     proc += [(r["system"].replace("labqueue ", ""), r.get("process_1"), r.get("process_k")) for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 0.45 * max(len(enq), len(proc)) + 1.6))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.45 * max(len(enq), len(proc)) + 2.0))
     for ax, data, labels, title in (
             (axes[0], enq, ("one by one", "bulk (500 a call)"), "enqueue, jobs/s"),
             (axes[1], proc, ("1 thread", f"{k} threads (BullMQ: concurrency 10)"), "process end to end, jobs/s")):
@@ -120,8 +121,11 @@ def chart(result: dict[str, Any], path: str | Path | None = None) -> Any:
             ax.barh([y + (0.2 if j == 0 else -0.2) for y in ys], values, height=0.4, label=label, color=color)
         ax.set_yticks(list(ys), names)
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))  # 1k 2k 5k 10k ...
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v >= 1000 else f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(title)
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, fontsize=8, frameon=False)
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle(f"labqueue vs raw redis-py — {result['meta']['backend']}, N={result['meta']['n']:,}", fontsize=10)
     fig.tight_layout()

@@ -53,7 +53,7 @@ def _run(n: int, threads: int, url: str | None, fake: bool, compare: bool, impor
          lease: float, lateness_jobs: int | None, progress: Progress | None) -> dict[str, Any]:
     client = _client(url, fake)
     found = patterns(prefetch)
-    steps = 1 + len(found) + 1 + (2 if compare else 0)
+    steps = 1 + len(found) + 1 + (2 if compare else 0) + 1  # baselines, patterns, imports, RQ+BullMQ, done
     step = [0]
 
     def tick(label: str) -> None:

@@ -26,6 +26,7 @@ from .simple import SimpleQueue
 
 log = logging.getLogger("labqueue.scheduler")
 HZ_SLACK = 0.11  # Redis checks blocking timeouts hz (10) times a second: up to 100 ms late
+FINAL_STEP = 0.005  # inside the last HZ_SLACK before a due job, look again every 5 ms
 
 
 def check_delay(delay_seconds: Any) -> float:
@@ -133,8 +134,8 @@ class Scheduler:
                 self._stop.wait(self.interval)
                 continue
             wait = self.max_sleep if nxt is None else min(self.max_sleep, nxt - time.time())
-            if wait <= HZ_SLACK:  # Redis fires blocking timeouts at its hz (10/s): sleep here instead
-                self._stop.wait(max(wait, 0.0))
+            if wait <= HZ_SLACK:  # Redis fires blocking timeouts at its hz (10/s): step here instead
+                self._stop.wait(min(max(wait, 0.0), FINAL_STEP))  # short steps: an earlier job is not missed
                 continue
             try:
                 queue.redis.brpop([queue.keys.wake], timeout=wait - HZ_SLACK)

@@ -25,7 +25,7 @@ from typing import Any
 
 import redis
 
-from .delayed import HZ_SLACK
+from .delayed import FINAL_STEP, HZ_SLACK
 from .job import Job
 from .quarantine import is_wrong_type, quarantine_wrong_types
 from .reliable import DEAD, NOT_IN_FLIGHT, ReliableQueue
@@ -295,8 +295,8 @@ class Worker:
                 wait = self.poll_seconds
                 if next_due is not None:
                     until = next_due - time.time()
-                    if until <= HZ_SLACK:  # Redis fires blocking timeouts at its hz: sleep here instead
-                        self._stopping.wait(max(until, 0.0))
+                    if until <= HZ_SLACK:  # Redis fires blocking timeouts at its hz: step here instead,
+                        self._stopping.wait(min(max(until, 0.0), FINAL_STEP))  # claiming between steps
                         continue
                     wait = min(wait, until - HZ_SLACK)
                 job = queue.dequeue(timeout=wait)

@@ -209,8 +209,12 @@ class JobQueue:
 
     def check_stalled(self) -> dict[str, int]:
         """Take back jobs whose lease expired; fail those stalled > max_stalled times (jq_stalled.lua)."""
-        requeued, failed = self._run("stalled", self.max_stalled)
-        return {"requeued": int(requeued), "failed": int(failed)}
+        return self.check_stalled_and_next()[0]
+
+    def check_stalled_and_next(self) -> tuple[dict[str, int], float | None]:
+        """check_stalled(), plus the earliest lease deadline still running, or None (jq_stalled.lua)."""
+        requeued, failed, nxt = self._run("stalled", self.max_stalled)
+        return {"requeued": int(requeued), "failed": int(failed)}, (float(text(nxt)) if text(nxt) else None)
 
     def obliterate(self) -> int:
         """Delete every key of this queue (DEL); returns how many existed."""

@@ -2,9 +2,13 @@
 
 Each thread loops on one round trip, jq_claim.lua (one job, or nothing when the queue is paused or
 rate limited), and when there is nothing to do blocks in BRPOP on the queue's `marker` list (pushed
-by every add, retry and resume) for at most one poll, so pause takes effect within one poll and an
-idle worker sleeps in Redis. A finished job is one jq_finish.lua call. A heartbeat thread extends
-the leases of the jobs in hand (ZADD XX) and takes back stalled jobs (jq_stalled.lua). Python
+by every ready job, retry and resume, and by a delayed job due before all others) for at most one
+poll, so pause takes effect within one poll and an idle worker sleeps in Redis. The claim reports
+the next due time of the delayed jobs: the BRPOP ends HZ_SLACK before it (Redis fires blocking
+timeouts only hz = 10 times a second), and the last stretch is waited in Python in short steps,
+claiming between them. A finished job is one jq_finish.lua call. A heartbeat thread extends the
+leases of the jobs in hand (ZADD XX) and takes back stalled jobs (jq_stalled.lua) every lease/3,
+or sooner at the earliest lease deadline, so a dead worker's job is back right at its deadline. Python
 cannot kill a thread: a job past its `timeout` is failed and its handler abandoned (`job.cancelled`
 is set, and `job.progress()` then raises, so a cooperative handler stops).
 """
@@ -19,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .delayed import FINAL_STEP, HZ_SLACK
 from .jobspec import JobRecord
 from .retry import Backoff
 
@@ -120,7 +125,11 @@ class QueueWorker:
                     continue
                 wait = self.poll_seconds
                 if next_due is not None:
-                    wait = min(wait, max(next_due - time.time(), 0.01))
+                    until = next_due - time.time()
+                    if until <= HZ_SLACK:  # Redis fires blocking timeouts at its hz: step here instead,
+                        self._stopping.wait(min(max(until, 0.0), FINAL_STEP))  # claiming between steps
+                        continue
+                    wait = min(wait, max(until - HZ_SLACK, 0.01))
                 q.redis.brpop(q.keys.jq("marker"), timeout=wait)
             except Exception:  # never silent, never a dead thread: log, count, back off one poll
                 log.exception("%s: unexpected error; retrying in one poll", self.name)
@@ -184,19 +193,23 @@ class QueueWorker:
             return "failed", f"return value is not JSON-serialisable: {exc}"
 
     def _beat_loop(self) -> None:
-        """Every lease/3 s: extend the leases of jobs in hand, take back stalled jobs."""
+        """Every lease/3 s, or at the earliest lease deadline if sooner: extend our leases, take back stalled jobs."""
         q = self.queue
+        period = q.lease_seconds / 3
         while any(t.is_alive() for t in self._threads):
+            wait = period
             try:
                 held = self.held()
                 if held:
                     q.extend_leases(held)
-                found = q.check_stalled()
+                found, deadline = q.check_stalled_and_next()
                 with self._lock:
                     self.stats["stalled_found"] += found["requeued"] + found["failed"]
+                if deadline is not None:  # a dead worker's lease: look again right after it expires
+                    wait = min(period, max(deadline - time.time() + 0.002, 0.005))
             except Exception:
                 log.exception("%s heartbeat failed; retrying", self.name)
             if self._stopping.is_set():
                 time.sleep(0.05)  # threads are finishing their jobs: keep their leases alive
             else:
-                self._stopping.wait(q.lease_seconds / 3)
+                self._stopping.wait(wait)

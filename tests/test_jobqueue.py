@@ -369,6 +369,109 @@ def test_empty_cases(r: Any) -> None:
     assert r.dbsize() == 0
 
 
+# -- on-time wake-ups: delayed jobs, Redis's coarse blocking timeouts, the heartbeat ----------------
+def test_earlier_delayed_job_wakes_a_worker_later_one_does_not(r: Any) -> None:
+    """jq_add pushes the marker for a delayed job due before every other delayed job, and only then."""
+    q = make(r)
+    marker = q.keys.jq("marker")
+    q.add("j", {}, delay=10)
+    assert r.llen(marker) == 1  # nothing delayed before: an idle worker must re-plan its wait
+    assert claim_ids(q) == [] and r.llen(marker) == 0  # the claim reads the next due time, clears it
+    q.add("j", {}, delay=20)
+    assert r.llen(marker) == 0  # later than the next due job: the workers' plan still holds
+    q.add_bulk([("j", {}, {"delay": 30}), ("j", {}, {"delay": 5}), ("j", {}, {"delay": 8})])
+    assert r.llen(marker) == 1  # one wake-up for the batch, for its job due before all others
+
+
+def test_delayed_retry_due_first_wakes_a_worker(r: Any) -> None:
+    """jq_finish pushes the marker for a backoff retry due before every other delayed job, only then."""
+    q = make(r)
+    marker = q.keys.jq("marker")
+    q.add("late", {}, delay=60)
+    first, second = q.add("j", {}, attempts=3), q.add("j", {}, attempts=3)
+    (id1, _, token1, _), (id2, _, token2, _) = q.claim(2)[0]
+    assert r.llen(marker) == 0
+    assert q.finish(id1, token1, "failed", "boom", retry_at=time.time() + 10) == 2
+    assert r.llen(marker) == 1 and r.zscore(q.keys.jq("delayed"), first) is not None
+    r.delete(marker)
+    assert q.finish(id2, token2, "failed", "boom", retry_at=time.time() + 30) == 2
+    assert r.llen(marker) == 0  # the first retry is due sooner: no need to wake anyone
+    assert {id1, id2} == {first, second}
+
+
+class _BrpopLog:
+    """A client proxy that records (call time, timeout) of every BRPOP, and passes everything through."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self.calls = client, []  # type: list[tuple[float, float]]
+
+    def brpop(self, keys: Any, timeout: float = 0) -> Any:
+        self.calls.append((time.time(), float(timeout)))
+        return self.client.brpop(keys, timeout=timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_delayed_job_runs_on_time_on_an_idle_worker(r: Any) -> None:
+    """A job delayed 0.3 s, added while the only worker sleeps a 5 s poll, runs within 2 s, not before."""
+    q = make(r)
+    proxy = _BrpopLog(r)
+    q.redis = proxy
+    ran: list[float] = []
+    q.process("j", lambda job: ran.append(time.time()), poll_seconds=5)
+    wait_for(lambda: proxy.calls)  # the worker found nothing and sleeps in BRPOP (up to 5 s)
+    time.sleep(0.1)
+    added = time.time()
+    q.add("j", {}, delay=0.3)
+    wait_for(lambda: q.get_job_counts()["completed"] == 1, timeout=2.0)
+    q.close()
+    assert ran[0] - added >= 0.29 and q.get_job_counts()["completed"] == 1
+
+
+def test_worker_never_blocks_in_redis_into_the_last_hz_slack(r: Any) -> None:
+    """Every BRPOP ends HZ_SLACK before the next due job (Redis fires timeouts only at hz); the job runs."""
+    from labqueue.delayed import HZ_SLACK
+
+    q = make(r)
+    proxy = _BrpopLog(r)
+    q.redis = proxy
+    due = time.time() + 0.6
+    q.add("j", {}, job_id="d", delay=0.6)
+    q.process("j", lambda job: "ok", poll_seconds=5)
+    wait_for(lambda: q.get_job_counts()["completed"] == 1, timeout=3.0)
+    q.close()
+    before_due = [(t, w) for t, w in proxy.calls if t < due]
+    assert before_due, "the worker never waited in Redis"
+    assert all(t + w <= due - HZ_SLACK + 0.011 for t, w in before_due), (due, before_due)
+
+
+def test_check_stalled_reports_the_earliest_running_lease(r: Any) -> None:
+    """jq_stalled returns the earliest lease deadline still running ('' / None when none)."""
+    q = make(r, lease_seconds=5)
+    assert q.check_stalled_and_next() == ({"requeued": 0, "failed": 0}, None)
+    q.add("j", {}, job_id="a")
+    q.add("j", {}, job_id="b")
+    claim_ids(q, 2)
+    r.zadd(q.keys.jq("active"), {"b": time.time() + 1.5}, xx=True)
+    found, deadline = q.check_stalled_and_next()
+    assert found == {"requeued": 0, "failed": 0} and deadline == r.zscore(q.keys.jq("active"), "b")
+
+
+def test_heartbeat_takes_back_a_dead_workers_job_at_its_deadline(r: Any) -> None:
+    """With a 6 s lease (2 s heartbeat), a job whose lease ends in 0.4 s is redelivered within 1.5 s."""
+    q = make(r, lease_seconds=6)
+    job_id = q.add("j", {})
+    assert claim_ids(q) == [job_id]  # a worker took it and died, its lease nearly over:
+    start = time.time()
+    r.zadd(q.keys.jq("active"), {job_id: start + 0.4}, xx=True)
+    q.process("j", lambda job: "ok", poll_seconds=5)
+    wait_for(lambda: q.get_job_counts()["completed"] == 1, timeout=1.5)
+    q.close()
+    job = q.get_job(job_id)
+    assert job is not None and job.stalls == 1 and job.finished_on is not None and job.finished_on >= start + 0.4
+
+
 # -- events and other processes --------------------------------------------------------------------
 @pytest.fixture
 def url(r: Any, backend: str, request: pytest.FixtureRequest) -> Any:

@@ -6,11 +6,15 @@
 -- ('first' or 'next': a 'next' occurrence is only added while its repeatable job still exists).
 -- A job whose id already exists is not added (deduplication). Due jobs go to `wait` (LPUSH; the
 -- worker takes from the right) or `prio` (score priority * 2^32 + sequence), later ones to `delayed`.
+-- Idle workers are woken (LPUSH marker) for every ready job, and once for a delayed job due earlier
+-- than everything already delayed: the woken worker's claim then reports the new next due time.
 -- Returns {id1, added1, id2, added2, ...} with added 1 or 0.
 local jobs, wait, prio, delayed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local meta, marker, repeats, metrics = KEYS[14], KEYS[15], KEYS[18], KEYS[19]
 local now = tonumber(ARGV[1])
 local out, woken = {}, 0
+local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+local earliest = first[2] and tonumber(first[2]) or math.huge
 for j = 0, tonumber(ARGV[3]) - 1 do
   local b = 4 + j * 6
   local id, raw, priority, run_at = ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
@@ -28,6 +32,10 @@ for j = 0, tonumber(ARGV[3]) - 1 do
       end
       if run_at > now then
         redis.call('ZADD', delayed, run_at, id)
+        if run_at < earliest then  -- sooner than any worker plans to look: wake one to re-plan
+          earliest = run_at
+          woken = math.max(woken, 1)
+        end
       elseif priority > 0 then
         redis.call('ZADD', prio, priority * 4294967296 + redis.call('HINCRBY', meta, 'pseq', 1), id)
         woken = woken + 1

@@ -7,6 +7,8 @@
 -- ARGV[5] 'completed' or 'failed'  ARGV[6] return value (JSON) or error message
 -- ARGV[7] retry at (unix s) if this failure is retried  ARGV[8] duration (s)
 -- ARGV[9] histogram bucket index of the duration  ARGV[10] job name
+-- A retry that is delayed and due earlier than every other delayed job wakes an idle worker
+-- (LPUSH marker), as a ready retry does, so it is not left waiting for the next poll.
 -- Returns 0 when the job is no longer this delivery's (stalled and taken back, or removed),
 -- 1 completed, 2 failed and retried, 3 failed for good.
 local jobs, wait, prio, delayed, active = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -67,8 +69,14 @@ local final = n >= attempts
 redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'event', 'failed', 'job', id, 'error', ARGV[6],
   'attempts_made', n, 'attempts', attempts, 'final', final and 1 or 0, 'duration', ARGV[8])
 if not final then
-  if tonumber(ARGV[7]) > now then
-    redis.call('ZADD', delayed, ARGV[7], id)
+  local retry_at = tonumber(ARGV[7])
+  if retry_at > now then
+    local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+    redis.call('ZADD', delayed, retry_at, id)
+    if not first[2] or retry_at < tonumber(first[2]) then
+      redis.call('LPUSH', marker, '1')
+      redis.call('LTRIM', marker, 0, 63)
+    end
   else
     redis.call('LPUSH', wait, id)
     redis.call('LPUSH', marker, '1')

@@ -4,7 +4,8 @@
 -- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
 --   stalls progress results errors meta marker events limiter repeat metrics
 -- ARGV[1] now (unix s)  ARGV[2] events maxlen  ARGV[3] max stalls allowed
--- Returns {requeued, failed}.
+-- Returns {requeued, failed, next_deadline}: next_deadline the earliest lease still running ('' if
+-- none), so the heartbeat can look again right when it expires.
 local jobs, wait, active, failed = KEYS[1], KEYS[2], KEYS[5], KEYS[7]
 local runs, made, stalls, progress, results, errors = KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]
 local marker, events, metrics = KEYS[15], KEYS[16], KEYS[19]
@@ -48,4 +49,5 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', active, '-inf', '(' .. ARGV[1]))
   end
 end
 redis.call('LTRIM', marker, 0, 63)
-return {requeued, dead}
+local nxt = redis.call('ZRANGE', active, 0, 0, 'WITHSCORES')
+return {requeued, dead, nxt[2] or ''}

@@ -29,6 +29,21 @@ HZ_SLACK = 0.11  # Redis checks blocking timeouts hz (10) times a second: up to 
 FINAL_STEP = 0.005  # inside the last HZ_SLACK before a due job, look again every 5 ms
 
 
+def redis_wait(next_due: float | None, longest: float, stop: threading.Event) -> float | None:
+    """Seconds to block in Redis (BRPOP, BLMOVE) before a job due at `next_due`, at most `longest`.
+
+    Redis fires blocking timeouts only hz (10) times a second, so within HZ_SLACK of the due time
+    this waits a short step on `stop` in Python instead and returns None: look again, then.
+    """
+    if next_due is None:
+        return longest
+    until = next_due - time.time()
+    if until <= HZ_SLACK:
+        stop.wait(min(max(until, 0.0), FINAL_STEP))
+        return None
+    return min(longest, max(until - HZ_SLACK, 0.01))
+
+
 def check_delay(delay_seconds: Any) -> float:
     """The delay as a float; InvalidJob when it is not a finite number >= 0."""
     if isinstance(delay_seconds, bool) or not isinstance(delay_seconds, (int, float)) \
@@ -133,11 +148,10 @@ class Scheduler:
             if self.interval is not None:  # the chapter's way: look again every interval
                 self._stop.wait(self.interval)
                 continue
-            wait = self.max_sleep if nxt is None else min(self.max_sleep, nxt - time.time())
-            if wait <= HZ_SLACK:  # Redis fires blocking timeouts at its hz (10/s): step here instead
-                self._stop.wait(min(max(wait, 0.0), FINAL_STEP))  # short steps: an earlier job is not missed
+            wait = redis_wait(nxt, self.max_sleep, self._stop)
+            if wait is None:
                 continue
             try:
-                queue.redis.brpop([queue.keys.wake], timeout=wait - HZ_SLACK)
+                queue.redis.brpop([queue.keys.wake], timeout=wait)
             except redis.RedisError:
                 self._stop.wait(min(wait, 1.0))

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .delayed import FINAL_STEP, HZ_SLACK
+from .delayed import redis_wait
 from .jobspec import JobRecord
 from .retry import Backoff
 
@@ -123,13 +123,9 @@ class QueueWorker:
                 if limited_for > 0:
                     self._stopping.wait(min(limited_for, self.poll_seconds))
                     continue
-                wait = self.poll_seconds
-                if next_due is not None:
-                    until = next_due - time.time()
-                    if until <= HZ_SLACK:  # Redis fires blocking timeouts at its hz: step here instead,
-                        self._stopping.wait(min(max(until, 0.0), FINAL_STEP))  # claiming between steps
-                        continue
-                    wait = min(wait, max(until - HZ_SLACK, 0.01))
+                wait = redis_wait(next_due, self.poll_seconds, self._stopping)
+                if wait is None:
+                    continue  # a job is due within Redis's timer resolution: claim again
                 q.redis.brpop(q.keys.jq("marker"), timeout=wait)
             except Exception:  # never silent, never a dead thread: log, count, back off one poll
                 log.exception("%s: unexpected error; retrying in one poll", self.name)

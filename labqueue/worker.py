@@ -25,7 +25,7 @@ from typing import Any
 
 import redis
 
-from .delayed import FINAL_STEP, HZ_SLACK
+from .delayed import redis_wait
 from .job import Job
 from .quarantine import is_wrong_type, quarantine_wrong_types
 from .reliable import DEAD, NOT_IN_FLIGHT, ReliableQueue
@@ -292,13 +292,9 @@ class Worker:
             if not jobs:
                 if self.burst and next_due is None:
                     return
-                wait = self.poll_seconds
-                if next_due is not None:
-                    until = next_due - time.time()
-                    if until <= HZ_SLACK:  # Redis fires blocking timeouts at its hz: step here instead,
-                        self._stopping.wait(min(max(until, 0.0), FINAL_STEP))  # claiming between steps
-                        continue
-                    wait = min(wait, until - HZ_SLACK)
+                wait = redis_wait(next_due, self.poll_seconds, self._stopping)
+                if wait is None:
+                    continue  # a retry is due within Redis's timer resolution: claim again
                 job = queue.dequeue(timeout=wait)
                 if job is None:
                     continue

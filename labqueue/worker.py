@@ -197,7 +197,8 @@ class Worker:
         try:
             self._run_until_done(thread)
         finally:
-            with self._lock:
+            with self._lock:  # whatever ended the thread, nobody heartbeats its jobs any more:
+                self._held.pop(thread, None)  # their leases expire and recovery re-queues them
                 self._running -= 1
                 last = self._running == 0
             if last:
@@ -213,8 +214,6 @@ class Worker:
                 return
             except _Crash:
                 self._unacked.pop(thread, None)  # a dead process's acks die with it
-                with self._lock:  # and nobody heartbeats its jobs any more: their leases expire
-                    self._held.pop(thread, None)
                 with self._lock:
                     self.stats["crashed"] += 1
                 if self.on_event is not None:

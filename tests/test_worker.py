@@ -141,3 +141,26 @@ def test_bad_worker_settings(r):
         Worker(q, {}, poll_seconds=0)
     with pytest.raises(ValueError, match="crash_point"):
         Worker(q, {}, crash_point="middle")
+
+
+def test_thread_killed_by_an_unexpected_error_stops_heartbeating_its_job(r):
+    """A worker thread that dies of a bug lets its job's lease expire, so the job is recovered and done."""
+    q = reliable(r, lease_seconds=0.3)
+    job_id = q.enqueue({"type": "t"})
+    done: list[str] = []
+    w = Worker(q, {"t": lambda job: done.append(job.id)}, concurrency=2, poll_seconds=0.1, recover=False)
+    original = w._handle
+    w._handle = lambda job, thread: (_ for _ in ()).throw(RuntimeError("bug in the worker"))
+    w.start()
+    deadline = time.time() + 3
+    while w.stats["errors"] < 1 and time.time() < deadline:
+        time.sleep(0.02)
+    w._handle = original
+    assert w.stats["errors"] == 1 and w.alive == 1  # one thread died, the other lives and heartbeats
+    time.sleep(0.5)  # past the lease: the dead thread's job is no longer extended
+    assert q.recover_stale_jobs()["requeued"] == 1
+    deadline = time.time() + 3
+    while not done and time.time() < deadline:
+        time.sleep(0.02)
+    w.stop()
+    assert done == [job_id] and q.counts()["processing"] == 0

@@ -1,4 +1,4 @@
-"""THE CHAPTER'S OWN RELIABLE QUEUE, BUGS INCLUDED, kept for the lesson of notebook 02. Do not use.
+"""THE CHAPTER'S OWN RELIABLE QUEUE, BUGS INCLUDED, kept for the lessons of notebooks 02a and 02b. Do not use.
 
 A faithful Python port of `ReliableQueue` from the chapter (section "Pattern 2: Reliable Queue",
 "Implémentation Python"). Only its prints became `self.messages` (notebook workers run in threads,

@@ -30,8 +30,8 @@ __all__ = ["BlockingLoop", "CardProcessor", "ObjectStore", "PoisonRace", "Redeli
            "always_fails", "checklist", "fake_image", "poison_deliveries", "round_trip"]
 
 CHECKLIST: list[tuple[str, str, str]] = [
-    ("Architecture", "Reliable queue (BRPOPLPUSH / BLMOVE) in production", "ReliableQueue — notebook 02"),
-    ("Architecture", "Dead-letter queue for jobs that keep failing", "nack → DLQ, replay_dead() — 02, 06"),
+    ("Architecture", "Reliable queue (BRPOPLPUSH / BLMOVE) in production", "ReliableQueue — notebooks 02a, 02b"),
+    ("Architecture", "Dead-letter queue for jobs that keep failing", "nack → DLQ, replay_dead() — 02b, 06"),
     ("Architecture", "Retries with exponential backoff", "Backoff.exponential(jitter='full') — 06"),
     ("Architecture", "Priority queues for critical jobs", "PriorityQueue — 03"),
     ("Architecture", "Delayed jobs for scheduling", "DelayedQueue, CronQueue — 04, 05"),
@@ -39,14 +39,14 @@ CHECKLIST: list[tuple[str, str, str]] = [
     ("Performance", "Batch processing when possible", "enqueue_many, claim(N) — one round trip"),
     ("Performance", "Watch the queue length", "counts(), live plots — 07"),
     ("Performance", "Auto-scale workers with the load", "peak shaving — 00"),
-    ("Performance", "Rate-limit the workers", "production queue — 08"),
+    ("Performance", "Rate-limit the workers", "production queue — 08a"),
     ("Reliability", "Job timeout so workers never block", "dequeue(timeout), leases — below"),
-    ("Reliability", "Recover stale jobs at start-up", "recover_stale_jobs() in the heartbeat — 02"),
+    ("Reliability", "Recover stale jobs at start-up", "recover_stale_jobs() in the heartbeat — 02b"),
     ("Reliability", "Idempotent jobs (safe to retry)", "idempotency key — below"),
     ("Reliability", "Detailed logs for debugging", "WorkerEvent / on_event"),
     ("Reliability", "Alert when the queue is too long", "monitoring — 07"),
     ("Monitoring", "Metrics: size, throughput, latency, errors", "Prometheus metrics — 07"),
-    ("Monitoring", "Real-time dashboard", "dashboard — 08"),
+    ("Monitoring", "Real-time dashboard", "dashboard — 08b"),
     ("Monitoring", "Alerting on anomalies", "monitoring — 07"),
     ("Monitoring", "Distributed tracing for complex jobs", "traced client (this notebook shows one)"),
 ]

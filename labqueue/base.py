@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import scripts
+from .checks import integer
 from .job import DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_PAYLOAD_BYTES, Job, new_job
 from .keys import Keys
 
@@ -43,8 +44,8 @@ class BaseQueue:
         self.redis = redis_client
         self.name = queue_name
         self.keys = Keys(queue_name)
-        self.max_attempts = max_attempts
-        self.max_payload_bytes = max_payload_bytes
+        self.max_attempts = integer("max_attempts", max_attempts, low=1)
+        self.max_payload_bytes = integer("max_payload_bytes", max_payload_bytes, low=1)
         self._replay = scripts.load(redis_client, "replay")
 
     def _new_job(self, job_data: Any, **options: Any) -> Job:
@@ -55,7 +56,7 @@ class BaseQueue:
     def enqueue(self, job_data: dict[str, Any], *, type: str | None = None, job_id: str | None = None,
                 max_attempts: int | None = None) -> str:
         """Add a job at the head of the waiting list; returns its id (LPUSH)."""
-        job = self._new_job(job_data, type=type, job_id=job_id, max_attempts=max_attempts or self.max_attempts)
+        job = self._new_job(job_data, type=type, job_id=job_id, max_attempts=self.max_attempts if max_attempts is None else max_attempts)
         self.redis.lpush(self.keys.waiting, job.raw)
         return job.id
 

@@ -11,7 +11,6 @@ schedule.lua pushes when a job is due earlier than all others, to wake a sleepin
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Iterable
@@ -21,6 +20,7 @@ import redis
 
 from . import scripts
 from .base import text
+from .checks import number
 from .errors import InvalidJob
 from .simple import SimpleQueue
 
@@ -46,10 +46,7 @@ def redis_wait(next_due: float | None, longest: float, stop: threading.Event) ->
 
 def check_delay(delay_seconds: Any) -> float:
     """The delay as a float; InvalidJob when it is not a finite number >= 0."""
-    if isinstance(delay_seconds, bool) or not isinstance(delay_seconds, (int, float)) \
-            or not math.isfinite(delay_seconds) or delay_seconds < 0:
-        raise InvalidJob(f"delay_seconds must be a finite number >= 0, got {delay_seconds!r}")
-    return float(delay_seconds)
+    return number("delay_seconds", delay_seconds, error=InvalidJob)
 
 
 class DelayedQueue(SimpleQueue):
@@ -116,8 +113,9 @@ class Scheduler:
     """Promotes due jobs of a queue. `interval=None`: BRPOP on the wake list until the next due time."""
 
     def __init__(self, queue: DelayedQueue, *, interval: float | None = None, max_sleep: float = 5.0) -> None:
-        if interval is not None and interval <= 0:
-            raise ValueError(f"interval must be > 0 seconds or None, got {interval!r}")
+        if interval is not None:
+            number("interval", interval, above=True)
+        number("max_sleep", max_sleep, above=True)
         self.queue = queue
         self.interval = interval
         self.max_sleep = max_sleep

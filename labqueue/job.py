@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from .checks import integer
 from .errors import InvalidJob, PayloadTooLarge
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1_000_000
@@ -86,8 +87,7 @@ def new_job(data: Any, *, type: str | None = None, job_id: str | None = None,
         raise InvalidJob(f"job type must be a non-empty string, got {job_type!r}")
     if job_id is not None and (not isinstance(job_id, str) or not job_id):
         raise InvalidJob(f"job id must be a non-empty string, got {job_id!r}")
-    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-        raise InvalidJob(f"max_attempts must be an integer >= 1, got {max_attempts!r}")
+    integer("max_attempts", max_attempts, low=1, error=InvalidJob)
     job = Job(id=job_id or uuid.uuid4().hex, type=job_type, data=data, max_attempts=max_attempts,
               priority=priority, run_at=run_at)
     try:

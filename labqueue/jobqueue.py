@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import scripts
 from .base import text
+from .checks import integer, number
 from .errors import ConfigError
 from .jobspec import STATES, JobQueueKeys, JobRecord, Planned, next_occurrence, plan
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf"))
 SCRIPTS = ("add", "claim", "finish", "progress", "stalled", "retry", "clean", "list", "unrepeat")
 COMPLETED, RETRIED, FAILED, NOT_OURS = 1, 2, 3, 0
+MAX_CLEAN = 2**31 - 1  # clean(limit=) in one call (0 = no limit): what a Redis LIMIT count accepts
 
 
 class JobQueue:
@@ -34,10 +36,10 @@ class JobQueue:
                  lease_seconds: float = 5.0, max_stalled: int = 1,
                  limiter: Mapping[str, float] | None = None, events_maxlen: int = 10_000,
                  max_payload_bytes: int = 1_000_000) -> None:
-        if lease_seconds <= 0:
-            raise ConfigError(f"lease_seconds must be > 0, got {lease_seconds!r}")
-        if isinstance(max_stalled, bool) or not isinstance(max_stalled, int) or max_stalled < 0:
-            raise ConfigError(f"max_stalled must be an integer >= 0, got {max_stalled!r}")
+        lease_seconds = number("lease_seconds", lease_seconds, above=True)
+        integer("max_stalled", max_stalled)
+        integer("events_maxlen", events_maxlen, low=1)
+        integer("max_payload_bytes", max_payload_bytes, low=1)
         self.redis = redis_client
         self.name = name
         self.keys = JobQueueKeys(name)
@@ -59,10 +61,8 @@ class JobQueue:
             return 0, 0.0
         if set(limiter) != {"max", "duration"}:
             raise ConfigError(f"limiter must be {{'max': jobs, 'duration': seconds}}, got {dict(limiter)!r}")
-        mx, dur = limiter["max"], limiter["duration"]
-        if isinstance(mx, bool) or not isinstance(mx, int) or mx < 1 or not dur > 0:
-            raise ConfigError(f"limiter needs max >= 1 jobs and duration > 0 seconds, got {dict(limiter)!r}")
-        return mx, float(dur)
+        return (integer("limiter max", limiter["max"], low=1),
+                number("limiter duration", limiter["duration"], above=True))
 
     def _run(self, script: str, *args: Any) -> Any:
         return self._s[script](keys=self._keys, args=[time.time(), self.events_maxlen, *args])
@@ -181,8 +181,8 @@ class JobQueue:
         """Remove `state` jobs finished more than `grace` s ago (0 = all); returns their ids (jq_clean.lua)."""
         if state not in ("completed", "failed"):
             raise ConfigError(f"clean works on 'completed' or 'failed' jobs, got {state!r}")
-        if not grace >= 0 or isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise ConfigError(f"clean needs grace >= 0 seconds and an integer limit >= 0, got {grace!r}, {limit!r}")
+        grace = number("grace", grace)
+        limit = integer("limit", limit, high=MAX_CLEAN)
         return [text(i) for i in self._run("clean", state, grace, limit)]
 
     def pause(self) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import cron
+from .checks import integer, number
 from .errors import ConfigError, InvalidJob
 from .keys import Keys
 from .retry import Backoff
@@ -55,18 +56,11 @@ SCRIPT_KEYS = ("jobs", "wait", "prio", "delayed", "active", "completed", "failed
 
 
 def _int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
-        bound = f"between {low} and {high}" if high else f">= {low}"
-        raise InvalidJob(f"option {name!r} must be an integer {bound}, got {value!r}")
-    return value
+    return integer(f"option {name!r}", value, low=low, high=high, error=InvalidJob)
 
 
 def _seconds(name: str, value: Any, positive: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (positive and value == 0):
-        raise InvalidJob(f"option {name!r} must be a number of seconds {'> 0' if positive else '>= 0'}, "
-                         f"got {value!r}")
-    return float(value)
+    return number(f"option {name!r} (seconds)", value, above=positive, error=InvalidJob)
 
 
 def _keep(name: str, value: Any) -> bool | int:

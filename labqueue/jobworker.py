@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .checks import integer, number
 from .delayed import redis_wait
 from .jobspec import JobRecord
 from .retry import Backoff
@@ -69,8 +70,7 @@ class QueueWorker:
 
     def __init__(self, queue: JobQueue, handlers: Mapping[str, Callable[[ActiveJob], Any]], *,
                  poll_seconds: float = 0.5, name: str | None = None, heartbeat: bool = True) -> None:
-        if not poll_seconds > 0:
-            raise ValueError(f"poll_seconds must be > 0 (a worker never spins), got {poll_seconds!r}")
+        number("poll_seconds", poll_seconds, above=True)  # > 0: a worker never spins
         self.queue = queue
         self.handlers = handlers
         self.poll_seconds = poll_seconds
@@ -85,8 +85,7 @@ class QueueWorker:
 
     def add_threads(self, n: int) -> None:
         """Start `n` more worker threads (and the heartbeat with the first)."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"concurrency must be an integer >= 1, got {n!r}")
+        integer("concurrency", n, low=1)
         for _ in range(n):
             t = threading.Thread(target=self._run, name=f"{self.name}-{len(self._threads)}", daemon=True)
             self._threads.append(t)

@@ -22,6 +22,7 @@ from typing import Any
 
 from . import scripts
 from .base import BaseQueue, text
+from .checks import number
 from .connection import is_fake
 from .job import Job
 from .retry import Backoff
@@ -38,12 +39,10 @@ class ReliableQueue(BaseQueue):
                  orphan_grace: float | None = None, rng: random.Random | None = None,
                  **options: Any) -> None:
         super().__init__(redis_client, queue_name, max_attempts=max_attempts, **options)
-        if lease_seconds <= 0:
-            raise ValueError(f"lease_seconds must be > 0, got {lease_seconds!r}")
-        self.lease_seconds = float(lease_seconds)
+        self.lease_seconds = number("lease_seconds", lease_seconds, above=True)
         self.backoff = backoff if backoff is not None else Backoff.exponential(0.5, cap=30.0)
         self.rng = rng or random.Random()  # jitter source: seed it to make retries reproducible
-        self.orphan_grace = float(orphan_grace if orphan_grace is not None else lease_seconds)
+        self.orphan_grace = self.lease_seconds if orphan_grace is None else number("orphan_grace", orphan_grace)
         self._fake = is_fake(redis_client)
         self._lease = scripts.load(redis_client, "lease")
         self._claim = scripts.load(redis_client, "claim")
@@ -135,9 +134,7 @@ class ReliableQueue(BaseQueue):
         attempts = job.attempts if isinstance(job, Job) else 1
         max_attempts = job.max_attempts if isinstance(job, Job) else self.max_attempts
         now = time.time()
-        wait = self.backoff.delay(attempts, self.rng) if delay is None else delay
-        if wait < 0:
-            raise ValueError(f"delay must be >= 0 seconds, got {wait!r}")
+        wait = self.backoff.delay(attempts, self.rng) if delay is None else number("delay", delay)
         return int(self._nack(keys=self._nack_keys(), args=[
             job_id, now, "retry" if retry else "dead", now + wait, json.dumps(error), max_attempts]))
 
@@ -148,7 +145,7 @@ class ReliableQueue(BaseQueue):
 
     def extend_lease(self, jobs: Iterable[Job | str], seconds: float | None = None) -> int:
         """Heartbeat: push the leases of jobs still held forward; returns how many (ZADD XX CH)."""
-        deadline = time.time() + (seconds or self.lease_seconds)
+        deadline = time.time() + (self.lease_seconds if seconds is None else number("seconds", seconds, above=True))
         mapping = {j.id if isinstance(j, Job) else j: deadline for j in jobs}
         return int(self.redis.zadd(self.keys.leases, mapping, xx=True, ch=True)) if mapping else 0
 

@@ -6,12 +6,15 @@ every job that failed together retries together (the thundering herd the noteboo
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from typing import Any
 
+from .checks import number
 from .errors import ConfigError
 
+MAX_DELAY = 365 * 86400.0  # an exponential policy without a cap stops growing at a year
 KINDS = ("fixed", "exponential")
 JITTERS = (None, "full", "equal")
 
@@ -32,11 +35,12 @@ class Backoff:
         if self.jitter not in JITTERS:
             raise ConfigError(f"unknown jitter {self.jitter!r}: use None, 'full' or 'equal'")
         for name in ("base", "factor"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(f"backoff {name} must be a number >= 0, got {value!r}")
-        if self.cap is not None and (not isinstance(self.cap, (int, float)) or self.cap < 0):
-            raise ConfigError(f"backoff cap must be a number >= 0 or None, got {self.cap!r}")
+            number(f"backoff {name}", getattr(self, name))
+        if self.cap is not None:
+            try:
+                number("backoff cap", self.cap)
+            except ConfigError:
+                raise ConfigError(f"backoff cap must be a finite number >= 0 or None, got {self.cap!r}") from None
 
     @classmethod
     def fixed(cls, delay: float) -> Backoff:
@@ -69,9 +73,15 @@ class Backoff:
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait after failed delivery number `attempt` (1 for the first failure)."""
         n = max(attempt, 1)
-        d = self.base if self.kind == "fixed" else self.base * self.factor ** (n - 1)
-        if self.cap is not None:
-            d = min(d, self.cap)
+        limit = self.cap if self.cap is not None else MAX_DELAY
+        if self.kind == "fixed" or self.base == 0:
+            d = float(self.base)
+        else:
+            try:  # float powers: a huge attempt overflows at once instead of building a huge int
+                d = self.base * float(self.factor) ** (n - 1)
+            except OverflowError:
+                d = math.inf
+        d = min(d, limit)
         if self.jitter is None:
             return d
         u = (rng or random).random()

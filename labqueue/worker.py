@@ -25,6 +25,7 @@ from typing import Any
 
 import redis
 
+from .checks import integer, number
 from .delayed import redis_wait
 from .job import Job
 from .quarantine import is_wrong_type, quarantine_wrong_types
@@ -58,10 +59,10 @@ class Worker:
                  burst: bool = False, crash_probability: float = 0.0, crash_point: str = "before",
                  seed: int | None = None, on_event: Callable[[WorkerEvent], None] | None = None,
                  recover: bool = True) -> None:
-        if concurrency < 1 or not 1 <= prefetch <= 1000:
-            raise ValueError("concurrency must be >= 1 and prefetch from 1 to 1000")
-        if poll_seconds <= 0:
-            raise ValueError(f"poll_seconds must be > 0 (a worker never spins), got {poll_seconds!r}")
+        integer("concurrency", concurrency, low=1)
+        integer("prefetch", prefetch, low=1, high=1000)
+        number("poll_seconds", poll_seconds, above=True)  # > 0: a worker never spins
+        number("crash_probability", crash_probability, high=1)
         if crash_point not in ("before", "after"):
             raise ValueError("crash_point must be 'before' (job never done) or 'after' (done, not acked)")
         self.queue = queue

@@ -181,7 +181,7 @@ def test_negative_nack_delay_is_a_clear_error_and_changes_nothing(r: Any) -> Non
     queue.enqueue({"type": "t"})
     job = queue.dequeue()
     assert job is not None
-    nothing_written(r, lambda: queue.nack(job, "boom", delay=-1), ValueError, "delay must be >= 0")
+    nothing_written(r, lambda: queue.nack(job, "boom", delay=-1), ValueError, "delay must be a finite number >= 0")
 
 
 def test_negative_delay_of_a_delayed_job_is_a_clear_error(r: Any) -> None:
@@ -202,12 +202,74 @@ def test_bad_priority_is_a_clear_error(r: Any) -> None:
         nothing_written(r, lambda: queue.enqueue({"type": "t"}, priority=bad), InvalidJob, "priority must be")
 
 
+def test_max_attempts_zero_at_enqueue_is_refused_not_replaced_by_the_default(r: Any) -> None:
+    """enqueue(max_attempts=0) raises naming max_attempts and 0, instead of silently becoming 3."""
+    for pattern in sorted(QUEUES):
+        queue = QUEUES[pattern](r, "api")
+        nothing_written(r, lambda: queue.enqueue({"type": "t"}, max_attempts=0), InvalidJob, "max_attempts.*got 0")
+
+
+@pytest.mark.parametrize("delay", [math.inf, math.nan, -math.inf])
+def test_non_finite_nack_delay_is_a_clear_error_and_changes_nothing(r: Any, delay: float) -> None:
+    """nack(delay=inf or nan) raises naming the delay and its value; the job stays in flight, untouched."""
+    queue = ReliableQueue(r, "api")
+    queue.enqueue({"type": "t"})
+    job = queue.dequeue()
+    assert job is not None
+    nothing_written(r, lambda: queue.nack(job, "boom", delay=delay), ConfigError, f"delay .*got {delay!r}")
+
+
+def _jobqueue(**options: Any) -> Any:
+    from labqueue.jobqueue import JobQueue
+    import fakeredis
+
+    return JobQueue(fakeredis.FakeRedis(), "settings", **options)
+
+
+def _worker(**options: Any) -> Any:
+    import fakeredis
+
+    return Worker(ReliableQueue(fakeredis.FakeRedis(), "settings"), {}, **options)
+
+
+def _reliable(**options: Any) -> Any:
+    import fakeredis
+
+    return ReliableQueue(fakeredis.FakeRedis(), "settings", **options)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: _reliable(lease_seconds=math.nan), "lease_seconds .*got nan"),
+    (lambda: _reliable(lease_seconds=math.inf), "lease_seconds .*got inf"),
+    (lambda: _reliable(lease_seconds="5"), "lease_seconds .*got '5'"),
+    (lambda: _reliable(max_attempts=0), "max_attempts .*got 0"),
+    (lambda: _reliable(max_attempts=2.5), "max_attempts .*got 2.5"),
+    (lambda: _reliable(orphan_grace=-5), "orphan_grace .*got -5"),
+    (lambda: _reliable(orphan_grace=math.nan), "orphan_grace .*got nan"),
+    (lambda: _jobqueue(lease_seconds=math.nan), "lease_seconds .*got nan"),
+    (lambda: _jobqueue(limiter={"max": 5, "duration": math.inf}), "duration .*got inf"),
+    (lambda: _worker(concurrency=1.5), "concurrency .*got 1.5"),
+    (lambda: _worker(concurrency=0), "concurrency .*got 0"),
+    (lambda: _worker(poll_seconds=math.nan), "poll_seconds .*got nan"),
+    (lambda: _worker(poll_seconds=math.inf), "poll_seconds .*got inf"),
+    (lambda: _worker(prefetch=2.5), "prefetch .*got 2.5"),
+    (lambda: Backoff.fixed(math.inf), "base .*got inf"),
+    (lambda: Backoff.from_spec(math.nan), "base .*got nan"),
+    (lambda: Backoff.exponential(1, factor=math.inf), "factor .*got inf"),
+    (lambda: Backoff.exponential(1, cap=math.nan), "cap .*got nan"),
+])
+def test_infinite_nan_or_out_of_range_settings_are_refused_by_name(make: Callable[[], Any], match: str) -> None:
+    """A NaN, infinite, fractional or out-of-range setting raises ConfigError naming the setting and its value."""
+    with pytest.raises(ConfigError, match=match):
+        make()
+
+
 @pytest.mark.parametrize("make, match", [
     (lambda: Backoff("linear"), "unknown backoff type 'linear'"),
     (lambda: Backoff.from_spec({"type": "linear", "delay": 1}), "unknown backoff type 'linear'"),
     (lambda: Backoff.from_spec({"type": "fixed", "dealy": 1}), "unknown backoff option"),
     (lambda: Backoff.exponential(1, jitter="random"), "unknown jitter 'random'"),
-    (lambda: Backoff.fixed(-1), "base must be a number >= 0"),
+    (lambda: Backoff.fixed(-1), "base must be a finite number >= 0"),
     (lambda: Backoff.from_spec("soon"), "backoff must be a number of seconds"),
 ])
 def test_bad_backoff_is_a_config_error(r: Any, make: Callable[[], Any], match: str) -> None:

@@ -211,7 +211,7 @@ def test_bad_nack_delay(r):
     q = make(r)
     q.enqueue({"type": "t"})
     job = q.dequeue(timeout=0.5)
-    with pytest.raises(ValueError, match="delay must be >= 0"):
+    with pytest.raises(ValueError, match="delay must be a finite number >= 0"):
         q.nack(job, "x", delay=-1)
     assert q.processing_size() == 1
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -39,9 +40,29 @@ def test_from_spec_bullmq_style():
     ({"type": "linear"}, "unknown backoff type 'linear'"),
     ({"type": "fixed", "delai": 1}, "unknown backoff option"),
     ("fast", "backoff must be a number"),
-    ({"type": "fixed", "delay": -1}, "base must be a number >= 0"),
+    ({"type": "fixed", "delay": -1}, "base must be a finite number >= 0"),
 ])
 def test_bad_specs(spec, message):
     """Unknown types, options and negative delays are refused by name."""
+    with pytest.raises(ConfigError, match=message):
+        Backoff.from_spec(spec)
+
+
+def test_a_capped_exponential_never_overflows():
+    """Backoff.exponential(1, cap=60).delay(1100) is the cap, not an OverflowError; uncapped stays finite."""
+    assert Backoff.exponential(1, cap=60).delay(1100) == 60
+    assert Backoff.exponential(1, cap=60, jitter="full").delay(10**6, random.Random(1)) <= 60
+    uncapped = Backoff.exponential(1, cap=None).delay(5000)
+    assert math.isfinite(uncapped) and uncapped == Backoff.exponential(1, cap=None).delay(6000)
+
+
+@pytest.mark.parametrize("spec,message", [
+    (math.nan, "base must be a finite number >= 0, got nan"),
+    (math.inf, "base must be a finite number >= 0, got inf"),
+    ({"type": "exponential", "delay": 1, "cap": math.inf}, "cap must be a finite number >= 0 or None, got inf"),
+    ({"type": "exponential", "delay": 1, "factor": math.nan}, "factor must be a finite number >= 0, got nan"),
+])
+def test_non_finite_specs_are_refused(spec, message):
+    """NaN and infinite delays, factors and caps are refused by name and value."""
     with pytest.raises(ConfigError, match=message):
         Backoff.from_spec(spec)

@@ -137,7 +137,7 @@ def test_bad_worker_settings(r):
     q = reliable(r)
     with pytest.raises(ValueError, match="concurrency"):
         Worker(q, {}, concurrency=0)
-    with pytest.raises(ValueError, match="never spins"):
+    with pytest.raises(ValueError, match="poll_seconds must be a finite number > 0"):
         Worker(q, {}, poll_seconds=0)
     with pytest.raises(ValueError, match="crash_point"):
         Worker(q, {}, crash_point="middle")

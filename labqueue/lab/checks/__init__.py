@@ -1,0 +1,150 @@
+"""Check cells of the exercises: run the student's code through the lab's own harness, answer in a sentence.
+
+A check cell calls one function of this package with the notebook's client and `globals()`:
+
+    checks.my_queue(r, globals())
+
+and ends in one of four ways:
+
+- a name the check needs is not defined (the exercise cell was not run): `CheckFailed` with one
+  sentence naming the cell to run first;
+- the skeleton is untouched (a body still raises NotImplementedError, a prediction is still None):
+  it prints "not done yet: ..." and returns "not done" (no exception, so the student version of a
+  notebook runs top to bottom);
+- the answer is wrong: `CheckFailed` with one sentence saying what went wrong;
+- the answer is right: it prints "✓ ..." and returns "passed".
+
+Every check rebuilds its own state (its own keys, deleted first and after), so it can be run again.
+In Jupyter a `CheckFailed` shows as its sentence alone, without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+PASSED = "passed"
+NOT_DONE = "not done"
+
+
+class CheckFailed(AssertionError):
+    """A check's verdict: one sentence saying what went wrong."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"\x1b[31m✗ {self}\x1b[0m"]
+
+
+class NotDone(Exception):
+    """Raised inside a check when the student's code is still the skeleton."""
+
+
+def passed(message: str) -> str:
+    """Print the success sentence; returns "passed"."""
+    print(f"✓ {message}")
+    return PASSED
+
+
+def not_done(message: str) -> str:
+    """Print the "not done yet" sentence; returns "not done"."""
+    print(f"… not done yet: {message}")
+    return NOT_DONE
+
+
+def fail(message: str) -> CheckFailed:
+    """The exception a check raises (`raise fail("job 7 was lost: ...")`)."""
+    return CheckFailed(message)
+
+
+def need(namespace: Mapping[str, Any], cell: str, *names: str) -> list[Any]:
+    """The values of `names` in the notebook's namespace; CheckFailed naming `cell` when one is missing."""
+    missing = [n for n in names if n not in namespace]
+    if missing:
+        raise fail(f"`{missing[0]}` is not defined yet: run the cell under “{cell}” first, then this check.")
+    return [namespace[n] for n in names]
+
+
+def qname(base: str) -> str:
+    """This kernel's name for `base` (labqueue.lab.session.qname when it exists, else `base`)."""
+    try:
+        from ..session import qname as session_qname  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return base
+    return str(session_qname(base))
+
+
+def fresh(r: Any, *names: str) -> None:
+    """Delete the keys `name` and `name:*` of each name (SCAN + DEL), never anything else."""
+    for name in names:
+        doomed = [name, *r.scan_iter(match=f"{_glob_escape(name)}:*", count=1000)]
+        r.delete(*doomed)
+
+
+def _glob_escape(name: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in name)
+
+
+@contextmanager
+def state(r: Any, *names: str) -> Iterator[None]:
+    """Keys of `names` deleted before the block and after it, whatever happens."""
+    fresh(r, *names)
+    try:
+        yield
+    finally:
+        fresh(r, *names)
+
+
+def guard(check: Callable[..., str]) -> Callable[..., str]:
+    """Turn NotImplementedError / NotDone raised by the student's skeleton into "not done yet"."""
+    import functools
+
+    @functools.wraps(check)
+    def run(*args: Any, **kwargs: Any) -> str:
+        try:
+            return check(*args, **kwargs)
+        except NotDone as exc:
+            return not_done(str(exc))
+        except NotImplementedError as exc:
+            where = f" ({exc})" if str(exc) else ""
+            return not_done(f"part of the skeleton still raises NotImplementedError{where}; "
+                            "write it, run its cell, then run this check again.")
+
+    return run
+
+
+def record_of(entry: Any) -> dict[str, Any]:
+    """A delivered job as a dict, whether the student's dequeue returned a dict, str or bytes."""
+    if isinstance(entry, dict):
+        return entry
+    if isinstance(entry, (bytes, str)):
+        try:
+            value = json.loads(entry)
+        except ValueError:
+            raise fail(f"dequeue returned {entry!r:.60}, which is not the JSON of a job") from None
+        if isinstance(value, dict):
+            return value
+    raise fail(f"dequeue returned {entry!r:.60} ({type(entry).__name__}); expected the job (a dict, "
+               "or its JSON text) or None")
+
+
+def job_ids(entries: list[Any]) -> list[str]:
+    """The ids of delivered jobs."""
+    return [str(record_of(e).get("id")) for e in entries]
+
+
+def jobs(n: int, prefix: str = "job", **extra: Any) -> list[dict[str, Any]]:
+    """`n` job records {"id": "job-00", "type": "work", "n": 0, ...}, as the harness enqueues them."""
+    return [{"id": f"{prefix}-{i:02d}", "type": "work", "n": i, **extra} for i in range(n)]
+
+
+def said(items: list[Any], limit: int = 6) -> str:
+    """A short, readable list: 'job-02, job-01, job-00' (… when longer)."""
+    shown = ", ".join(str(x) for x in items[:limit])
+    return shown + (", …" if len(items) > limit else "")
+
+
+from . import simple  # noqa: E402  (the checks, one module per notebook)
+from .simple import crash_after_prediction, my_queue  # noqa: E402
+
+__all__ = ["CheckFailed", "NOT_DONE", "PASSED", "crash_after_prediction", "my_queue"]

@@ -1,0 +1,166 @@
+"""The notebooks' exercises: every check can fail, says "not done yet" on the skeleton, passes the solution.
+
+An exercise is a pair of cells sharing `metadata["labqueue"]["exercise"] = "<notebook-stem>/<name>"`:
+the exercise cell (tag "exercise", where the student types) and the check cell (tag "check"). Its
+solution is `notebooks/solutions/<stem>/<name>.py`; known-wrong answers are
+`tests/wrong_solutions/<stem>/<name>__<what>.py`, each opening with `# expect: <regex>`, the
+sentence the check must answer with. Every test runs on the embedded fake and on a private
+redis-server (conftest's `r`); the last one executes whole notebooks with every solution filled in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import fakeredis
+import nbformat
+import pytest
+
+from labqueue.lab import checks
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+SOLUTIONS = NOTEBOOKS / "solutions"
+WRONG = Path(__file__).resolve().parent / "wrong_solutions"
+
+
+def exercise_cells() -> dict[str, dict[str, Any]]:
+    """Exercise id -> {"notebook", "exercise", "check" (cell sources), "heading" above the exercise cell}."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        nb = nbformat.read(path, 4)
+        heading = ""
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                for line in cell.source.splitlines():
+                    if line.startswith("#"):
+                        heading = line.lstrip("#").strip()
+            ex = cell.metadata.get("labqueue", {}).get("exercise")
+            if not ex:
+                continue
+            kinds = [t for t in cell.metadata.get("tags", []) if t in ("exercise", "check")]
+            assert len(kinds) == 1, f"{path.name}: a cell of exercise {ex} is tagged {kinds}"
+            entry = found.setdefault(ex, {"notebook": path})
+            assert kinds[0] not in entry, f"{path.name}: two {kinds[0]} cells for exercise {ex}"
+            entry[kinds[0]] = cell.source
+            if kinds[0] == "exercise":
+                entry["heading"] = heading
+    return found
+
+
+EXERCISES = exercise_cells()
+WRONGS = sorted(WRONG.glob("*/*.py"))
+
+
+def wrong_cases() -> list[Any]:
+    cases = []
+    for path in WRONGS:
+        ex = f"{path.parent.name}/{path.stem.split('__')[0]}"
+        cases.append(pytest.param(ex, path, id=f"{ex}__{path.stem.split('__')[1]}"))
+    return cases
+
+
+def run_cell(source: str, ns: dict[str, Any]) -> str:
+    """Execute a cell's source in `ns` (as the kernel would); return what it printed."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(source, "<cell>", "exec"), ns)
+    return out.getvalue()
+
+
+def solution(ex: str) -> str:
+    return (SOLUTIONS / f"{ex}.py").read_text(encoding="utf-8")
+
+
+def test_every_exercise_is_complete():
+    """Each exercise has one exercise cell, one check cell after it, a solution and a known-wrong answer."""
+    assert len(EXERCISES) >= 2
+    wrong_for = {f"{p.parent.name}/{p.stem.split('__')[0]}" for p in WRONGS}
+    for ex, cells in EXERCISES.items():
+        assert cells["notebook"].stem == ex.split("/")[0], f"{ex} lives in {cells['notebook'].name}"
+        assert "exercise" in cells and "check" in cells, f"{ex} needs an exercise cell and a check cell"
+        assert (SOLUTIONS / f"{ex}.py").is_file(), f"no solution notebooks/solutions/{ex}.py"
+        assert ex in wrong_for, f"no known-wrong answer tests/wrong_solutions/{ex}__*.py: a check must be seen failing"
+        assert f"# %load solutions/{ex}.py" in cells["exercise"], f"{ex}: the solution is revealed on purpose only"
+    assert not wrong_for - set(EXERCISES), f"wrong answers for unknown exercises: {wrong_for - set(EXERCISES)}"
+
+
+@pytest.mark.parametrize("ex", sorted(EXERCISES))
+def test_check_run_before_its_exercise_names_the_cell(ex):
+    """A check run before its exercise cell fails with one sentence naming the cell to run first."""
+    cells = EXERCISES[ex]
+    with pytest.raises(checks.CheckFailed) as info:
+        run_cell(cells["check"], {"r": fakeredis.FakeRedis(decode_responses=True)})
+    message = str(info.value)
+    assert f"run the cell under “{cells['heading']}” first" in message, message
+    assert message.count(". ") == 0 and message.endswith("."), f"one sentence: {message}"
+
+
+@pytest.mark.parametrize("ex", sorted(EXERCISES))
+def test_skeleton_says_not_done_yet(ex, r):
+    """With the committed skeleton the check prints "not done yet" and raises nothing."""
+    ns = {"r": r}
+    run_cell(EXERCISES[ex]["exercise"], ns)
+    printed = run_cell(EXERCISES[ex]["check"], ns)
+    assert "not done yet" in printed and "✓" not in printed, printed
+
+
+@pytest.mark.parametrize("ex", sorted(EXERCISES))
+def test_solution_passes_and_passes_again(ex, r):
+    """The solution passes its check, and the check re-run right after passes again."""
+    ns = {"r": r}
+    run_cell(solution(ex), ns)
+    for _ in range(2):
+        printed = run_cell(EXERCISES[ex]["check"], ns)
+        assert printed.startswith("✓") and "not done" not in printed, printed
+
+
+@pytest.mark.parametrize(("ex", "path"), wrong_cases())
+def test_known_wrong_answer_is_rejected_with_its_reason(ex, path, r):
+    """A known-wrong answer fed to the check is rejected with the sentence that explains it."""
+    source = path.read_text(encoding="utf-8")
+    expect = re.match(r"# expect: (.+)\n", source)
+    assert expect, f"{path.name} must open with '# expect: <regex>'"
+    ns = {"r": r}
+    run_cell(source, ns)
+    with pytest.raises(checks.CheckFailed) as info:
+        run_cell(EXERCISES[ex]["check"], ns)
+    assert re.search(expect.group(1), str(info.value)), f"{path.name}: the check said: {info.value}"
+
+
+def with_solutions(path: Path) -> Any:
+    """The notebook with every exercise cell replaced by its solution."""
+    nb = nbformat.read(path, 4)
+    for cell in nb.cells:
+        ex = cell.metadata.get("labqueue", {}).get("exercise")
+        if ex and "exercise" in cell.metadata.get("tags", []):
+            cell.source = solution(ex)
+    return nb
+
+
+@pytest.mark.parametrize("path", sorted({c["notebook"] for c in EXERCISES.values()}), ids=lambda p: p.name)
+def test_notebook_runs_with_every_solution_and_every_check_passes(path, backend, request, monkeypatch):
+    """The whole notebook, solutions filled in, runs top to bottom and every check cell prints ✓."""
+    from nbclient import NotebookClient
+
+    if backend == "real":
+        monkeypatch.setenv("REDIS_URL", request.getfixturevalue("redis_server").url)
+    else:
+        monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = with_solutions(path)
+    start = time.monotonic()
+    NotebookClient(nb, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    seconds = time.monotonic() - start
+    for cell in nb.cells:
+        if "check" in cell.metadata.get("tags", []):
+            text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+            assert "✓" in text and "not done" not in text, f"{path.name} {cell.metadata['labqueue']}: {text}"
+    print(f"{path.name} with solutions on {backend}: {seconds:.1f} s", file=os.sys.stderr)

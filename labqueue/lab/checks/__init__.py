@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from ..session import qname
+
 PASSED = "passed"
 NOT_DONE = "not done"
 
@@ -63,15 +65,6 @@ def need(namespace: Mapping[str, Any], cell: str, *names: str) -> list[Any]:
     if missing:
         raise fail(f"`{missing[0]}` is not defined yet: run the cell under “{cell}” first, then this check.")
     return [namespace[n] for n in names]
-
-
-def qname(base: str) -> str:
-    """This kernel's name for `base` (labqueue.lab.session.qname when it exists, else `base`)."""
-    try:
-        from ..session import qname as session_qname  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return base
-    return str(session_qname(base))
 
 
 def fresh(r: Any, *names: str) -> None:

@@ -259,7 +259,7 @@ def race_schedulers(clients: list[Any], queue_name: str, instants: list[float]) 
 
 @dataclass
 class NaiveCronStep:
-    """The chapter's way of re-arming a recurring job, split in two halves to show the race.
+    """A naive way of re-arming a recurring job (the chapter never re-arms), split in two to show the race.
 
     `check(now)` reads the next run-at (GET) and says whether it is due; `fire()` pushes the job
     (LPUSH) and stores the next run-at (SET). Two schedulers that both check before either fires

@@ -321,3 +321,15 @@ def test_side_by_side_shows_the_diagram_and_the_traced_commands(r: Any) -> None:
         lq.SimpleQueue(t.client, "side").enqueue({"type": "x"})
     html = plots.side_by_side(diagrams.SIMPLE_QUEUE, t).data
     assert "SIMPLE QUEUE (LIST)" in html and "LPUSH lq:{side}:waiting" in html
+
+
+def test_histogram_quantile_interpolates_inside_the_bucket():
+    """histogram_quantile interpolates linearly inside the bucket, it does not return its upper bound."""
+    from labqueue.lab.monitoring import histogram_quantile
+
+    buckets = [(0.01, 50.0), (0.025, 90.0), (0.05, 100.0), (float("inf"), 100.0)]
+    value, low, high = histogram_quantile(0.95, buckets)
+    assert (low, high) == (0.025, 0.05)
+    assert abs(value - 0.0375) < 1e-12               # halfway: rank 95 is 5 of the bucket's 10
+    assert histogram_quantile(0.5, buckets)[0] == 0.01
+    assert histogram_quantile(0.25, buckets)[0] == 0.005  # first bucket: from 0

@@ -54,3 +54,13 @@ def test_email_experiment_dead_letters_exactly_the_expected_addresses(r):
 def test_total_wait_sums_the_backoff():
     """total_wait adds the delays before each retry."""
     assert rt.total_wait(Backoff.exponential(0.5, factor=3), 4) == 0.5 + 1.5 + 4.5
+
+
+def test_bull3_and_bullmq_backoff_formulas_differ_as_documented():
+    """Bull 3 waits 2 s then 6 s (8 s) for delay 2 s; BullMQ and labqueue wait 2 s then 4 s (6 s)."""
+    from labqueue.lab import retries as rt
+
+    assert [rt.bull3_exponential(2.0, n) for n in (1, 2, 3)] == [2.0, 6.0, 14.0]
+    assert [rt.bullmq_exponential(2.0, n) for n in (1, 2, 3)] == [2.0, 4.0, 8.0]
+    table = rt.bull_backoffs(2.0, 3)
+    assert list(table.loc["total wait"]) == [8.0, 6.0, 6.0]

@@ -103,3 +103,31 @@ class MonitorChart:
         for ax in axes[:2]:
             ax.set_ylim(bottom=0)
         return fig
+
+
+def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> tuple[float, float, float]:
+    """Prometheus's histogram_quantile on cumulative (le, count) buckets: (value, bucket low, bucket high).
+
+    As Prometheus does, it finds the first bucket whose count reaches q x total and interpolates
+    linearly between that bucket's lower and upper bounds (observations assumed evenly spread).
+    """
+    if not 0 <= q <= 1:
+        raise ValueError(f"q must be between 0 and 1, got {q!r}")
+    buckets = sorted(buckets)
+    if not buckets or buckets[-1][0] != float("inf"):
+        raise ValueError("buckets must end with the +Inf bucket")
+    total = buckets[-1][1]
+    if total == 0:
+        raise ValueError("no observations")
+    rank = q * total
+    low, below = 0.0, 0.0
+    for i, (le, count) in enumerate(buckets):
+        if count >= rank:
+            if le == float("inf"):  # Prometheus returns the highest finite bound
+                return buckets[i - 1][0], buckets[i - 1][0], le
+            if count == below:
+                return le, low, le
+            return low + (le - low) * (rank - below) / (count - below), low, le
+        low, below = le, count
+    raise AssertionError("unreachable: the +Inf bucket holds every observation")
+

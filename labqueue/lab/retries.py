@@ -199,7 +199,31 @@ def total_wait(policy: Backoff, max_attempts: int) -> float:
     return sum(policy.delay(a) for a in range(1, max_attempts))
 
 
-__all__ = ["EmailExperiment", "FlakyMailer", "addresses", "dead_ids_by_recipient", "dead_table", "delay_table",
+def bull3_exponential(delay: float, attempts_made: int) -> float:
+    """Bull 3's exponential backoff (the chapter's `require('bull')`): delay·(2^n − 1) after n failures."""
+    return delay * (2 ** attempts_made - 1)
+
+
+def bullmq_exponential(delay: float, attempts_made: int) -> float:
+    """Today's BullMQ exponential backoff (and labqueue's Backoff): delay·2^(n−1) after n failures."""
+    return delay * 2 ** (attempts_made - 1)
+
+
+def bull_backoffs(delay: float, attempts: int) -> Any:
+    """Wait before each retry of a job that always fails, per formula, with the total (pandas)."""
+    import pandas as pd
+
+    mine = Backoff.exponential(delay, cap=None)
+    rows = {f"after failure {n} (before attempt {n + 1})": {
+        "Bull 3: delay·(2^n − 1)": bull3_exponential(delay, n),
+        "BullMQ: delay·2^(n−1)": bullmq_exponential(delay, n),
+        "labqueue Backoff.exponential(delay)": mine.delay(n)} for n in range(1, attempts)}
+    table = pd.DataFrame(rows).T
+    table.loc["total wait"] = table.sum()
+    return table
+
+
+__all__ = ["EmailExperiment", "bull3_exponential", "bull_backoffs", "bullmq_exponential", "FlakyMailer", "addresses", "dead_ids_by_recipient", "dead_table", "delay_table",
            "delays", "fail_together", "flips", "peak", "retry_offsets", "total_wait"]
 
 

@@ -9,17 +9,21 @@ every real occurrence (both 02:00s), as Vixie cron does.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from . import scripts
 from .base import text
 from .delayed import DelayedQueue
 from .errors import ConfigError
+
+log = logging.getLogger("labqueue.scheduler")
+BAD_SCHEDULE = (ValueError, TypeError, KeyError, RecursionError, OverflowError)  # parsing, croniter
 
 
 def zone(tz: str) -> ZoneInfo:
@@ -33,11 +37,17 @@ def zone(tz: str) -> ZoneInfo:
 
 
 def validate(expr: str, tz: str = "UTC") -> ZoneInfo:
-    """Check a 5-field cron expression and a time zone; ConfigError naming the bad one."""
+    """Check a 5-field cron expression that fires some day, and a time zone; ConfigError naming the bad one."""
     if not isinstance(expr, str) or len(expr.split()) != 5 or not croniter.is_valid(expr):
         raise ConfigError(f"invalid cron expression {expr!r}: expected 5 fields "
                           "'minute hour day-of-month month day-of-week', e.g. '0 9 * * 1'")
-    return zone(tz)
+    tzinfo = zone(tz)
+    try:  # croniter accepts dates that never come (February 31st), then fails to find one
+        croniter(expr, datetime.now(tzinfo)).get_next(float)
+    except CroniterError:
+        raise ConfigError(f"cron expression {expr!r} never fires: no date matches it "
+                          "(e.g. February 30th or 31st)") from None
+    return tzinfo
 
 
 def _repeated_wall_time(moment: datetime, tzinfo: ZoneInfo) -> bool:
@@ -79,6 +89,8 @@ class CronQueue(DelayedQueue):
     def __init__(self, redis_client: Any, queue_name: str = "cron_jobs", **options: Any) -> None:
         super().__init__(redis_client, queue_name, **options)
         self._fire = scripts.load(redis_client, "cron_fire")
+        self._bury_schedule = scripts.load(redis_client, "cron_bury")
+        self._read = scripts.load(redis_client, "read_hashes")
 
     def schedule_cron(self, job_data: dict[str, Any], expr: str, tz: str = "UTC", *,
                       name: str | None = None, type: str | None = None, now: float | None = None) -> str:
@@ -115,28 +127,54 @@ class CronQueue(DelayedQueue):
         return bool(pipe.execute()[0])
 
     def schedules(self) -> dict[str, dict[str, Any]]:
-        """Schedule name -> definition (HGETALL)."""
-        return {text(k): json.loads(v) for k, v in self.redis.hgetall(self.keys.cron).items()}
+        """Schedule name -> definition; an unreadable one as {"invalid": its text} (read_hashes.lua)."""
+        out: dict[str, dict[str, Any]] = {}
+        for key, value in scripts.hashes_raw(self.redis, self._read, [self.keys.cron])[0].items():
+            try:
+                out[text(key)] = _parse_schedule(value)
+            except BAD_SCHEDULE:
+                out[text(key)] = {"invalid": text(value)}
+        return out
 
     def run_cron(self, now: float | None = None) -> int:
-        """Enqueue the next occurrence of every schedule whose last one is due; returns how many new."""
+        """Enqueue the next occurrence of every schedule whose last one is due; returns how many new.
+
+        One read (read_hashes.lua), then cron_fire.lua per due schedule. A schedule that cannot run
+        (not JSON, a date that never comes) is moved to the dead-letter queue and logged
+        (cron_bury.lua); the others still fire.
+        """
         now = time.time() if now is None else now
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(self.keys.cron)
-        pipe.hgetall(self.keys.cron_last)
-        specs, lasts = pipe.execute()
-        lasts = {text(k): float(v) for k, v in lasts.items()}
+        specs, lasts = scripts.hashes_raw(self.redis, self._read, [self.keys.cron, self.keys.cron_last])
         fired = 0
         for key, value in specs.items():
-            name, spec = text(key), json.loads(value)
-            if lasts.get(name, -1.0) > now:
+            name = text(key)
+            try:
+                last = float(lasts.get(key, b"-1"))
+            except ValueError:
+                last = -1.0  # a junk last run: fire the next occurrence (cron_fire.lua overwrites it)
+            if last > now:
                 continue  # its next occurrence is already waiting in the delayed set
-            run_at = next_run(spec["expr"], spec["tz"], now)
-            job = self._new_job(spec["data"], type=spec["type"], job_id=f"{name}@{int(run_at)}",
-                                run_at=run_at)
+            try:
+                spec = _parse_schedule(value)
+                run_at = next_run(spec["expr"], spec["tz"], now)
+                job = self._new_job(spec["data"], type=spec["type"], job_id=f"{name}@{int(run_at)}",
+                                    run_at=run_at)
+            except BAD_SCHEDULE as exc:
+                self._bury_bad_schedule(key, value, exc)
+                continue
             fired += int(self._fire(keys=[self.keys.cron_last, self.keys.delayed, self.keys.wake],
                                     args=[name, repr(run_at), job.raw]))
         return fired
+
+    def _bury_bad_schedule(self, key: bytes, value: bytes, exc: BaseException) -> None:
+        """Move a schedule that cannot run to the dead-letter queue as `cron:<name>`, and log it."""
+        name = text(key)
+        reason = f"cron schedule {name!r} cannot run: {str(exc) or type(exc).__name__}"
+        meta = json.dumps({"reason": reason, "failed_at": time.time(), "attempts": 0})
+        k = self.keys
+        if int(self._bury_schedule(keys=[k.cron, k.cron_last, k.dlq, k.dlq_meta],
+                                   args=[key, value, f"cron:{name}", meta])):
+            log.error("queue %s: %s; moved to the dead-letter queue as %r", self.name, reason, f"cron:{name}")
 
     def tick(self, now: float | None = None) -> float | None:
         """One scheduler pass: promote due jobs, then enqueue the cron occurrences that follow."""
@@ -144,6 +182,18 @@ class CronQueue(DelayedQueue):
         if self.run_cron(now):
             nxt = self.next_due()
         return nxt
+
+
+def _parse_schedule(value: bytes | str) -> dict[str, Any]:
+    """A stored schedule definition, checked: {"expr", "tz", "type", "data"}; ValueError naming what is wrong."""
+    try:
+        spec = json.loads(value)
+    except ValueError as exc:  # also invalid UTF-8
+        raise ValueError(f"definition is not valid JSON ({exc})") from None
+    if not isinstance(spec, dict) or not {"expr", "tz", "type", "data"} <= set(spec):
+        raise ValueError("definition must be a JSON object with 'expr', 'tz', 'type' and 'data'")
+    validate(spec["expr"], spec["tz"])
+    return spec
 
 
 def _check_range(name: str, value: Any, low: int, high: int) -> None:

@@ -142,6 +142,10 @@ class Scheduler:
                 log.warning("scheduler of %s: %s; retrying in 1 s", queue.name, exc)
                 self._stop.wait(1.0)
                 continue
+            except Exception:  # never a dead scheduler: say why, wait, try again
+                log.exception("scheduler of %s: unexpected error; retrying in 1 s", queue.name)
+                self._stop.wait(1.0)
+                continue
             self.passes += 1
             if self.interval is not None:  # the chapter's way: look again every interval
                 self._stop.wait(self.interval)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import re
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -103,3 +107,69 @@ def test_simulated_dates_with_injected_time(r):
     for day in range(1, 6):
         q.tick(now=start + day * 86400)
     assert q.size() == 5 and q.delayed_size() == 1
+
+
+NEVER = "0 0 31 2 *"  # February 31st: croniter accepts it, then finds no date
+
+
+@pytest.mark.parametrize("expr", [NEVER, "0 0 30 2 *", "0 9 31 4,6,9,11 *"])
+def test_a_cron_expression_that_never_fires_is_refused_before_writing(r, expr):
+    """A schedule on a date that never comes (February 31st) is a ConfigError naming it; nothing written."""
+    q = CronQueue(r, "never")
+    q.schedule_daily({"type": "ok"}, 9, name="fine")
+    before = {k: r.dump(k) for k in r.keys("*")}
+    with pytest.raises(ConfigError, match=f"cron expression '{re.escape(expr)}' never fires"):
+        q.schedule_cron({"type": "report"}, expr, "Europe/Paris")
+    assert {k: r.dump(k) for k in r.keys("*")} == before
+    assert q.tick() is not None  # the queue still works
+
+
+def test_a_repeat_that_never_fires_is_an_invalid_job(r):
+    """JobQueue.add(repeat={'cron': '0 0 31 2 *'}) raises InvalidJob naming the expression; nothing written."""
+    from labqueue import InvalidJob
+    from labqueue.jobqueue import JobQueue
+
+    q = JobQueue(r, "never")
+    with pytest.raises(InvalidJob, match="never fires"):
+        q.add("report", {}, repeat={"cron": NEVER})
+    assert r.dbsize() == 0
+
+
+def _plant_bad_schedules(r, q):
+    """Schedules written to Redis by older code or by hand: one that never fires, one that is not JSON."""
+    r.hset(q.keys.cron, "feb31", json.dumps({"expr": NEVER, "tz": "UTC", "type": "report", "data": {}}))
+    r.hset(q.keys.cron, "junk", "{not json")
+
+
+def test_a_bad_schedule_already_in_redis_is_dead_lettered_and_the_others_still_fire(r, caplog):
+    """run_cron/tick move a schedule that cannot run to the DLQ with its reason, log it, and fire the valid ones."""
+    q = CronQueue(r, "mixed")
+    start = 1_800_000_000
+    q.schedule_cron({"type": "tick"}, "*/5 * * * *", "UTC", name="every5", now=start)
+    _plant_bad_schedules(r, q)
+    with caplog.at_level(logging.ERROR, logger="labqueue.scheduler"):
+        for step in range(1, 4):
+            q.tick(now=start + step * 300)
+    assert q.size() == 3 and set(q.schedules()) == {"every5"}
+    dead = {d.id: d for d in q.dead_letters()}
+    assert set(dead) == {"cron:feb31", "cron:junk"}
+    assert NEVER in dead["cron:feb31"].reason and "never fires" in dead["cron:feb31"].reason
+    assert "not valid JSON" in dead["cron:junk"].reason and dead["cron:junk"].raw == "{not json"
+    assert "feb31" in caplog.text and "junk" in caplog.text and "dead-letter" in caplog.text
+
+
+def test_the_scheduler_thread_survives_a_bad_schedule(r):
+    """With a bad schedule in Redis the scheduler thread lives on and keeps promoting delayed jobs."""
+    q = CronQueue(r, "survive")
+    _plant_bad_schedules(r, q)
+    scheduler = q.start_scheduler(max_sleep=0.2)
+    try:
+        q.enqueue({"type": "later"}, delay_seconds=0.3)
+        deadline = time.monotonic() + 10
+        while q.size() < 1:
+            assert time.monotonic() < deadline, "the delayed job was never promoted"
+            assert scheduler._thread.is_alive(), "the scheduler thread died"
+            time.sleep(0.02)
+    finally:
+        scheduler.stop()
+    assert q.dlq_size() == 2 and q.schedules() == {}

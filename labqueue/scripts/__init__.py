@@ -21,3 +21,17 @@ def source(name: str) -> str:
 def load(client: Any, name: str) -> Any:
     """Script `name` registered on `client`."""
     return client.register_script(source(name))
+
+
+def hashes_raw(client: Any, script: Any, keys: list[str]) -> list[dict[bytes, bytes]]:
+    """Run read_hashes.lua with its reply left as bytes (NEVER_DECODE): one dict per hash."""
+    import redis
+
+    def pairs(flat: list[bytes]) -> dict[bytes, bytes]:
+        return dict(zip(flat[::2], flat[1::2]))
+
+    try:
+        reply = client.execute_command("EVALSHA", script.sha, len(keys), *keys, NEVER_DECODE=True)
+    except redis.exceptions.NoScriptError:
+        reply = client.execute_command("EVAL", script.script, len(keys), *keys, NEVER_DECODE=True)
+    return [pairs(flat) for flat in reply]

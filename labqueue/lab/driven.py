@@ -128,14 +128,21 @@ class Driven:
 
 
 def beside(diagram: str, table: Any, *, left: str = "the chapter", right: str = "what labqueue sends") -> Any:
-    """The chapter's diagram and a table (a traced client's commands) side by side, as static HTML."""
+    """The chapter's diagram and a table (a traced client's commands) side by side, as static HTML.
+
+    A `Tracer.table()` carries the Lua scripts each operation ran (`attrs["lua"]`): their source is shown
+    below, syntax-highlighted.
+    """
     import html
 
     from IPython.display import HTML
+
+    from . import lua
 
     body = table.to_html(index=False) if hasattr(table, "to_html") else f"<pre>{html.escape(str(table))}</pre>"
     return HTML(
         "<table style='border:none'><tr>"
         f"<th style='text-align:left'>{html.escape(left)}</th><th style='text-align:left'>{html.escape(right)}</th></tr>"
         f"<tr><td style='vertical-align:top'><pre style='font-size:11px'>{html.escape(diagram)}</pre></td>"
-        f"<td style='vertical-align:top'>{body}</td></tr></table>")
+        f"<td style='vertical-align:top'>{body}</td></tr></table>"
+        + lua.html_for(getattr(table, "attrs", {}).get("lua", {})))

@@ -97,7 +97,7 @@ def timeline(executions: Any, *, by: str = "worker", title: str = "", label_jobs
 
 def side_by_side(diagram: str, tracer: Any, operations: Sequence[str] | None = None,
                  width: int = 60) -> Any:
-    """HTML: the chapter's diagram (left) next to the commands recorded per operation (right)."""
+    """HTML: the chapter's diagram (left) next to the commands recorded per operation and the Lua they ran (right)."""
     from IPython.display import HTML
 
     ops = list(operations) if operations is not None else list(dict.fromkeys(c.operation for c in tracer.commands))
@@ -109,9 +109,12 @@ def side_by_side(diagram: str, tracer: Any, operations: Sequence[str] | None = N
             lines.append(f"&nbsp;&nbsp;<code>{html.escape(c.pretty(width))}</code>{flag}")
     left = f"<pre style='font-size:11px;line-height:1.2'>{html.escape(diagram.strip(chr(10)))}</pre>"
     right = "<div style='font-size:12px;line-height:1.6'>" + "<br>".join(lines) + "</div>"
+    from . import lua
+
+    ran = {op: used for op, used in tracer.scripts_by_operation().items() if op in ops}
     return HTML("<div style='display:flex;gap:2em;align-items:flex-start'>"
-                f"<div><b>the chapter's diagram</b>{left}</div>"
-                f"<div><b>what labqueue sends (traced)</b><br>{right}</div></div>")
+                f"<div style='flex:none'><b>the chapter's diagram</b>{left}</div>"
+                f"<div><b>what labqueue sends (traced)</b><br>{right}</div></div>{lua.html_for(ran)}")
 
 
 __all__ = ["bars", "grouped_bars", "render_png", "show", "side_by_side", "timeline"]

@@ -10,6 +10,7 @@ operation it belongs to. EVALSHA digests are named after the labqueue script the
     with t.record("enqueue"):
         q.enqueue({"type": "send_email"})
     t.summary()   # {"enqueue": "LPUSH"}
+    t.show_lua()  # the source of every Lua script the operations ran (labqueue.lab.lua)
 """
 
 from __future__ import annotations
@@ -145,14 +146,43 @@ class Tracer:
             out.setdefault(c.operation, []).append(c.name + (" (error)" if c.error else ""))
         return {op: " + ".join(names) for op, names in out.items()}
 
+    def scripts_by_operation(self) -> dict[str, list[str]]:
+        """Operation -> the labqueue Lua scripts it ran with EVALSHA, in order, each once (`['lease.lua']`)."""
+        out: dict[str, list[str]] = {}
+        for c in self.commands:
+            if c.name.startswith("EVALSHA ") and c.name.endswith(".lua"):
+                used = out.setdefault(c.operation, [])
+                if c.name[8:] not in used:
+                    used.append(c.name[8:])
+        return out
+
+    def scripts(self, operation: str | None = None) -> list[str]:
+        """The Lua scripts one operation (or all of them) ran, in order, each once."""
+        found: list[str] = []
+        for op, used in self.scripts_by_operation().items():
+            if operation is None or op == operation:
+                found.extend(name for name in used if name not in found)
+        return found
+
     def table(self, width: int = 48) -> Any:
-        """A pandas DataFrame: operation, command as sent, pipeline flag, error."""
+        """A pandas DataFrame: operation, command as sent, pipeline flag, error.
+
+        Its `attrs["lua"]` holds `scripts_by_operation()`, so `driven.beside` can show the Lua next to it.
+        """
         import pandas as pd
 
         rows = [{"operation": c.operation, "command": c.pretty(width),
                  "in pipeline": "yes" if c.pipeline else "", "error": c.error or ""}
                 for c in self.commands]
-        return pd.DataFrame(rows, columns=["operation", "command", "in pipeline", "error"])
+        df = pd.DataFrame(rows, columns=["operation", "command", "in pipeline", "error"])
+        df.attrs["lua"] = self.scripts_by_operation()
+        return df
+
+    def show_lua(self) -> Any:
+        """Display the source of every Lua script the recorded operations ran, syntax-highlighted."""
+        from . import lua
+
+        return lua.show(self)
 
     def clear(self) -> None:
         """Forget what was recorded."""

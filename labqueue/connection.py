@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import re
 import threading
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 import redis
 
@@ -17,8 +16,58 @@ _FAKE_SERVER: Any = None
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ***."""
-    return re.sub(r"(?<=://)([^:@/]*):([^@/]*)@", r"\1:***@", url)
+    """The URL with its password replaced by *** (everything up to the last '@': the password may hold
+    '/', '#', '?', '@' or ':'); a user name before the first ':' is kept."""
+    head, at, tail = url.rpartition("@")
+    if not at:
+        return url
+    scheme, sep, userinfo = head.partition("://")
+    if not sep:
+        return f"***@{tail}"
+    user = userinfo.split(":", 1)[0] if ":" in userinfo else ""
+    return f"{scheme}://{user}:***@{tail}" if ":" in userinfo else f"{scheme}://***@{tail}"
+
+
+def _url_options(scheme: str) -> set[str]:
+    """The query options a redis-py URL of `scheme` can carry: those its pool and connection class take."""
+    import inspect
+
+    conn = {"rediss": redis.SSLConnection, "unix": redis.UnixDomainSocketConnection}.get(scheme, redis.Connection)
+    names: set[str] = set()
+    for cls in (*conn.__mro__, redis.ConnectionPool):
+        init = cls.__dict__.get("__init__")
+        if init is not None:
+            names |= {n for n, p in inspect.signature(init).parameters.items()
+                      if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return names - {"self", "connection_class", "host", "port", "path", "username", "password"}
+
+
+def _check_url(url: Any) -> SplitResult:
+    """The parts of a Redis URL; ConfigError naming what is wrong with it (never its password)."""
+    if not isinstance(url, str):
+        raise ConfigError(f"Redis URL must be a string, got {type(url).__name__}")
+    shown = repr(mask_url(url))
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket; urllib's message may quote the URL
+        raise ConfigError(f"Redis URL {shown} is malformed: urllib cannot split it") from None
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"Redis URL {shown} must start with redis://, rediss:// or unix://")
+    try:
+        parts.port
+        problem = "" if parts.scheme == "unix" or parts.hostname else "no host"
+    except ValueError:  # urllib's message quotes the "port", which may be a piece of the password
+        problem = "the port is not a number from 0 to 65535"
+    if problem:
+        if "@" in url and "@" not in parts.netloc:
+            problem += " (a password with '/', '?' or '#' must be percent-encoded: %2F, %3F, %23)"
+        raise ConfigError(f"Redis URL {shown} is malformed: {problem}")
+    unknown = sorted(set(parse_qs(parts.query, keep_blank_values=True)) - _url_options(parts.scheme))
+    if unknown:
+        raise ConfigError(f"Redis URL {shown} has unknown option(s) {', '.join(map(repr, unknown))}: "
+                          "use redis-py's, e.g. socket_timeout, socket_connect_timeout, max_connections, "
+                          "client_name, health_check_interval")
+    return parts
 
 
 def _embedded_server() -> Any:
@@ -38,11 +87,7 @@ def connect(url: str | None = None, *, decode_responses: bool = True) -> redis.R
         import fakeredis
 
         return fakeredis.FakeRedis(server=_embedded_server(), decode_responses=decode_responses)
-    if not isinstance(url, str):
-        raise ConfigError(f"Redis URL must be a string, got {type(url).__name__}")
-    parts = urlsplit(url)
-    if parts.scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError(f"Redis URL {mask_url(url)!r} must start with redis://, rediss:// or unix://")
+    parts = _check_url(url)
     try:
         parts.port  # raises ValueError on a non-numeric port
         if parts.scheme != "unix" and not parts.hostname:
@@ -50,6 +95,18 @@ def connect(url: str | None = None, *, decode_responses: bool = True) -> redis.R
         return redis.Redis.from_url(url, decode_responses=decode_responses)
     except ValueError as exc:
         raise ConfigError(f"Redis URL {mask_url(url)!r} is malformed: {exc}") from None
+
+
+def refused(exc: BaseException) -> str:
+    """For an error meaning the server refused us (wrong password, no permission): one line saying
+    so, never the password; '' for any other error (a server away, a bug)."""
+    message = str(exc)
+    if isinstance(exc, redis.AuthenticationError) or message.startswith(("NOAUTH", "WRONGPASS")):
+        return ("Redis refused the connection: authentication failed (wrong or missing password or user "
+                f"name; {type(exc).__name__})")
+    if isinstance(exc, redis.exceptions.NoPermissionError) or "NOPERM" in message:
+        return f"Redis refused a command: this user has no permission for it ({message.splitlines()[0][:200]})"
+    return ""
 
 
 def is_fake(client: Any) -> bool:

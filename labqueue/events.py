@@ -131,21 +131,43 @@ class QueueEvents:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m labqueue.events REDIS_URL QUEUE [SINCE]`: print events as JSON lines until killed."""
+    """`python -m labqueue.events REDIS_URL QUEUE [SINCE]`: print events as JSON lines until killed.
+
+    Errors are one line on stderr, never a traceback nor the password: a bad URL or a server that
+    refuses us (authentication, permissions) exits 2, a server that cannot be reached exits 1.
+    """
     import sys
 
     import redis
+
+    from .connection import connect, mask_url, refused
+    from .errors import ConfigError
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) not in (2, 3):
         print("usage: python -m labqueue.events REDIS_URL QUEUE [SINCE (default $)]", file=sys.stderr)
         return 2
-    listener = QueueEvents(redis.Redis.from_url(args[0]), args[1], last_id=args[2] if len(args) > 2 else "$")
-    listener._pin()  # before saying so: every event written after "listening" is seen
-    print(json.dumps({"event": "listening"}), flush=True)
-    while True:
-        for e in listener.poll(block_ms=1000):
-            print(json.dumps({"id": e.stream_id, "event": e.event, "job": e.job_id, **e.fields}), flush=True)
+
+    def fail(message: str, status: int) -> int:
+        print(f"labqueue.events: error: {message}", file=sys.stderr, flush=True)
+        return status
+
+    try:
+        listener = QueueEvents(connect(args[0], decode_responses=False), args[1],
+                               last_id=args[2] if len(args) > 2 else "$")
+        listener._pin()  # before saying so: every event written after "listening" is seen
+        print(json.dumps({"event": "listening"}), flush=True)
+        while True:
+            for e in listener.poll(block_ms=1000):
+                print(json.dumps({"id": e.stream_id, "event": e.event, "job": e.job_id, **e.fields}), flush=True)
+    except ConfigError as exc:
+        return fail(str(exc), 2)
+    except redis.RedisError as exc:
+        if refused(exc):
+            return fail(refused(exc), 2)
+        return fail(f"cannot read events from {mask_url(args[0])}: {type(exc).__name__}: {exc}", 1)
+    except KeyboardInterrupt:
+        return 0
 
 
 if __name__ == "__main__":

@@ -436,6 +436,61 @@ def test_worker_connection_logs_never_show_the_password(caplog: Any, locked_serv
     assert PASSWORD not in caplog.text
 
 
+SPECIAL = "s3cret/Pa55#w?rd@x="  # a password with every character that breaks a URL
+
+
+def events_cli(url: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    env = {**{k: v for k, v in os.environ.items() if k != "REDIS_URL"}, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "labqueue.events", url, "q", "0"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("url, status, message", [
+    (f"redis://:{SPECIAL}@127.0.0.1:1/0", 2, "must be percent-encoded"),
+    ("redis://:s3cret@127.0.0.1:1/0?timeout=1", 2, "unknown option(s) 'timeout'"),
+    ("redis://:s3cret@127.0.0.1:1/0", 1, "cannot read events"),
+])
+def test_events_cli_errors_are_one_line_without_the_password(url: str, status: int, message: str) -> None:
+    """python -m labqueue.events with a bad URL or no server prints one line (no traceback, no password)."""
+    run = events_cli(url)
+    assert run.returncode == status, run.stderr
+    assert message in run.stderr and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert "s3cret" not in run.stdout + run.stderr
+
+
+def test_events_cli_with_a_wrong_password_says_so_in_one_line(locked_server: RedisServer) -> None:
+    """python -m labqueue.events refused by the server (wrong password) exits 2 with one line, no password."""
+    run = events_cli(locked_server.url.replace(PASSWORD, PASSWORD + "x"))
+    assert run.returncode == 2, run.stderr
+    assert "authentication" in run.stderr.lower() and "Traceback" not in run.stderr
+    assert PASSWORD not in run.stdout + run.stderr
+
+
+def test_banners_never_show_a_password_with_special_characters() -> None:
+    """describe, the notebooks' backend line, the chaos lab's server line, the admin and metrics URLs: no password."""
+    from labqueue.admin import AdminServer
+    from labqueue.jobqueue import JobQueue
+    from labqueue.lab.chaos import Server
+    from labqueue.lab.session import backend_line
+    from labqueue.metrics import MetricsExporter
+
+    require_redis_server()
+    with RedisServer(password=SPECIAL) as server:
+        client = connect(server.url)
+        assert client.ping()
+        admin = AdminServer(JobQueue(client, "banner"), token="t" * 24).start()
+        exporter = MetricsExporter(client, ["banner"])
+        try:
+            shown = [describe(client), backend_line(client), Server(server.url, "REDIS_URL").describe(),
+                     admin.url, exporter.serve(), repr(client), repr(client.connection_pool)]
+        finally:
+            admin.close()
+            exporter.close()
+    assert all("s3cret" not in line and "Pa55" not in line for line in shown), shown
+    assert str(server.port) in shown[0]
+
+
 def test_labqueue_exports_no_loader() -> None:
     """The public API has nothing that loads code or pickles."""
     assert not any(n.lower().startswith(("pickle", "load", "eval")) for n in labqueue.__all__)

@@ -60,3 +60,70 @@ def test_import_is_light():
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
     assert labqueue.__all__
+
+
+SECRET = "s3cretZq"  # every test password starts with it: it must never be shown, nor any part of it
+PASSWORDS = [f"{SECRET}/Pa55+w==", f"{SECRET}#Pa55", f"{SECRET}?Pa55", f"{SECRET}@Pa55", f"{SECRET}:Pa55",
+             f"{SECRET} Pa55"]
+
+
+@pytest.mark.parametrize("password", PASSWORDS)
+@pytest.mark.parametrize("template", ["redis://:{}@127.0.0.1:6390/0", "redis://admin:{}@127.0.0.1:6390/0",
+                                      "rediss://user:{}@127.0.0.1/1", "redis:/:{}@127.0.0.1",
+                                      "{}@127.0.0.1:6390"])
+def test_mask_url_hides_passwords_with_any_character(password, template):
+    """mask_url hides the whole password, even with '/', '#', '?', '@', ':' or a space in it."""
+    from labqueue.connection import mask_url
+
+    masked = mask_url(template.format(password))
+    assert SECRET not in masked and "Pa55" not in masked and "***" in masked and "127.0.0.1" in masked
+    assert mask_url(f"redis://{SECRET}@127.0.0.1") == "redis://***@127.0.0.1"  # no ':': all of it is hidden
+
+
+@pytest.mark.parametrize("url", [
+    f"redis://:{SECRET}/Pa55+w==@127.0.0.1:6390/0",  # base64 with '/': urllib reads 's3cretZq' as the port
+    f"redis://:{SECRET}#Pa55@127.0.0.1:6390/0",
+    f"redis://:{SECRET}?Pa55@127.0.0.1:6390/0",
+    f"redis://admin:{SECRET}/x@127.0.0.1:port/0",
+    f"redis://:{SECRET}@127.0.0.1:99999/0",
+    f"redis://:{SECRET}@127.0.0.1:6390/0?timeout=1",
+    f"http://:{SECRET}@127.0.0.1:6390/0",
+    f"redis:/:{SECRET}@127.0.0.1:6390/0",
+])
+def test_connect_errors_never_quote_the_password(url):
+    """A malformed URL is a ConfigError that shows neither the password nor any piece of it."""
+    with pytest.raises(ConfigError) as err:
+        connect(url)
+    assert SECRET not in str(err.value) and "Pa55" not in str(err.value)
+    assert err.value.__cause__ is None  # no chained urllib message in a traceback
+    assert err.value.__context__ is None or err.value.__suppress_context__
+
+
+@pytest.mark.parametrize("url, option", [
+    ("redis://127.0.0.1:6390/0?timeout=1", "timeout"),
+    ("redis://127.0.0.1:6390/0?socket_timeout=1&colour=blue", "colour"),
+    ("redis://127.0.0.1:6390/0?max_connections=4&typo_timeout=1", "typo_timeout"),
+])
+def test_unknown_url_option_is_a_config_error_naming_it(url, option):
+    """connect() with an unknown URL query option raises ConfigError naming it (not a TypeError later)."""
+    with pytest.raises(ConfigError, match=f"unknown option.*'{option}'"):
+        connect(url)
+
+
+def test_known_url_options_still_work(redis_server):
+    """Options redis-py understands (socket_timeout, max_connections, client_name) are accepted."""
+    client = connect(redis_server.url + "?socket_timeout=2&max_connections=4&client_name=lab")
+    assert client.ping() and client.connection_pool.connection_kwargs["socket_timeout"] == 2.0
+
+
+def test_a_password_with_special_characters_works_and_is_never_shown():
+    """A server password with '/', '#', '?' and '@' works through RedisServer.url and never shows in describe()."""
+    require_redis_server()
+    password = f"{SECRET}/#?@Pa55+="
+    with RedisServer(password=password) as server:
+        client = connect(server.url)
+        assert client.ping()
+        assert SECRET not in describe(client) and SECRET not in repr(client)
+        from labqueue.connection import mask_url
+
+        assert SECRET not in mask_url(server.url)

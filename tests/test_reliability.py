@@ -350,11 +350,16 @@ def test_bad_handlers_module_is_a_clear_error(tmp_path: Path, monkeypatch: Any, 
     (["--handlers", HANDLERS, "--url", "redis://:s3cret@localhost:notaport/0"], "is malformed"),
     (["--handlers", HANDLERS, "--url", "http://localhost:6379"], "must start with redis://"),
     (["--handlers", HANDLERS, "--url", "redis://localhost:1/0", "--concurrency", "0"], "must be >= 1"),
+    (["--handlers", HANDLERS, "--url", "redis://:s3cret@localhost:1/0?timeout=1"], "unknown option(s) 'timeout'"),
+    (["--handlers", HANDLERS, "--url", "redis://:s3cret/Pa55#w@localhost:1/0"], "must be percent-encoded"),
+    (["--handlers", HANDLERS, "--url", "redis://localhost:1/0", "--lease", "nan"], "lease_seconds"),
+    (["--handlers", HANDLERS, "--url", "redis://localhost:1/0", "--poll", "inf"], "poll_seconds"),
 ])
 def test_cli_configuration_errors_exit_2_with_a_clear_message(args: list[str], message: str) -> None:
     """A bad command line exits with status 2 and one line naming the problem (never the password)."""
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     proc = subprocess.run([sys.executable, "-m", "labqueue", "worker", "--queue", "q", *args],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
-    assert proc.returncode == 2
+    assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and "s3cret" not in proc.stderr + proc.stdout
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr  # one line, no traceback

@@ -91,3 +91,38 @@ def test_big_payload_is_refused_and_nothing_written(r, tmp_path):
 def test_checklist_has_the_four_areas():
     """The checklist table covers the chapter's four areas."""
     assert set(pr.checklist()["area"]) == {"Architecture", "Performance", "Reliability", "Monitoring"}
+
+
+def test_every_checklist_row_names_notebooks_that_exist_or_says_not_covered():
+    """Each row points to notebooks of the lab (and 09's sections to sections that exist), or says 'not covered'."""
+    import re
+    from pathlib import Path
+
+    import nbformat
+
+    here = Path(__file__).resolve().parent.parent / "notebooks"
+    nb09 = nbformat.read(next(here.glob("09_*.ipynb")), 4)
+    headings = "\n".join(c.source for c in nb09.cells if c.cell_type == "markdown")
+    for area, item, where in pr.CHECKLIST:
+        if where.startswith("not covered"):
+            continue
+        ids = re.findall(r"\b(\d\d[ab]?)\b", where)
+        assert ids, f"{item!r}: no notebook named in {where!r}"
+        for nb in ids:
+            assert list(here.glob(f"{nb}_*.ipynb")), f"{item!r}: notebook {nb} does not exist"
+        for section in re.findall(r"09 §(\d+)", where):
+            assert re.search(rf"^## {section} · ", headings, re.M), f"{item!r}: 09 has no section {section}"
+
+
+def test_library_figures_come_from_the_reference_run(tmp_path):
+    """The comparison table reads the shipped reference run, and names what is missing from another file."""
+    import json
+
+    table, meta = pr.library_figures()
+    assert meta["n"] > 0 and len(table) == 4
+    assert table.loc[table.index.str.startswith("BullMQ"), "process vs BullMQ"].item() == "1.00x"
+    assert table["process, 1 worker /s"].min() > 0
+    bad = tmp_path / "run.json"
+    bad.write_text(json.dumps({"meta": {}, "systems": []}))
+    with pytest.raises(ValueError, match="no"):
+        pr.library_figures(bad)

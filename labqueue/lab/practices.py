@@ -27,28 +27,33 @@ from .experiments import Producer, WorkerPool
 from .live import Sampler
 
 __all__ = ["BlockingLoop", "CardProcessor", "ObjectStore", "PoisonRace", "RedeliveryRun",
-           "always_fails", "checklist", "fake_image", "poison_deliveries", "round_trip"]
+           "always_fails", "checklist", "fake_image", "library_figures", "poison_deliveries", "round_trip"]
 
 CHECKLIST: list[tuple[str, str, str]] = [
-    ("Architecture", "Reliable queue (BRPOPLPUSH / BLMOVE) in production", "ReliableQueue — notebooks 02a, 02b"),
+    ("Architecture", "Reliable queue (BRPOPLPUSH / BLMOVE) in production",
+     "ReliableQueue — 02a, 02b; why: a crash on each kind of queue — 09 §5"),
     ("Architecture", "Dead-letter queue for jobs that keep failing", "nack → DLQ, replay_dead() — 02b, 06"),
     ("Architecture", "Retries with exponential backoff", "Backoff.exponential(jitter='full') — 06"),
-    ("Architecture", "Priority queues for critical jobs", "PriorityQueue — 03"),
+    ("Architecture", "Priority queues for critical jobs", "PriorityQueue — 03; JobQueue priority= — 08a"),
     ("Architecture", "Delayed jobs for scheduling", "DelayedQueue, CronQueue — 04, 05"),
-    ("Performance", "Several workers to scale", "Worker(concurrency=N) — 00, 01"),
-    ("Performance", "Batch processing when possible", "enqueue_many, claim(N) — one round trip"),
-    ("Performance", "Watch the queue length", "counts(), live plots — 07"),
-    ("Performance", "Auto-scale workers with the load", "peak shaving — 00"),
-    ("Performance", "Rate-limit the workers", "production queue — 08a"),
-    ("Reliability", "Job timeout so workers never block", "dequeue(timeout), leases — below"),
-    ("Reliability", "Recover stale jobs at start-up", "recover_stale_jobs() in the heartbeat — 02b"),
-    ("Reliability", "Idempotent jobs (safe to retry)", "idempotency key — below"),
-    ("Reliability", "Detailed logs for debugging", "WorkerEvent / on_event"),
-    ("Reliability", "Alert when the queue is too long", "monitoring — 07"),
-    ("Monitoring", "Metrics: size, throughput, latency, errors", "Prometheus metrics — 07"),
+    ("Performance", "Several workers to scale", "workers sharing one queue — 00, 01"),
+    ("Performance", "Batch processing when possible", "enqueue_many, claim(N): round trips counted — 11"),
+    ("Performance", "Watch the queue length", "live depth charts — 01, 07"),
+    ("Performance", "Auto-scale workers with the load", "workers added and removed from the depth, live — 09 §7"),
+    ("Performance", "Rate-limit the workers", "JobQueue limiter, live — 09 §6"),
+    ("Reliability", "Job timeout so workers never block",
+     "dequeue(timeout) — 09 §2; a hung handler stopped by JobQueue timeout= — 09 §8"),
+    ("Reliability", "Recover stale jobs at start-up", "recover_stale_jobs() in every worker's heartbeat — 02b, 10"),
+    ("Reliability", "Idempotent jobs (safe to retry)", "idempotency key — 09 §1"),
+    ("Reliability", "Detailed logs for debugging", "WorkerEvent timelines — 01; the events stream — 08a"),
+    ("Reliability", "Alert when the queue is too long",
+     "the Prometheus alerting rule is shown — 07 (the lab runs no Prometheus server: not fired)"),
+    ("Monitoring", "Metrics: size, throughput, latency, errors", "Prometheus metrics scraped — 07"),
     ("Monitoring", "Real-time dashboard", "dashboard — 08b"),
-    ("Monitoring", "Alerting on anomalies", "monitoring — 07"),
-    ("Monitoring", "Distributed tracing for complex jobs", "traced client (this notebook shows one)"),
+    ("Monitoring", "Alerting on anomalies",
+     "not covered: the lab runs no Prometheus or Alertmanager (07 shows the rule, not an alert)"),
+    ("Monitoring", "Distributed tracing for complex jobs",
+     "not covered: the lab's Tracer records one client's Redis commands, not a trace across services"),
 ]
 
 
@@ -63,6 +68,39 @@ def process_payment(payment_id):
         charge_credit_card(payment_id)
         mark_as_processed(payment_id)
 """  # the chapter, "Anti-patterns à éviter"
+
+
+REFERENCE_SYSTEMS = ("labqueue reliable prefetch 50", "labqueue JobQueue (production)", "BullMQ", "RQ SimpleWorker")
+
+
+def library_figures(path: str | Path | None = None) -> tuple[Any, dict[str, Any]]:
+    """The benchmark's reference run (labqueue/bench/reference_run.json) for the libraries compared:
+    a pandas DataFrame (jobs/s, bytes per job, ratio to BullMQ) and the run's meta (N, server, date)."""
+    import pandas as pd
+
+    if path is None:
+        from importlib.resources import files
+
+        raw = files("labqueue.bench").joinpath("reference_run.json").read_text()
+    else:
+        raw = Path(path).read_text()
+    run = json.loads(raw)
+    systems = {s["system"]: s for s in run["systems"]}
+    missing = [name for name in REFERENCE_SYSTEMS if name not in systems]
+    if missing:
+        raise ValueError(f"reference run has no {missing}")
+    bull = systems["BullMQ"]
+    rows = []
+    for name in REFERENCE_SYSTEMS:
+        s = systems[name]
+        rows.append({"system": name + (f" {s['version']}" if "version" in s else ""),
+                     "jobs measured": s["n"],
+                     "enqueue one by one /s": round(s["enqueue_one"]),
+                     "enqueue bulk /s": round(s["enqueue_bulk"]),
+                     "process, 1 worker /s": round(s["process_1"]),
+                     "process vs BullMQ": f"{s['process_1'] / bull['process_1']:.2f}x",
+                     "Redis bytes per job": round(s["bytes_per_job"])})
+    return pd.DataFrame(rows).set_index("system"), run["meta"]
 
 
 def checklist() -> Any:

@@ -106,7 +106,7 @@ def normalise(opts: dict[str, Any]) -> dict[str, Any]:
                 b = Backoff.from_spec(value)
             except ConfigError as exc:
                 raise InvalidJob(f"option 'backoff': {exc}") from None
-            value = {"type": b.kind, "delay": b.base}
+            value = b.spec()
         elif name == "repeat":
             value = _repeat(value)
         elif name in ("remove_on_complete", "remove_on_fail"):

@@ -70,6 +70,11 @@ class Backoff:
                        jitter=spec.get("jitter"))
         raise ConfigError(f"backoff must be a number of seconds or a dict with a 'type', got {spec!r}")
 
+    def spec(self) -> dict[str, Any]:
+        """This policy as a JSON-able option that `from_spec` turns back into an equal policy."""
+        return {"type": self.kind, "delay": self.base, "factor": self.factor, "cap": self.cap,
+                "jitter": self.jitter}
+
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait after failed delivery number `attempt` (1 for the first failure)."""
         n = max(attempt, 1)

@@ -599,3 +599,16 @@ def test_killed_worker_process_job_is_redelivered(r: Any, url: str) -> None:
     q.close()
     job = q.get_job(job_id)
     assert job is not None and job.return_value == "rescued" and job.stalls == 1
+
+
+def test_backoff_options_kept_whole(r: Any) -> None:
+    """A job's backoff keeps its factor, cap and jitter: what is stored is the policy the worker applies."""
+    spec = {"type": "exponential", "delay": 1, "factor": 3, "jitter": "full", "cap": 2}
+    q = make(r)
+    job = q.get_job(q.add("email", {"to": "a"}, backoff=spec))
+    assert job is not None
+    from labqueue.retry import Backoff
+
+    stored = Backoff.from_spec(job.opts["backoff"])
+    assert stored == Backoff.from_spec(spec), job.opts["backoff"]
+    assert all(stored.delay(10) <= 2 for _ in range(50)), "the cap of 2 s was dropped"

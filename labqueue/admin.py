@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from . import _running
 from .errors import ConfigError, LabqueueError
 from .jobqueue import JobQueue
 from .metrics import QueueMetrics
@@ -49,14 +50,17 @@ class AdminServer:
         """Serve in a background thread."""
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="labqueue-admin", daemon=True)
         self._thread.start()
+        _running.started(self, self.close)
         return self
 
     def close(self) -> None:
         """Stop serving, close the socket, join the thread."""
+        if self._thread is None:
+            return
         self._httpd.shutdown()
         self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
+        self._thread.join(5)
+        self._thread = None
 
     def authorised(self, header: str | None) -> bool:
         """True when the Authorization header carries the token (constant-time comparison)."""

@@ -18,6 +18,7 @@ from typing import Any
 
 import redis
 
+from . import _running
 from . import scripts
 from .base import text
 from .checks import number
@@ -125,13 +126,16 @@ class Scheduler:
 
     def start(self) -> Scheduler:
         self._thread.start()
+        _running.started(self, self.stop)
         return self
 
     def stop(self, timeout: float | None = 10.0) -> None:
         """Stop the loop (a wake token breaks its BRPOP) and join the thread."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         self.queue.redis.lpush(self.queue.keys.wake, "stop")
-        self._thread.join(timeout)
+        _running.join(self._thread, timeout)
 
     def _run(self) -> None:
         queue = self.queue

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import _running
 from .base import text
 from .jobspec import JobQueueKeys
 
@@ -112,6 +113,7 @@ class QueueEvents:
         self._stopping.clear()
         self._thread = threading.Thread(target=self._loop, name=f"events-{self.key}", daemon=True)
         self._thread.start()
+        _running.started(self, self.close)
         return self
 
     def _loop(self) -> None:

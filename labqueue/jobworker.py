@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from . import _running
 from .checks import integer, number
 from .delayed import redis_wait
 from .jobspec import JobRecord
@@ -90,6 +91,8 @@ class QueueWorker:
             t = threading.Thread(target=self._run, name=f"{self.name}-{len(self._threads)}", daemon=True)
             self._threads.append(t)
             t.start()
+        if len(self._threads) == n:  # the first threads of this worker
+            _running.started(self, lambda: self.stop(timeout=10))
         if self._heartbeat and self._beat is None:
             self._beat = threading.Thread(target=self._beat_loop, name=f"{self.name}-heartbeat", daemon=True)
             self._beat.start()
@@ -108,7 +111,7 @@ class QueueWorker:
         self._stopping.set()
         deadline = None if timeout is None else time.monotonic() + timeout
         for t in [*self._threads, *([self._beat] if self._beat else [])]:
-            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            _running.join(t, None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     # -- inside the threads --------------------------------------------------------------------
     def _run(self) -> None:

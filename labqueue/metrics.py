@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, generate_latest, start_http_ser
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from . import _running
 from .base import text
 from .jobqueue import BUCKETS
 from .jobspec import JobQueueKeys
@@ -146,6 +147,7 @@ class MetricsExporter:
     def serve(self, port: int = 0, addr: str = "127.0.0.1") -> str:
         """Serve /metrics (port 0 = a free one); returns its URL. 127.0.0.1 unless told otherwise."""
         self._server, self._thread = start_http_server(port, addr=addr, registry=self.registry)
+        _running.started(self, self.close)
         return self.url
 
     @property

@@ -11,11 +11,14 @@ import socket
 import subprocess
 import tempfile
 import time
+import weakref
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote
 
 import redis
+
+from . import _running
 
 
 def free_port() -> int:
@@ -28,6 +31,12 @@ def free_port() -> int:
 def redis_server_binary() -> str | None:
     """Path of redis-server, or None when it is not installed."""
     return shutil.which("redis-server")
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
 
 
 class RedisServer:
@@ -61,7 +70,12 @@ class RedisServer:
             args += ["--appendonly", "no"]
         if self.password:
             args += ["--requirepass", self.password]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Its own session: a Ctrl-C (or a notebook kernel's interrupt) sent to our process group
+        # does not kill it; the finalizer kills it when this process exits or forgets the server.
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        weakref.finalize(self, _kill, self.proc)
+        _running.started(self, self.stop)
         client = redis.Redis(host="127.0.0.1", port=self.port, password=self.password,
                              socket_connect_timeout=0.2)
         deadline = time.monotonic() + timeout

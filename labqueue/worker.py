@@ -25,6 +25,7 @@ from typing import Any
 
 import redis
 
+from . import _running
 from .checks import integer, number
 from .delayed import redis_wait
 from .job import Job
@@ -102,6 +103,7 @@ class Worker:
         if self._reliable:
             self._heartbeat = threading.Thread(target=self._beat, name=f"{self.name}-heartbeat", daemon=True)
             self._heartbeat.start()
+        _running.started(self, lambda: self.stop(timeout=10))
         return self
 
     def stop(self, wait: bool = True, timeout: float | None = None) -> None:
@@ -115,7 +117,7 @@ class Worker:
         """Wait for every thread of this worker to end."""
         deadline = None if timeout is None else time.monotonic() + timeout
         for t in [*self._threads, *([self._heartbeat] if self._heartbeat else [])]:
-            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            _running.join(t, None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def run(self) -> Worker:
         """Start and wait until the worker ends (use with burst=True, or stop() from elsewhere)."""

@@ -27,6 +27,7 @@ from typing import Any
 
 import redis
 
+from .. import _running
 from ..connection import describe, mask_url
 from ..keys import Keys
 from ..server import RedisServer, free_port, redis_server_binary
@@ -109,7 +110,10 @@ def reachable_server() -> Server:
         tcp.server_close()
         thread.join(5)
 
-    return Server(f"redis://127.0.0.1:{port}/0", "TcpFakeServer", stop)
+    server = Server(f"redis://127.0.0.1:{port}/0", "TcpFakeServer", stop)
+    _running.started(server, server.stop)
+    _SERVERS.append(server.stop)
+    return server
 
 
 def sizes(server: Server) -> dict[str, Any]:
@@ -165,7 +169,9 @@ class ChaosRun:
     def _spawn(self) -> None:
         env = {**os.environ, "REDIS_URL": self.url, LEDGER_ENV: self.ledger}
         with open(self.logs / f"worker-{len(list(self.logs.iterdir()))}.log", "wb") as log:
-            self.procs.append(subprocess.Popen(self.command(), env=env, stdout=log, stderr=subprocess.STDOUT))
+            # own session: a kernel interrupt (SIGINT to its process group) does not reach the workers
+            self.procs.append(subprocess.Popen(self.command(), env=env, stdout=log, stderr=subprocess.STDOUT,
+                                               start_new_session=True))
         _SPAWNED.append(self.procs[-1])
 
     def kill_one(self) -> int | None:
@@ -209,6 +215,7 @@ class ChaosRun:
             thread = threading.Thread(target=target, name=f"chaos-{target.__name__}", daemon=True)
             self._threads.append(thread)
             thread.start()
+        _running.started(self, self.close)
         return self
 
     def _killer(self) -> None:
@@ -302,6 +309,8 @@ class ChaosRun:
     def close(self) -> None:
         """Kill any worker still running, delete the run's keys, close the client."""
         self._done.set()
+        for thread in self._threads:
+            _running.join(thread, 5)
         for proc in self.procs:
             if proc.poll() is None:
                 proc.kill()

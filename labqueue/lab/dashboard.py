@@ -20,6 +20,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from .. import _running
 from ..jobqueue import JobQueue
 from ..metrics import QueueMetrics
 from .live import render_png
@@ -178,7 +179,12 @@ class Dashboard:
         self.refresh()
         self._thread = threading.Thread(target=self._loop, name="dashboard", daemon=True)
         self._thread.start()
+        _running.started(self, self._stop_if_running)
         return self
+
+    def _stop_if_running(self) -> None:
+        if self._thread is not None:
+            self.stop()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.refresh_seconds):
@@ -192,7 +198,7 @@ class Dashboard:
         """Stop refreshing (a last refresh first) and join the thread."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join()
+            _running.join(self._thread, 10)
             self._thread = None
         self.refresh()
 
@@ -224,6 +230,7 @@ class DemoTraffic:
         self._stop.clear()
         self._thread = threading.Thread(target=self._produce, name="demo-producer", daemon=True)
         self._thread.start()
+        _running.started(self, self.stop)
         return self
 
     def _produce(self) -> None:
@@ -237,7 +244,7 @@ class DemoTraffic:
     def join(self) -> None:
         """Wait for the producer to finish, then for the queue to drain."""
         if self._thread is not None:
-            self._thread.join()
+            _running.join(self._thread)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             c = self.queue.get_job_counts()
@@ -249,4 +256,4 @@ class DemoTraffic:
         """Stop producing now and join the producer."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join()
+            _running.join(self._thread, 10)

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .. import _running
+
 
 class Feed:
     """Something a `Producer` can enqueue into: `Feed(lambda data, job_id: q.enqueue(data, priority=1, job_id=job_id))`."""
@@ -74,7 +76,12 @@ class Driven:
         if self.producer is not None:
             self.producer.start()
         self._thread.start()
+        _running.started(self, self._stop_and_join)
         return self
+
+    def _stop_and_join(self) -> None:
+        self._stop.set()
+        _running.join(self._thread, 15)
 
     def stop(self) -> None:
         """End early (the driver thread still joins everything)."""
@@ -86,7 +93,7 @@ class Driven:
 
     def wait(self, timeout: float | None = None) -> Any:
         """Join the driver thread and return `result`."""
-        self._thread.join(timeout)
+        _running.join(self._thread, timeout)
         if self._thread.is_alive():
             raise TimeoutError("the experiment is still running")
         return self.result

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import _running
 from ..base import text
 from ..worker import Worker, WorkerEvent
 
@@ -426,11 +427,16 @@ class Experiment:
         self.pool.start()
         self.producer.start()
         self._thread.start()
+        _running.started(self, self._stop_and_join)
         return self
 
     def stop(self) -> None:
         """End the experiment early (the driver still joins every thread)."""
         self._stop.set()
+
+    def _stop_and_join(self) -> None:
+        self._stop.set()
+        _running.join(self._thread, 15)
 
     def crash_now(self) -> str | None:
         """Kill one worker mid-job (the next job it touches)."""
@@ -442,7 +448,7 @@ class Experiment:
 
     def wait(self, timeout: float | None = None) -> Result:
         """Join the experiment and return its Result."""
-        self._thread.join(timeout)
+        _running.join(self._thread, timeout)
         if self.result is None:
             raise TimeoutError("the experiment is still running")
         return self.result

@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .. import _running
+
 Probe = Callable[[], float]
 
 
@@ -89,13 +91,18 @@ class Sampler:
             self._threads.append(threading.Thread(target=self._draw_loop, name="sampler-draw", daemon=True))
         for t in self._threads:
             t.start()
+        _running.started(self, self._stop_if_running)
         return self
+
+    def _stop_if_running(self) -> None:
+        if self._threads:
+            self.stop()
 
     def stop(self) -> None:
         """Take a last sample, join the threads, draw the final chart into the widget."""
         self._stop.set()
         for t in self._threads:
-            t.join()
+            _running.join(t, 10)
         self._threads = []
         self.sample()
         self._draw()

@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Any
 
+from .. import _running
 from ..metrics import QueueMetrics
 from .live import render_png
 
@@ -49,7 +50,12 @@ class MonitorChart:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="monitor-chart", daemon=True)
         self._thread.start()
+        _running.started(self, self._stop_if_running)
         return self
+
+    def _stop_if_running(self) -> None:
+        if self._thread is not None:
+            self.stop()
 
     def _run(self) -> None:
         last_draw = time.monotonic()
@@ -63,7 +69,7 @@ class MonitorChart:
         """Stop sampling, take a last sample, join the thread, draw the final chart."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join()
+            _running.join(self._thread, 10)
             self._thread = None
         self.sample()
         if self.widget is not None:

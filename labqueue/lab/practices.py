@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import _running
 from ..job import Job
 from ..keys import Keys
 from ..reliable import ReliableQueue
@@ -227,7 +228,12 @@ class BlockingLoop:
         self.running = True
         self._thread = threading.Thread(target=self._run, name=f"blocking-{self.key}", daemon=True)
         self._thread.start()
+        _running.started(self, self._end)
         return self
+
+    def _end(self) -> None:
+        if self.alive and not self.stop(grace=1.0):
+            self.unblock()
 
     def _run(self) -> None:
         while self.running:

@@ -104,3 +104,12 @@ def new_job(data: Any, *, type: str | None = None, job_id: str | None = None,
 
 
 builtin_type = type
+
+
+def require_job(job: Any, operation: str) -> None:
+    """Refuse None (a dequeue that timed out) or anything but a Job or a job id, in one sentence."""
+    if job is None:
+        raise TypeError(f"{operation}(None): there is no job to {operation}. dequeue() returns None when no "
+                        f"job arrived before its timeout; check `if job is not None` before calling {operation}.")
+    if not isinstance(job, (Job, str)) or isinstance(job, str) and not job:
+        raise TypeError(f"{operation}() takes a Job (as dequeue() returns it) or a job id, got {job!r}")

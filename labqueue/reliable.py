@@ -24,7 +24,7 @@ from . import scripts
 from .base import BaseQueue, text
 from .checks import number
 from .connection import is_fake
-from .job import Job
+from .job import Job, require_job
 from .retry import Backoff
 
 RETRIED, DEAD, RELEASED, NOT_IN_FLIGHT = 1, 2, 3, 0
@@ -120,6 +120,8 @@ class ReliableQueue(BaseQueue):
 
     def ack(self, *jobs: Job | str) -> int:
         """Finish jobs by id: out of processing, lease and attempts dropped; returns how many (claim.lua)."""
+        for j in jobs:
+            require_job(j, "ack")
         ids = [j.id if isinstance(j, Job) else j for j in jobs]
         acked, _ = self._claim(keys=self._claim_keys, args=[time.time(), 0, 0, len(ids), *ids])[:2]
         return int(acked)
@@ -130,6 +132,7 @@ class ReliableQueue(BaseQueue):
 
         Returns RETRIED, DEAD, or NOT_IN_FLIGHT when the lease had expired and recovery took the job.
         """
+        require_job(job, "nack")
         job_id = job.id if isinstance(job, Job) else job
         attempts = job.attempts if isinstance(job, Job) else 1
         max_attempts = job.max_attempts if isinstance(job, Job) else self.max_attempts
@@ -140,6 +143,7 @@ class ReliableQueue(BaseQueue):
 
     def release(self, job: Job | str) -> int:
         """Hand a job back unprocessed, at the head of the queue, delivery not counted (nack.lua)."""
+        require_job(job, "release")
         job_id = job.id if isinstance(job, Job) else job
         return int(self._nack(keys=self._nack_keys(), args=[job_id, time.time(), "release", 0, '""', 0]))
 

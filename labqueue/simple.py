@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import BaseQueue
-from .job import Job
+from .job import Job, require_job
 
 
 class SimpleQueue(BaseQueue):
@@ -43,10 +43,12 @@ class SimpleQueue(BaseQueue):
 
     def ack(self, job: Job | str) -> bool:
         """Nothing to do: the job left Redis when it was popped (that is the problem)."""
+        require_job(job, "ack")
         return False
 
     def nack(self, job: Job, error: str = "failed", *, retry: bool = True) -> int:
         """No retry on a simple queue: a failed job goes to the dead-letter queue with its reason."""
+        require_job(job, "nack")
         self.bury(job, error)
         return 2
 

@@ -494,3 +494,13 @@ def test_banners_never_show_a_password_with_special_characters() -> None:
 def test_labqueue_exports_no_loader() -> None:
     """The public API has nothing that loads code or pickles."""
     assert not any(n.lower().startswith(("pickle", "load", "eval")) for n in labqueue.__all__)
+
+
+@pytest.mark.parametrize("make", [lambda r: ReliableQueue(r, "none-ack"), lambda r: SimpleQueue(r, "none-ack")])
+@pytest.mark.parametrize("operation", ["ack", "nack"])
+def test_ack_or_nack_of_none_says_the_dequeue_timed_out(r, make, operation):
+    """ack(None)/nack(None) (a dequeue that timed out) raise one sentence, not redis-py's DataError."""
+    q = make(r)
+    assert q.dequeue(timeout=0.01) is None
+    with pytest.raises(TypeError, match=r"there is no job to .*dequeue\(\) returns None"):
+        getattr(q, operation)(None)

@@ -115,10 +115,12 @@ class Kernel:
                      interrupted=sent_interrupt)
 
     def threads(self) -> list[str]:
-        """Names of the live threads in the kernel."""
-        reply = self.kc.execute_interactive(
-            "", silent=True, user_expressions={"t": "[t.name for t in __import__('threading').enumerate()]"},
-            timeout=30)
+        """The live threads in the kernel, as 'name (module of its code)', the kernel's own left out
+        (ipykernel, IPython, and pyzmq's garbage collector that pyzmq starts on a large message)."""
+        probe = ("[f'{t.name} ({m})' for t in __import__('threading').enumerate() for m in "
+                 "[getattr(getattr(t, '_target', None), '__module__', None) or type(t).__module__] "
+                 "if not m.startswith(('ipykernel', 'IPython', 'zmq', 'jupyter_client'))]")
+        reply = self.kc.execute_interactive("", silent=True, user_expressions={"t": probe}, timeout=30)
         value = reply["content"]["user_expressions"]["t"]["data"]["text/plain"]
         return list(eval(value, {}))  # a list of str literals the kernel printed with repr()
 

@@ -158,6 +158,7 @@ class ChaosRun:
         self._threads: list[threading.Thread] = []
         self._widgets: dict[str, Any] = {}
         self._started = 0.0
+        self._result: Tally | None = None
 
     # -- processes ---------------------------------------------------------------------------------
     def command(self) -> list[str]:
@@ -275,7 +276,11 @@ class ChaosRun:
         return box
 
     def wait(self, timeout: float = 30.0) -> Tally:
-        """Wait until drained (or `timeout`), stop the workers with SIGTERM, join the threads; the tally."""
+        """Wait until drained (or `timeout`), stop the workers with SIGTERM, join the threads; the tally.
+
+        Once it has returned, it returns the same tally again (a re-run cell, even after close())."""
+        if self._result is not None:
+            return self._result
         deadline = time.monotonic() + timeout
         while not self.drained() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -285,7 +290,8 @@ class ChaosRun:
             thread.join()
         self._stop_workers()
         self._show(self.snapshot())
-        return self.tally()
+        self._result = self.tally()
+        return self._result
 
     def _stop_workers(self) -> None:
         for proc in self.procs:

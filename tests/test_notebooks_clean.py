@@ -33,4 +33,4 @@ def test_is_a_lesson_with_asserts(path):
     code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     assert kinds.count("markdown") >= 3 and kinds.count("code") >= 3
     assert "assert " in code, f"{path.name} asserts nothing"
-    assert "describe(" in code, f"{path.name} does not show its backend"
+    assert "backend_line(" in code, f"{path.name} does not show its backend and whose queue names it uses"

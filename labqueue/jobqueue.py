@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import scripts
+from . import _running, scripts
 from .base import text
 from .checks import integer, number
 from .errors import ConfigError
@@ -258,7 +258,16 @@ class JobQueue:
 
         self.handlers[name] = handler
         if self.worker is None:
-            self.worker = QueueWorker(self, self.handlers, **worker_options)
+            self.worker = worker = QueueWorker(self, self.handlers, **worker_options)
+
+            def stop() -> None:  # stop this worker (not a later one) and forget it
+                worker.stop(timeout=10)
+                if self.worker is worker:
+                    self.worker = None
+
+            worker.add_threads(concurrency)
+            _running.started(self, stop)
+            return worker
         self.worker.add_threads(concurrency)
         return self.worker
 

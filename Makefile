@@ -1,10 +1,15 @@
 # The README's two commands: `make lab` opens the lab, `make test` runs the whole test suite.
 # Both create .venv and install requirements.txt plus labqueue itself into it first.
+# `make html` renders every notebook, executed, to static pages with their outputs in html/.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install lab test test-unit test-notebooks
+.PHONY: install lab test test-unit test-notebooks html
+
+# JupyterLab refuses to run as root unless told: containers and classroom VMs often are root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+HTML ?= html
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -15,7 +20,10 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 install: $(BIN)/.installed
 
 lab: install
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ --LabApp.default_url=/lab/tree/index.ipynb $(ALLOW_ROOT)
 
 test: install
 	$(BIN)/python -m tests.run_all
+
+html: install
+	MPLBACKEND=Agg $(BIN)/python -m labqueue.lab.render --out $(HTML) --jobs 2

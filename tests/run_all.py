@@ -3,7 +3,8 @@
 1. the unit and reliability tests, each on the embedded fake and on a private redis-server;
 2. every notebook with nbval on the embedded fake (REDIS_URL unset);
 3. every notebook with nbval against a private redis-server (REDIS_URL set);
-4. the browser test: JupyterLab in headless Chromium runs every notebook.
+4. every notebook rendered, executed, to a static HTML page (artifacts/html/, as `make html` does);
+5. the browser test: JupyterLab in headless Chromium runs every notebook and opens the landing page.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def main() -> int:
         code = pytest(args, env)
         results.append((name, code, time.monotonic() - start))
 
-    step("unit and reliability tests (fake + real)", ["tests", "-m", "not browser", "--timeout=900"], base)
+    step("unit and reliability tests (fake + real)", ["tests", "-m", "not browser and not html", "--timeout=900"], base)
     if notebooks:
         step("notebooks, embedded fakeredis", nbval, base)
         if redis_server_binary() is None and base.get("CI") != "true":
@@ -45,6 +46,8 @@ def main() -> int:
         else:
             with RedisServer() as server:
                 step("notebooks, real redis-server", nbval, {**base, "REDIS_URL": server.url})
+    step("HTML pages of every notebook (nbconvert, embedded fakeredis)",
+         ["tests/test_html_pages.py", "-m", "html", "-p", "no:randomly", "--timeout=1800"], base)
     browser = ROOT / "tests" / "browser"
     if browser.exists():
         step("browser test (JupyterLab in Chromium)", [str(browser), "-m", "browser", "--timeout=1800"], base)

@@ -1,4 +1,5 @@
-"""Every notebook, opened in JupyterLab in headless Chromium and run with Run > Run All Cells, as a student would.
+"""Every notebook, opened in JupyterLab in headless Chromium and run with Run > Run All Cells, as a student would;
+and the landing page (notebooks/index.ipynb), opened and followed to a lesson.
 
 Per notebook: no error output (the final assert cells passed), every code cell executed, the widget
 control panel (`lq-panel`) rendered, and live widgets (`lq-live`, progress bars) took at least two
@@ -22,7 +23,8 @@ from .conftest import ARTIFACTS, REQUIRE, ROOT, Lab
 
 pytestmark = pytest.mark.browser
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+LANDING = ROOT / "notebooks" / "index.ipynb"  # text only: opened and followed by its own test below
+NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if p != LANDING)
 OPEN_TIMEOUT = float(os.environ.get("LABQUEUE_BROWSER_OPEN_TIMEOUT", "180"))
 RUN_TIMEOUT = float(os.environ.get("LABQUEUE_BROWSER_RUN_TIMEOUT", "300"))
 START_TIMEOUT = 20.0
@@ -291,3 +293,36 @@ def test_notebook_runs_in_jupyterlab(notebook: Path | None, request: pytest.Fixt
         extra = "\nbrowser console errors:\n" + "\n".join(console_errors[-10:]) if console_errors else ""
         pytest.fail(f"{name}: {len(problems)} problem(s) (screenshot {shot}, JupyterLab log {lab.log}):\n- "
                     f"{details}{extra}", pytrace=False)
+
+
+def test_landing_page_opens_and_leads_to_a_lesson(request: pytest.FixtureRequest) -> None:
+    """The landing page renders its learning path and classroom demo, links every lesson, and a click opens one."""
+    if not LANDING.is_file():
+        pytest.fail(f"no landing page {LANDING}", pytrace=False)
+    browser: Any = request.getfixturevalue("browser")
+    lab: Lab = request.getfixturevalue("lab")
+    before = LANDING.read_bytes()
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(f"{lab.url}/lab/tree/notebooks/index.ipynb?reset&token={lab.token}", timeout=OPEN_TIMEOUT * 1000)
+        page.wait_for_selector(".jp-Notebook .jp-MarkdownOutput h2", timeout=OPEN_TIMEOUT * 1000)
+        headings = page.locator(".jp-Notebook .jp-MarkdownOutput h2").all_inner_texts()
+        assert any("The learning path" in h for h in headings), headings
+        assert any("20-minute classroom demo" in h for h in headings), headings
+        hrefs = page.eval_on_selector_all(".jp-Notebook .jp-MarkdownOutput a", "as => as.map(a => a.getAttribute('href'))")
+        lessons = sorted(p.name for p in NOTEBOOKS if p.name[:2].isdigit())
+        linked = {urllib.parse.unquote((href or "").split("?")[0].rsplit("/", 1)[-1]) for href in hrefs}
+        missing = [name for name in lessons if name not in linked]
+        assert not missing, f"the rendered landing page does not link {missing} (links: {hrefs[:6]}...)"
+        page.locator(".jp-Notebook .jp-MarkdownOutput a", has_text="The simple queue").first.click()
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.jp-Notebook .jp-MarkdownOutput h1')]"
+            ".some(h => h.innerText.includes('01 · The simple queue'))", timeout=OPEN_TIMEOUT * 1000, polling=200)
+        tabs = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tabLabel").all_inner_texts()
+        assert "01_simple_queue.ipynb" in tabs, tabs
+        screenshot(page, "index")
+    finally:
+        lab.shutdown_kernels()
+        context.close()
+    assert LANDING.read_bytes() == before, "the landing page file changed while the test ran"

@@ -1,0 +1,103 @@
+"""The lab's structure for students and teachers: each lesson opens with its objectives and ends with a recap;
+the landing page leads to every lesson and its classroom demo points at sections that exist."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+LESSONS = sorted(p for p in NOTEBOOKS.glob("*.ipynb") if p.name[:2].isdigit())
+INDEX = NOTEBOOKS / "index.ipynb"
+OPENING = ["What you will learn", "What you will do", "Time", "Assumes"]
+
+
+def cells(path: Path) -> list[dict]:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return [{**c, "text": "".join(c["source"])} for c in nb["cells"]]
+
+
+def label(text: str, name: str) -> str | None:
+    """The text after a bold label (`**Time.** ...`) or under a heading (`## Time`), None when absent."""
+    m = re.search(rf"(?:\*\*{re.escape(name)}[.:]?\*\*[.:]?|^#+ {re.escape(name)}\s*$)\s*(.+?)(?=\n\s*\n|\Z)",
+                  text, re.S | re.M)
+    return m.group(1).strip() if m else None
+
+
+def headings(path: Path) -> set[str]:
+    return {line.lstrip("#").strip() for c in cells(path) if c["cell_type"] == "markdown"
+            for line in c["text"].splitlines() if re.match(r"#+ ", line)}
+
+
+def test_lessons_found():
+    """The numbered notebooks are there (00 to 11, 02 and 08 in two parts)."""
+    assert len(LESSONS) >= 14, [p.name for p in LESSONS]
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_lesson_opens_with_objectives_time_and_assumptions(path):
+    """A title, then what you will learn and do, the time it takes (minutes) and what it assumes."""
+    first = cells(path)[:3]
+    assert first[0]["cell_type"] == "markdown" and first[0]["text"].startswith("# "), "no title cell"
+    opening = "\n\n".join(c["text"] for c in first if c["cell_type"] == "markdown")
+    for name in OPENING:
+        assert label(opening, name), f"{path.name}: the opening does not say '{name}'"
+    assert re.search(r"\d+\s*minutes", label(opening, "Time") or ""), f"{path.name}: Time gives no minutes"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_lesson_ends_with_a_three_line_recap_and_where_to_go_further(path):
+    """The last cell: '## Recap' with exactly three points, then '## Going further' (Redis docs, the chapter)."""
+    last = cells(path)[-1]
+    assert last["cell_type"] == "markdown", f"{path.name}: the last cell is not the recap"
+    m = re.search(r"^## Recap\s*\n(.*?)^## Going further\s*\n(.*)", last["text"], re.S | re.M)
+    assert m, f"{path.name}: the last cell has no '## Recap' then '## Going further'"
+    points = [line for line in m.group(1).splitlines() if re.match(r"\s*(?:[-*]|\d+\.)\s+\S", line)]
+    assert len(points) == 3, f"{path.name}: the recap has {len(points)} points, not 3"
+    further = m.group(2)
+    assert re.search(r"\(https://redis\.io/docs/[^)]+\)", further), f"{path.name}: no link to the Redis docs"
+    assert re.search(r"chapter: section « [^»]+ »", further), f"{path.name}: no chapter section named"
+
+
+def test_landing_page_links_every_lesson_and_only_existing_notebooks():
+    """index.ipynb has the learning path and the classroom demo, links every lesson, and every link works."""
+    text = "\n".join(c["text"] for c in cells(INDEX))
+    assert "## The learning path" in text and "## A 20-minute classroom demo" in text
+    links = set(re.findall(r"\]\(([^)#\s]+\.ipynb)", text))
+    for lesson in LESSONS:
+        assert lesson.name in links, f"the landing page does not link {lesson.name}"
+    for link in links:
+        assert (NOTEBOOKS / link).is_file(), f"the landing page links {link}, which does not exist"
+    assert all(c["cell_type"] == "markdown" for c in cells(INDEX)), "the landing page needs no kernel"
+
+
+def test_classroom_demo_points_at_sections_that_exist():
+    """Each row of the 20-minute demo names a notebook and a section heading that notebook really has."""
+    demo = next(c["text"] for c in cells(INDEX) if "## A 20-minute classroom demo" in c["text"])
+    rows = [line for line in demo.splitlines() if re.match(r"\|\s*\d+-\d+\s*\|", line)]
+    assert len(rows) >= 4, demo
+    minutes = 0
+    for row in rows:
+        start, end = map(int, re.match(r"\|\s*(\d+)-(\d+)", row).groups())
+        assert start == minutes, f"the demo jumps from minute {minutes} to {start}"
+        minutes = end
+        target = re.search(r"\]\(([^)]+\.ipynb)\)", row).group(1)
+        section = re.search(r"section \*\*(.+?)\*\*", row).group(1)
+        assert section in headings(NOTEBOOKS / target), f"{target} has no section '{section}'"
+    assert minutes == 20, f"the demo lasts {minutes} minutes"
+
+
+def test_readme_opens_the_landing_page_and_lists_every_notebook():
+    """The Binder badge opens the landing page; the README's notebook table names every notebook that exists."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    badge = re.search(r"\(https://mybinder\.org/v2/gh/[^)]*urlpath=lab/tree/([^)&]+)\)", readme)
+    assert badge and badge.group(1) == "notebooks/index.ipynb", badge
+    listed = set(re.findall(r"^\| `([\w]+)` \|", readme, re.M))
+    for path in NOTEBOOKS.glob("*.ipynb"):
+        assert path.stem in listed, f"README's notebook table does not list {path.stem}"
+    for stem in listed:
+        assert (NOTEBOOKS / f"{stem}.ipynb").is_file(), f"README lists {stem}, which does not exist"

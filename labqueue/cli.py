@@ -30,10 +30,11 @@ from collections.abc import Callable, Mapping, Sequence
 from types import FrameType, ModuleType
 from typing import Any
 
+import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from .connection import connect, describe, mask_url
+from .connection import connect, describe, mask_url, refused
 from .errors import ConfigError
 from .reliable import ReliableQueue
 from .simple import SimpleQueue
@@ -60,8 +61,12 @@ class ProductionWorker:
         return self.inner.stats
 
     @property
+    def fatal(self) -> str | None:
+        return self.inner.fatal
+
+    @property
     def alive(self) -> bool:
-        return not self._done.is_set()
+        return not self._done.is_set() and self.inner.fatal is None
 
     def start(self) -> ProductionWorker:
         self.inner.add_threads(self.concurrency)
@@ -166,6 +171,11 @@ def run_worker(args: argparse.Namespace) -> int:
     # Few quick retries inside redis-py: a longer outage surfaces to the worker, which logs it
     # ("lost connection to Redis ... retrying") and reconnects with its own backoff.
     client.set_retry(Retry(ExponentialBackoff(cap=0.2, base=0.02), 2))
+    try:
+        client.ping()
+    except redis.RedisError as exc:  # a wrong password ends here; a server away is waited for
+        if refused(exc):
+            raise ConfigError(refused(exc)) from None
     if args.lease <= 0:
         raise ConfigError(f"--lease must be > 0 seconds, got {args.lease}")
     name = args.name or f"worker-{os.getpid()}"
@@ -194,6 +204,9 @@ def run_worker(args: argparse.Namespace) -> int:
         worker.stop(wait=False)
     while worker.alive:
         worker.join(timeout=0.2)  # short joins keep the main thread free to run signal handlers
+    if worker.fatal:  # Redis refused us (password, permissions): the worker said why, in one line
+        worker.stop(wait=True)
+        return 2
     worker.join()
     stats = dict(worker.stats)
     log.info("%s stopped: %s", worker.name, ", ".join(f"{k} {v}" for k, v in sorted(stats.items())) or "no job")

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _running
 from .checks import integer, number
+from .connection import refused
 from .delayed import redis_wait
 from .jobspec import JobRecord
 from .retry import Backoff
@@ -83,6 +84,7 @@ class QueueWorker:
         self._threads: list[threading.Thread] = []
         self._beat: threading.Thread | None = None
         self._heartbeat = heartbeat
+        self.fatal: str | None = None  # why the worker stopped by itself: Redis refused us (password, ACL)
 
     def add_threads(self, n: int) -> None:
         """Start `n` more worker threads (and the heartbeat with the first)."""
@@ -129,11 +131,25 @@ class QueueWorker:
                 if wait is None:
                     continue  # a job is due within Redis's timer resolution: claim again
                 q.redis.brpop(q.keys.jq("marker"), timeout=wait)
-            except Exception:  # never silent, never a dead thread: log, count, back off one poll
+            except Exception as exc:  # never silent, never a dead thread: log, count, back off one poll
+                if refused(exc):  # wrong password, no permission: retrying cannot help
+                    self._refuse(exc)
+                    return
                 log.exception("%s: unexpected error; retrying in one poll", self.name)
                 with self._lock:
                     self.stats["errors"] += 1
                 self._stopping.wait(self.poll_seconds)
+
+    def _refuse(self, exc: BaseException) -> None:
+        """Redis refused us (authentication, permissions): say so once, stop every thread (no retry)."""
+        with self._lock:
+            first = self.fatal is None
+            if first:
+                self.fatal = refused(exc)
+                self.stats["refused"] += 1
+        if first:
+            log.error("%s: %s; stopping (retrying cannot help)", self.name, self.fatal)
+        self._stopping.set()
 
     def _handle(self, job_id: str, raw: str, token: int, made: int, processed_on: float) -> None:
         q = self.queue
@@ -205,7 +221,10 @@ class QueueWorker:
                     self.stats["stalled_found"] += found["requeued"] + found["failed"]
                 if deadline is not None:  # a dead worker's lease: look again right after it expires
                     wait = min(period, max(deadline - time.time() + 0.002, 0.005))
-            except Exception:
+            except Exception as exc:
+                if refused(exc):
+                    self._refuse(exc)
+                    return
                 log.exception("%s heartbeat failed; retrying", self.name)
             if self._stopping.is_set():
                 time.sleep(0.05)  # threads are finishing their jobs: keep their leases alive

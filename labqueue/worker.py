@@ -27,6 +27,7 @@ import redis
 
 from . import _running
 from .checks import integer, number
+from .connection import refused
 from .delayed import redis_wait
 from .job import Job
 from .quarantine import is_wrong_type, quarantine_wrong_types
@@ -89,6 +90,7 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self._heartbeat: threading.Thread | None = None
         self._reliable = isinstance(queue, ReliableQueue)
+        self.fatal: str | None = None  # why the worker stopped by itself: Redis refused us (password, ACL)
 
     # -- control -------------------------------------------------------------------------------
     def start(self) -> Worker:
@@ -226,6 +228,9 @@ class Worker:
                 if not self._reconnect(exc, f"thread {thread}", self._stopping.is_set):
                     return  # stopped while Redis was away: jobs in hand come back through their leases
             except redis.ResponseError as exc:
+                if refused(exc):  # NOPERM: retrying cannot help
+                    self._refuse(exc)
+                    return
                 if not is_wrong_type(exc):
                     log.exception("%s thread %d stopped on an unexpected error", self.name, thread)
                     with self._lock:
@@ -238,8 +243,26 @@ class Worker:
                     self.stats["errors"] += 1
                 return
 
+    def _refuse(self, exc: BaseException) -> None:
+        """Redis refused us (authentication, permissions): say so once, stop every thread (no retry)."""
+        with self._lock:
+            first = self.fatal is None
+            if first:
+                self.fatal = refused(exc)
+                self.stats["refused"] += 1
+        if first:
+            log.error("%s: %s; stopping (retrying cannot help)", self.name, self.fatal)
+        self._stopping.set()
+        self._wake.set()
+
     def _reconnect(self, exc: Exception, where: str, give_up: Callable[[], bool]) -> bool:
-        """Wait with backoff until Redis answers PING (logged); False when `give_up()` first (PING)."""
+        """Wait with backoff until Redis answers PING (logged); False when `give_up()` first (PING).
+
+        A refusal (wrong password, no permission) is no lost connection: the worker stops (False).
+        """
+        if refused(exc):
+            self._refuse(exc)
+            return False
         delay = 0.1
         with self._lock:
             self.stats["connection_lost"] += 1
@@ -252,6 +275,9 @@ class Worker:
             try:
                 self.queue.redis.ping()
             except LOST_REDIS as again:
+                if refused(again):  # back, but the password no longer works
+                    self._refuse(again)
+                    return False
                 exc, delay = again, min(delay * 2, RECONNECT_MAX_DELAY)
                 continue
             log.warning("%s %s: reconnected to Redis", self.name, where)
@@ -325,7 +351,7 @@ class Worker:
         """
         queue: ReliableQueue = self.queue
         period = queue.lease_seconds / 3
-        while self._running > 0:
+        while self._running > 0 and self.fatal is None:
             held = self.held()
             wait = period
             try:
@@ -342,7 +368,9 @@ class Worker:
                 self._reconnect(exc, "heartbeat", lambda: self._running == 0)
                 continue
             except redis.ResponseError as exc:
-                if is_wrong_type(exc):
+                if refused(exc):
+                    self._refuse(exc)
+                elif is_wrong_type(exc):
                     self._quarantine(exc, "heartbeat")
                 else:
                     log.exception("%s heartbeat failed; retrying", self.name)

@@ -436,6 +436,100 @@ def test_worker_connection_logs_never_show_the_password(caplog: Any, locked_serv
     assert PASSWORD not in caplog.text
 
 
+def worker_cli(url: str, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """Run `python -m labqueue worker` to its end; fail (not hang) if it does not end within `timeout`."""
+    env = {**{k: v for k, v in os.environ.items() if k != "REDIS_URL"}, "PYTHONPATH": str(ROOT)}
+    try:
+        return subprocess.run([sys.executable, "-m", "labqueue", "worker", "--queue", "refused", "--handlers",
+                               "tests.handlers_for_tests", "--url", url, *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"the worker was still retrying after {timeout} s: {exc.stderr!r}"[-600:])
+
+
+def one_refusal_line(stderr: str, what: str) -> None:
+    """stderr says `what` on exactly one line: no traceback, no reconnection loop."""
+    assert len([line for line in stderr.splitlines() if what in line]) == 1, stderr
+    assert "Traceback" not in stderr and "lost connection" not in stderr, stderr
+
+
+@pytest.mark.parametrize("pattern, burst", [("reliable", True), ("simple", True), ("reliable", False),
+                                            ("production", False)])
+def test_cli_worker_with_a_wrong_password_exits_2_with_one_line(locked_server: RedisServer, pattern: str,
+                                                                 burst: bool) -> None:
+    """A wrong password ends the worker process at once: status 2, one line, no retry loop, no password."""
+    run = worker_cli(locked_server.url.replace(PASSWORD, PASSWORD + "x"), "--pattern", pattern,
+                     *(["--burst"] if burst else []))
+    assert run.returncode == 2, run.stderr
+    one_refusal_line(run.stderr, "authentication failed")
+    assert PASSWORD not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("pattern", ["reliable", "production"])
+def test_cli_worker_whose_password_changes_while_running_exits_2_with_one_line(pattern: str) -> None:
+    """A running worker whose password stops working (rotated, connections killed) exits 2 with one line."""
+    require_redis_server()
+    with RedisServer(password=PASSWORD) as server:
+        env = {**{k: v for k, v in os.environ.items() if k != "REDIS_URL"}, "PYTHONPATH": str(ROOT)}
+        proc = subprocess.Popen([sys.executable, "-m", "labqueue", "worker", "--queue", "rotated", "--handlers",
+                                 "tests.handlers_for_tests", "--url", server.url, "--pattern", pattern,
+                                 "--poll", "0.2"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+        try:
+            admin = redis.Redis.from_url(server.url)
+            deadline = time.monotonic() + 20
+            while admin.client_list().__len__() < 2:  # the worker is connected
+                assert time.monotonic() < deadline and proc.poll() is None, "the worker did not start"
+                time.sleep(0.05)
+            admin.config_set("requirepass", "rotated-" + PASSWORD)
+            admin.client_kill_filter(_type="normal", skipme=True)
+            stderr = proc.communicate(timeout=30)[1]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail(f"the worker kept retrying a password that no longer works: {proc.communicate()[1][-600:]!r}")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 2, stderr
+    one_refusal_line(stderr, "authentication failed")
+    assert PASSWORD not in stderr
+
+
+@pytest.fixture
+def limited_client(locked_server: RedisServer) -> Any:
+    """A client of an ACL user that may only touch keys other:*, not the queue's lq:* keys."""
+    admin = connect(locked_server.url)
+    admin.acl_setuser("limited", enabled=True, passwords=["+limited-pw"], keys=["other:*"], commands=["+@all"])
+    client = redis.Redis(host="127.0.0.1", port=locked_server.port, username="limited", password="limited-pw",
+                         decode_responses=True)
+    yield client
+    client.close()
+    admin.acl_deluser("limited")
+
+
+@pytest.mark.parametrize("kind", ["Worker", "JobQueue"])
+def test_a_worker_without_permission_stops_with_one_clear_line(limited_client: Any, caplog: Any, kind: str) -> None:
+    """NOPERM ends the worker (every thread, the heartbeat) with `fatal` set and one error line, no traceback."""
+    from labqueue.jobqueue import JobQueue
+
+    with caplog.at_level(logging.WARNING):
+        if kind == "Worker":
+            worker: Any = Worker(ReliableQueue(limited_client, "guarded"), {}, concurrency=2, poll_seconds=0.05).start()
+            threads = worker._threads
+        else:
+            worker = JobQueue(limited_client, "guarded").process("work", lambda job: None, concurrency=2,
+                                                                  poll_seconds=0.05)
+            threads = worker._threads
+        deadline = time.monotonic() + 10
+        while any(t.is_alive() for t in threads):
+            assert time.monotonic() < deadline, "worker threads kept retrying a command they may not run"
+            time.sleep(0.02)
+        worker.stop(timeout=5)
+    assert worker.fatal and "no permission" in worker.fatal
+    assert [r.levelname for r in caplog.records if "no permission" in r.getMessage()] == ["ERROR"]
+    assert all(r.exc_info is None for r in caplog.records), caplog.text
+
+
 SPECIAL = "s3cret/Pa55#w?rd@x="  # a password with every character that breaks a URL
 
 

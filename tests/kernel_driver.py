@@ -228,51 +228,66 @@ def interrupt_longest(path: Path, env: dict[str, str], times: list[float]) -> Ve
 
 
 def exercise_pairs(path: Path) -> list[tuple[int, int, str]]:
-    """(exercise index, check index, name) among code cells: tagged pairs, else '# check' after a cell."""
-    cells = code_cells(path)
+    """(exercise index, check index, heading above the exercise) among code cells: the pairs tagged
+    "exercise"/"check" sharing metadata["labqueue"]["exercise"], else a "# check" cell and the cell before it."""
+    nb = nbformat.read(path, as_version=4)
+    heading, code_index, headings = "", -1, {}
     tagged: dict[str, dict[str, int]] = {}
-    for i, c in enumerate(cells):
-        tags = set(c.metadata.get("tags", []))
-        name = (c.metadata.get("labqueue") or {}).get("exercise")
+    legacy: list[tuple[int, int]] = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#"):
+                    heading = line.lstrip("#").strip()
+            continue
+        if cell.cell_type != "code":
+            continue
+        code_index += 1
+        headings[code_index] = heading
+        tags = set(cell.metadata.get("tags", []))
+        name = (cell.metadata.get("labqueue") or {}).get("exercise")
         for role in ("exercise", "check"):
             if role in tags and name:
-                tagged.setdefault(str(name), {})[role] = i
-    pairs = [(v["exercise"], v["check"], n) for n, v in tagged.items() if "exercise" in v and "check" in v]
-    if pairs:
-        return sorted(pairs)
-    return [(i - 1, i, "") for i, c in enumerate(cells)
-            if i > 0 and c.source.lstrip().lower().startswith("# check")]
+                tagged.setdefault(str(name), {})[role] = code_index
+        if not tags and cell.source.lstrip().lower().startswith("# check") and code_index > 0:
+            legacy.append((code_index - 1, code_index))
+    pairs = [(v["exercise"], v["check"]) for v in tagged.values() if "exercise" in v and "check" in v]
+    return sorted((ex, check, headings[ex]) for ex, check in pairs + legacy)
 
 
 def check_before_exercise(path: Path, env: dict[str, str]) -> Verdict:
-    """Skip the exercise cell, run its check: it fails with a sentence that names the cell to run first."""
+    """Run the notebook without its exercise cells: each check fails with one sentence that names the
+    cell to run first ("run the cell under “<heading>” first")."""
     cells = code_cells(path)
     pairs = exercise_pairs(path)
     if not pairs:
-        return Verdict(True, "no exercise", 0.0, ["no exercise/check pair"])
-    ex, check, name = pairs[-1]
+        return Verdict(True, "no exercise in this notebook", 0.0, ["no exercise/check pair"])
+    exercises = {ex for ex, _, _ in pairs}
+    checks = {check: (ex, heading) for ex, check, heading in pairs}
     k = Kernel(env)
     start = time.monotonic()
+    failures: list[str] = []
+    notes: list[str] = []
     try:
-        for i in range(check):
-            if i == ex:
+        for i in range(max(checks) + 1):
+            if i in exercises:
                 continue
             reply = k.run(cells[i].source, cells[i].get("id"))
-            if not reply.ok:
-                return Verdict(False, f"{_label(cells, cells[i])} before the check: {reply.describe()}",
-                               time.monotonic() - start)
-        reply = k.run(cells[check].source, cells[check].get("id"))
-        took = time.monotonic() - start
-        if reply.ok:
-            return Verdict(False, f"the check passed although {_label(cells, cells[ex])} never ran", took)
-        message = reply.evalue
-        words = message.split()
-        cell_named = (name and name in message) or any(
-            w in message.lower() for w in ("run the cell", "run the exercise", "cell above", "first"))
-        if reply.ename in ("NameError", "AttributeError", "TypeError", "KeyError") or len(words) < 5 \
-                or not cell_named:
-            return Verdict(False, f"not a sentence naming the cell to run: {reply.describe()}", took)
-        return Verdict(True, "", took, [f"{reply.ename}: {message}"])
+            if i not in checks:
+                if not reply.ok and i < min(exercises):
+                    return Verdict(False, f"{_label(cells, cells[i])} before any exercise: {reply.describe()}",
+                                   time.monotonic() - start)
+                continue
+            ex, heading = checks[i]
+            wanted = f"run the cell under “{heading}” first"
+            if reply.ok:
+                failures.append(f"{_label(cells, cells[i])} passed although {_label(cells, cells[ex])} never ran")
+            elif wanted not in reply.evalue or reply.evalue.count(". ") or not reply.evalue.endswith("."):
+                failures.append(f"{_label(cells, cells[i])}: not one sentence naming the cell to run "
+                                f"({wanted!r}): {reply.describe()[:160]}")
+            else:
+                notes.append(f"{reply.ename}: {reply.evalue}")
+        return Verdict(not failures, "; ".join(failures), time.monotonic() - start, notes)
     finally:
         k.shutdown()
 

@@ -205,6 +205,14 @@ class Fired:
     received_at: float  # simulated clock when the job was taken from the waiting list
 
 
+def rearm(cq: CronQueue, schedules: dict[str, dict[str, Any]], now: float) -> None:
+    """Clear `cq` and register `schedules` (as `cq.schedules()` gave them) again, each with its next
+    occurrence after `now`: a simulation cell starts from the same state each time it runs (DEL, HSET)."""
+    cq.clear()
+    for name, spec in schedules.items():
+        cq.schedule_cron(spec["data"], spec["expr"], spec["tz"], name=name, type=spec["type"], now=now)
+
+
 def fast_forward(cq: CronQueue, until: float, *, start: float | None = None,
                  on_step: Callable[[float, list[Fired]], None] | None = None,
                  pause: float = 0.0) -> list[Fired]:

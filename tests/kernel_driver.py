@@ -168,7 +168,8 @@ def _label(cells: list[Any], cell: Any) -> str:
 
 
 def rerun_twice(path: Path, env: dict[str, str]) -> tuple[Verdict, list[float]]:
-    """Every code cell, in order, run twice in a row: both runs pass. Returns each cell's first time."""
+    """Every code cell, in order, run twice in a row: both runs pass. Returns each cell's shorter time
+    (the second run of an import cell is instant: what is left is the cell's own work)."""
     cells = code_cells(path)
     k = Kernel(env)
     start = time.monotonic()
@@ -180,6 +181,8 @@ def rerun_twice(path: Path, env: dict[str, str]) -> tuple[Verdict, list[float]]:
                 reply = k.run(cell.source, cell.get("id"))
                 if attempt == 1:
                     times.append(reply.seconds)
+                else:
+                    times[-1] = min(times[-1], reply.seconds)
                 if not reply.ok:
                     failures.append(f"{_label(cells, cell)}, run {attempt}: {reply.describe()}")
         return Verdict(not failures, "; ".join(failures), time.monotonic() - start), times

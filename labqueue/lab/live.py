@@ -15,6 +15,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import matplotlib.figure  # noqa: F401  imported with this module (a notebook's first cell), never half-way
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
 from .. import _running
 
 Probe = Callable[[], float]
@@ -22,8 +25,6 @@ Probe = Callable[[], float]
 
 def render_png(fig: Any, dpi: int = 80) -> bytes:
     """A matplotlib Figure as PNG bytes (Agg canvas, no pyplot)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)

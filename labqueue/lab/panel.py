@@ -16,6 +16,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from . import live  # noqa: F401  matplotlib loads with this module: an interrupt later never leaves it half-imported
+
 
 def live(widget: Any) -> Any:
     """Tag a widget whose value changes during a run (CSS class `lq-live`); returns it."""

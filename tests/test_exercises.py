@@ -74,6 +74,15 @@ def run_cell(source: str, ns: dict[str, Any]) -> str:
     return out.getvalue()
 
 
+def namespace(r: Any) -> dict[str, Any]:
+    """What an exercise or check cell finds in a notebook's kernel: the client `r`, `lq` and `time`."""
+    import time
+
+    import labqueue
+
+    return {"r": r, "lq": labqueue, "time": time}
+
+
 def solution(ex: str) -> str:
     return (SOLUTIONS / f"{ex}.py").read_text(encoding="utf-8")
 
@@ -96,7 +105,7 @@ def test_check_run_before_its_exercise_names_the_cell(ex):
     """A check run before its exercise cell fails with one sentence naming the cell to run first."""
     cells = EXERCISES[ex]
     with pytest.raises(checks.CheckFailed) as info:
-        run_cell(cells["check"], {"r": fakeredis.FakeRedis(decode_responses=True)})
+        run_cell(cells["check"], namespace(fakeredis.FakeRedis(decode_responses=True)))
     message = str(info.value)
     assert f"run the cell under “{cells['heading']}” first" in message, message
     assert message.count(". ") == 0 and message.endswith("."), f"one sentence: {message}"
@@ -105,7 +114,7 @@ def test_check_run_before_its_exercise_names_the_cell(ex):
 @pytest.mark.parametrize("ex", sorted(EXERCISES))
 def test_skeleton_says_not_done_yet(ex, r):
     """With the committed skeleton the check prints "not done yet" and raises nothing."""
-    ns = {"r": r}
+    ns = namespace(r)
     run_cell(EXERCISES[ex]["exercise"], ns)
     printed = run_cell(EXERCISES[ex]["check"], ns)
     assert "not done yet" in printed and "✓" not in printed, printed
@@ -114,7 +123,7 @@ def test_skeleton_says_not_done_yet(ex, r):
 @pytest.mark.parametrize("ex", sorted(EXERCISES))
 def test_solution_passes_and_passes_again(ex, r):
     """The solution passes its check, and the check re-run right after passes again."""
-    ns = {"r": r}
+    ns = namespace(r)
     run_cell(solution(ex), ns)
     for _ in range(2):
         printed = run_cell(EXERCISES[ex]["check"], ns)
@@ -127,7 +136,7 @@ def test_known_wrong_answer_is_rejected_with_its_reason(ex, path, r):
     source = path.read_text(encoding="utf-8")
     expect = re.match(r"# expect: (.+)\n", source)
     assert expect, f"{path.name} must open with '# expect: <regex>'"
-    ns = {"r": r}
+    ns = namespace(r)
     run_cell(source, ns)
     with pytest.raises(checks.CheckFailed) as info:
         run_cell(EXERCISES[ex]["check"], ns)

@@ -137,7 +137,14 @@ def said(items: list[Any], limit: int = 6) -> str:
     return shown + (", …" if len(items) > limit else "")
 
 
-from . import simple  # noqa: E402  (the checks, one module per notebook)
+# the checks, one module per notebook
+from .cron import next_runs, weekday_cron  # noqa: E402
+from .delayed import due_prediction, my_scheduler  # noqa: E402
+from .monitoring import monitored_queue, p95_bucket  # noqa: E402
+from .priority import my_priority_queue, score_exercise  # noqa: E402
+from .retries import bull_policy, my_backoff  # noqa: E402
 from .simple import crash_after_prediction, my_queue  # noqa: E402
 
-__all__ = ["CheckFailed", "NOT_DONE", "PASSED", "crash_after_prediction", "my_queue"]
+__all__ = ["NOT_DONE", "PASSED", "CheckFailed", "bull_policy", "crash_after_prediction", "due_prediction",
+           "monitored_queue", "my_backoff", "my_priority_queue", "my_queue", "my_scheduler", "next_runs",
+           "p95_bucket", "score_exercise", "weekday_cron"]

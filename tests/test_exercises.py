@@ -74,13 +74,33 @@ def run_cell(source: str, ns: dict[str, Any]) -> str:
     return out.getvalue()
 
 
-def namespace(r: Any) -> dict[str, Any]:
-    """What an exercise or check cell finds in a notebook's kernel: the client `r`, `lq` and `time`."""
+def scraped_body() -> str:
+    """A Prometheus exposition like notebook 07's scrape: the send-email processing-time histogram."""
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    registry = CollectorRegistry()
+    h = Histogram("queue_processing_duration_seconds", "Job processing time", ["job_type"], registry=registry)
+    for ms in [2, 3, 3, 4, 5, 6, 7, 8, 9, 12] * 10 + [30, 60]:
+        h.labels(job_type="send-email").observe(ms / 1000)
+    return generate_latest(registry).decode()
+
+
+# what an exercise or check cell finds in its notebook's kernel besides `r`, `lq` and `time`
+NOTEBOOK_STATE = {
+    "07_monitoring/p95": lambda: {"body": scraped_body(),
+                                  "text_string_to_metric_families": __import__(
+                                      "prometheus_client.parser", fromlist=["x"]).text_string_to_metric_families},
+}
+
+
+def namespace(r: Any, ex: str = "") -> dict[str, Any]:
+    """What an exercise or check cell finds in a notebook's kernel: the client `r`, `lq`, `time`, and
+    for a few exercises the notebook's own state (NOTEBOOK_STATE)."""
     import time
 
     import labqueue
 
-    return {"r": r, "lq": labqueue, "time": time}
+    return {"r": r, "lq": labqueue, "time": time, **NOTEBOOK_STATE.get(ex, dict)()}
 
 
 def solution(ex: str) -> str:
@@ -114,7 +134,7 @@ def test_check_run_before_its_exercise_names_the_cell(ex):
 @pytest.mark.parametrize("ex", sorted(EXERCISES))
 def test_skeleton_says_not_done_yet(ex, r):
     """With the committed skeleton the check prints "not done yet" and raises nothing."""
-    ns = namespace(r)
+    ns = namespace(r, ex)
     run_cell(EXERCISES[ex]["exercise"], ns)
     printed = run_cell(EXERCISES[ex]["check"], ns)
     assert "not done yet" in printed and "✓" not in printed, printed
@@ -123,7 +143,7 @@ def test_skeleton_says_not_done_yet(ex, r):
 @pytest.mark.parametrize("ex", sorted(EXERCISES))
 def test_solution_passes_and_passes_again(ex, r):
     """The solution passes its check, and the check re-run right after passes again."""
-    ns = namespace(r)
+    ns = namespace(r, ex)
     run_cell(solution(ex), ns)
     for _ in range(2):
         printed = run_cell(EXERCISES[ex]["check"], ns)
@@ -136,7 +156,7 @@ def test_known_wrong_answer_is_rejected_with_its_reason(ex, path, r):
     source = path.read_text(encoding="utf-8")
     expect = re.match(r"# expect: (.+)\n", source)
     assert expect, f"{path.name} must open with '# expect: <regex>'"
-    ns = namespace(r)
+    ns = namespace(r, ex)
     run_cell(source, ns)
     with pytest.raises(checks.CheckFailed) as info:
         run_cell(EXERCISES[ex]["check"], ns)

@@ -28,7 +28,7 @@ def _metrics(q: Any) -> dict[str, int]:
 def monitored_queue(r: Any, namespace: Mapping[str, Any]) -> str:
     """The drift scenario of the lesson (a retry pushed back by another path, a list emptied by hand), a
     worker crash with the lab's crash injection, and the commands one get_metrics sends (one MULTI)."""
-    (MonitoredQueue,) = need(namespace, BUILD_CELL, "MonitoredQueue")
+    (MonitoredQueue,) = need(namespace, BUILD_CELL, "MyMonitoredQueue")
     from ..trace import Tracer
     from .harness import StudentQueue, run_workers
 

@@ -38,6 +38,7 @@ class StudentQueue:
         self.keys = SimpleNamespace(waiting=waiting, processing=processing or none + ":processing",
                                     priority=none + ":priority", delayed=none + ":delayed", dlq=none + ":dlq")
         self.errors: list[tuple[str, BaseException]] = []
+        self.last_log: experiments.ExecutionLog = experiments.ExecutionLog()
         self._lock = threading.Lock()
 
     def _call(self, method: str, *args: Any) -> Any:
@@ -103,4 +104,5 @@ def run_workers(view: StudentQueue, ids: list[str], *, workers: int = 3, crash_f
     for w in pool:
         w.join()
     view.raise_errors()
+    view.last_log = log
     return experiments.tally(view, ids, log)

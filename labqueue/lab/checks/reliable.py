@@ -1,0 +1,206 @@
+"""Checks of notebooks 02a and 02b: the student's reliable dequeue + ack, the lease recovery, the prediction."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Mapping
+
+from . import NotDone, fail, guard, job_ids, jobs, need, passed, qname, said, state
+
+DEQUEUE_CELL = "Build it yourself: a reliable dequeue and an exact ack"
+RECOVER_CELL = "Build it yourself: recovering expired leases"
+PREDICTION_CELL = "Exercise"
+
+
+def _ids(r: Any, key: str) -> list[str]:
+    return job_ids(r.lrange(key, 0, -1))
+
+
+@guard
+def my_reliable_queue(r: Any, namespace: Mapping[str, Any]) -> str:
+    """Twenty jobs through labqueue Workers, the first one killed mid-job (the lab's crash injection):
+    nothing lost, the crashed job waits in the processing list, every acked job left it; then an ack
+    among two jobs in flight removes exactly the delivered one."""
+    (MyReliableQueue,) = need(namespace, DEQUEUE_CELL, "MyReliableQueue")
+    from .harness import StudentQueue, run_workers
+
+    name = qname("nb02a-myreliable")
+    with state(r, name):
+        q = MyReliableQueue(r, name)
+        processing = q.processing
+        for job in jobs(2, prefix="pair"):
+            q.enqueue(job)
+        first, second = q.dequeue(1), q.dequeue(1)
+        if first is None or second is None:
+            raise fail("with two jobs waiting, two dequeue(1) calls should deliver both.")
+        if job_ids([first, second]) != ["pair-00", "pair-01"]:
+            raise fail(f"jobs came out as {said(job_ids([first, second]))}: the oldest first (move from the tail).")
+        if sorted(_ids(r, processing)) == ["pair-00", "pair-01"]:  # moved: now the ack must be exact
+            q.ack(second)
+            left = _ids(r, processing)
+            if "pair-00" not in left:
+                raise fail("with pair-00 and pair-01 in flight, ack(pair-01) removed pair-00, a job still being "
+                           "worked on: remove the delivered entry itself (LREM processing 1 entry), never whatever "
+                           "is at one end of the list.")
+            if left != ["pair-00"]:
+                raise fail("ack(pair-01) left pair-01 in the processing list: LREM removed nothing, because the "
+                           "entry ack got is not byte for byte the string the move stored (a job changed and "
+                           "re-serialised after the move never matches); ack the entry exactly as dequeue got it.")
+            if r.llen(name):
+                raise fail("an ack should not touch the waiting list.")
+        r.delete(name, processing)
+
+        batch = jobs(20)
+        for job in batch:
+            q.enqueue(job)
+        view = StudentQueue(q, r, name, processing)
+        tally = run_workers(view, job_ids(batch), workers=2, crash_first=1)
+        if tally.lost:
+            raise fail(f"job {tally.lost_ids[0]} was lost: it left Redis at dequeue and the worker died before "
+                       f"finishing it; move it into the processing list instead (BLMOVE {name} → {processing}).")
+        left = _ids(r, processing)
+        crashed = [e.job_id for e in view.last_log.crashed()]
+        stale = [j for j in left if j not in crashed]
+        if stale:
+            raise fail(f"job {stale[0]} was done and acked but is still in the processing list ({len(left)} entries "
+                       "left): your ack did not remove the entry it was given (LREM processing 1 <entry> removes it only "
+                       "if it is byte for byte the string the move stored; a job changed and re-serialised after the "
+                       "move never matches).")
+        if left != crashed:
+            raise fail(f"after the run the processing list holds {said(left) or 'nothing'}; it should hold just "
+                       f"{said(crashed)}, the job of the worker that died, until a recovery puts it back.")
+    return passed("MyReliableQueue works: a worker killed mid-job lost nothing (its job waits in the processing "
+                  "list for a recovery), every acked job left the processing list, and an ack removes exactly "
+                  "the entry it was given.")
+
+
+@guard
+def my_recovery(r: Any, namespace: Mapping[str, Any]) -> str:
+    """A crashed worker's job comes back once its lease expired (and only then), a live worker's job is
+    left alone, an acked job is never re-queued, and two recoverers racing re-queue each job once."""
+    (MyLeasedQueue,) = need(namespace, RECOVER_CELL, "MyLeasedQueue")
+    from .harness import StudentQueue, run_workers
+
+    name = qname("nb02b-myleased")
+    with state(r, name):
+        q = MyLeasedQueue(r, name)
+        q.lease_seconds = 30  # long enough that no lease expires by itself during the check
+        batch = jobs(20)
+        for job in batch:
+            q.enqueue(job)
+        view = StudentQueue(q, r, name, q.processing)
+        tally = run_workers(view, job_ids(batch), workers=2, crash_first=1)
+        held = _ids(r, q.processing)
+        if len(held) != 1 or tally.lost:
+            raise fail(f"before any recovery the processing list should hold the crashed worker's job alone; it "
+                       f"holds {said(held) or 'nothing'} (the dequeue and ack are given: run their cell unchanged).")
+        crashed = held[0]
+        early = q.recover(time.time())
+        if _ids(r, q.processing) != [crashed] or early:
+            raise fail(f"recover(now) right after the crash moved {early!r} jobs: {crashed}'s lease has not expired "
+                       "yet (its worker may only be slow), so leave it; re-queue only leases whose deadline ≤ now.")
+        moved = q.recover(time.time() + q.lease_seconds + 1)
+        if crashed in _ids(r, q.processing):
+            raise fail(f"{crashed}'s lease expired but recover() left it in the processing list: nobody will ever "
+                       "run it; push it back to the waiting list and remove it from processing and leases.")
+        if crashed not in _ids(r, name):
+            raise fail(f"job {crashed} was lost: recover() removed it from the processing list but did not push it "
+                       "back to the waiting list.")
+        if moved != 1:
+            raise fail(f"recover() re-queued one job but returned {moved!r}; return how many it re-queued.")
+        again = run_workers(view, [crashed], workers=2)
+        if again.processed != 1 or r.llen(q.processing) or r.zcard(q.leases):
+            raise fail(f"after the recovery the workers ran {crashed} {again.processed} time(s); the processing list "
+                       f"holds {r.llen(q.processing)} and the leases {r.zcard(q.leases)}: recover() should move the "
+                       "job back to the waiting list and remove its lease.")
+
+        q.enqueue({"id": "live", "type": "work"})
+        live = q.dequeue(1)
+        q.enqueue({"id": "acked", "type": "work"})
+        q.ack(q.dequeue(1))
+        if q.recover(time.time() + 0.01 * q.lease_seconds) or job_ids(r.lrange(name, 0, -1)):
+            raise fail("recover() re-queued a job whose worker is alive (lease not expired) or already acked: "
+                       "that job would run twice.")
+        q.ack(live)
+
+        r.delete(name, q.processing, q.leases)
+        for job in jobs(150, prefix="stale"):
+            q.enqueue(job)
+        for _ in range(150):
+            q.dequeue(1)  # 150 deliveries whose workers then died
+        later = time.time() + q.lease_seconds + 1
+        recoverers = [MyLeasedQueue(type(r)(connection_pool=r.connection_pool), name) for _ in range(2)]
+        for p in recoverers:
+            p.lease_seconds = q.lease_seconds
+        barrier = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def recover(p: Any) -> None:
+            try:
+                barrier.wait(5)
+                p.recover(later)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=recover, args=(p,), daemon=True) for p in recoverers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        if errors:
+            raise errors[0]
+        back = _ids(r, name)
+        twice = sorted({j for j in back if back.count(j) > 1})
+        if twice:
+            raise fail(f"with two recoverers racing (two workers' heartbeats), job {twice[0]} was re-queued "
+                       f"{back.count(twice[0])} times: both read its lease as expired before either removed it; "
+                       "do the read and the moves in one Lua script (or re-queue only when your ZREM removed it).")
+        if len(set(back)) != 150 or r.llen(q.processing) or r.zcard(q.leases):
+            raise fail(f"with two recoverers racing, {len(set(back))} of 150 expired jobs came back to the waiting "
+                       f"list; {r.llen(q.processing)} are still in processing.")
+    return passed("your recover() brings back a dead worker's job once its lease has expired and not before, "
+                  "leaves live and acked jobs alone, and two recoverers racing over 150 expired leases "
+                  "re-queued each job once.")
+
+
+@guard
+def twice_prediction(r: Any, namespace: Mapping[str, Any]) -> str:
+    """Thirty jobs on a ReliableQueue, two workers killed after their work and before their ack, a
+    survivor whose heartbeat recovers the leases; then `my_prediction` against the tally."""
+    (prediction,) = need(namespace, PREDICTION_CELL, "my_prediction")
+    if prediction is None:
+        raise NotDone("put your prediction in `my_prediction` (an integer), run its cell, then this check.")
+    if isinstance(prediction, bool) or not isinstance(prediction, int):
+        raise fail(f"my_prediction should be an integer number of jobs, not {prediction!r}.")
+    import labqueue as lq
+
+    from .. import experiments
+
+    q = lq.ReliableQueue(r, qname("nb02b-exercise"), lease_seconds=0.3, max_attempts=10)
+    q.clear()
+    try:
+        log = experiments.ExecutionLog(work_seconds=0.005)
+        ids = [q.enqueue({"type": "work", "n": i}, job_id=f"ex-{i:02d}") for i in range(30)]
+        for n in range(2):  # two workers die right after their work, before the ack
+            w = lq.Worker(q, {"work": log.handler}, name=f"x{n}", crash_point="after", poll_seconds=0.1,
+                          on_event=log.on_event)
+            w.crash()
+            w.run()
+        survivor = lq.Worker(q, {"work": log.handler}, name="survivor", poll_seconds=0.1,
+                             on_event=log.on_event).start()  # its heartbeat recovers the two leases
+        try:
+            experiments.wait_for(lambda: sum(log.completed().values()) >= 32 and experiments.drained(q))
+        finally:
+            survivor.stop()
+        measured = experiments.tally(q, ids, log)
+        if measured.lost or measured.processed != 30 or measured.crashed != 2 or any(q.counts().values()):
+            raise fail(f"the experiment did not run as planned: {measured.as_dict()} (re-run the notebook from the top).")
+    finally:
+        q.clear()
+    if prediction != measured.processed_twice:
+        raise fail(f"not quite: you said {prediction}. Ask what the two workers had done before dying, what "
+                   "Redis still held for them, and what the recovery did with it; then change my_prediction.")
+    return passed(f"correct: {measured.processed_twice} of 30 ran twice, none lost. A worker that dies after the "
+                  "work but before the ack leaves its job in processing; its lease expires and the job runs "
+                  "again: at-least-once, so handlers must be idempotent (notebook 09).")

@@ -64,3 +64,11 @@ def test_bull3_and_bullmq_backoff_formulas_differ_as_documented():
     assert [rt.bullmq_exponential(2.0, n) for n in (1, 2, 3)] == [2.0, 4.0, 8.0]
     table = rt.bull_backoffs(2.0, 3)
     assert list(table.loc["total wait"]) == [8.0, 6.0, 6.0]
+
+
+def test_peak_counts_retries_due_together_across_a_bucket_boundary():
+    """Retries due at 0.9999 s and 1.0001 s are one burst: the window slides, no boundary splits it."""
+    offsets = [0.9999] * 100 + [1.0001] * 100 + [1.5]
+    assert rt.peak(offsets, 0.1) == 200
+    assert rt.peak([0.0, 0.05, 0.2, 0.25, 0.29], 0.1) == 3
+    assert rt.peak([], 0.1) == 0

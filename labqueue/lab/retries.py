@@ -93,9 +93,17 @@ def retry_offsets(q: ReliableQueue, since: float) -> list[float]:
 
 
 def peak(offsets: list[float], bucket: float = 0.1) -> int:
-    """The most retries due within one `bucket`-second window (what the downstream must absorb)."""
-    counts = Counter(int(o // bucket) for o in offsets)
-    return max(counts.values()) if counts else 0
+    """The most retries due within any `bucket`-second window (what the downstream must absorb).
+
+    The window slides: retries due at 0.9999 s and 1.0001 s are in one window, not split by a
+    bucket boundary (fixed buckets made the count depend on a millisecond of timing)."""
+    ordered = sorted(offsets)
+    best, start = 0, 0
+    for end, due in enumerate(ordered):
+        while due - ordered[start] >= bucket:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
 
 
 def flips(seed: int, address: str, attempt: int) -> float:

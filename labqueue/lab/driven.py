@@ -150,6 +150,6 @@ def beside(diagram: str, table: Any, *, left: str = "the chapter", right: str = 
     return HTML(
         "<table style='border:none'><tr>"
         f"<th style='text-align:left'>{html.escape(left)}</th><th style='text-align:left'>{html.escape(right)}</th></tr>"
-        f"<tr><td style='vertical-align:top'><pre style='font-size:11px'>{html.escape(diagram)}</pre></td>"
+        f"<tr><td style='vertical-align:top;text-align:left'><pre style='font-size:11px;white-space:pre;text-align:left'>{html.escape(diagram)}</pre></td>"
         f"<td style='vertical-align:top'>{body}</td></tr></table>"
         + lua.html_for(getattr(table, "attrs", {}).get("lua", {})))

@@ -107,7 +107,7 @@ def side_by_side(diagram: str, tracer: Any, operations: Sequence[str] | None = N
         for c in tracer.of(op):
             flag = " <i>(error)</i>" if c.error else ""
             lines.append(f"&nbsp;&nbsp;<code>{html.escape(c.pretty(width))}</code>{flag}")
-    left = f"<pre style='font-size:11px;line-height:1.2'>{html.escape(diagram.strip(chr(10)))}</pre>"
+    left = f"<pre style='font-size:11px;line-height:1.2;white-space:pre;text-align:left'>{html.escape(diagram.strip(chr(10)))}</pre>"
     right = "<div style='font-size:12px;line-height:1.6'>" + "<br>".join(lines) + "</div>"
     from . import lua
 

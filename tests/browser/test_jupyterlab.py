@@ -3,7 +3,8 @@ and the landing page (notebooks/index.ipynb), opened and followed to a lesson.
 
 Per notebook: no error output (the final assert cells passed), every code cell executed, the widget
 control panel (`lq-panel`) rendered, and live widgets (`lq-live`, progress bars) took at least two
-different values while the cells ran. A screenshot lands in artifacts/screenshots/<notebook>.png.
+different values while the cells ran (not asked of the lessons without a live experiment, 02a and
+08a). A screenshot lands in artifacts/screenshots/<notebook>.png.
 The notebook files are never written (autosave is off, nothing is saved; the test checks their bytes).
 """
 
@@ -28,6 +29,9 @@ NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if p != LANDI
 OPEN_TIMEOUT = float(os.environ.get("LABQUEUE_BROWSER_OPEN_TIMEOUT", "180"))
 RUN_TIMEOUT = float(os.environ.get("LABQUEUE_BROWSER_RUN_TIMEOUT", "300"))
 START_TIMEOUT = 20.0
+# Lessons with traced steps and no live experiment: since 02 and 08 were split in two, their live
+# experiments (crashing workers, the dashboard) are in 02b and 08b, where the widget checks still apply.
+WITHOUT_LIVE_EXPERIMENT = {"02a_reliable_queue", "08a_production_queue"}
 POLL = 0.2
 SCREENSHOTS = ARTIFACTS / "screenshots"
 
@@ -276,12 +280,13 @@ def test_notebook_runs_in_jupyterlab(notebook: Path | None, request: pytest.Fixt
     wants_panel = "lq-panel" in notebook.read_text()
     if wants_panel and state["panels"] == 0:
         problems.append("the notebook adds an lq-panel, but no .lq-panel element rendered")
-    if state["widgets"] == 0:
+    live_experiment = name not in WITHOUT_LIVE_EXPERIMENT
+    if live_experiment and state["widgets"] == 0:
         problems.append("no widget rendered (.jupyter-widgets / .widget-box) in any output")
 
     # (c) live values changed while the cells ran.
     live: dict[str, list[str]] = state["live"]
-    if not any(len(values) >= 2 for values in live.values()):
+    if live_experiment and not any(len(values) >= 2 for values in live.values()):
         summary = {key: values[-3:] for key, values in live.items()} or "no .lq-live widget or progress bar seen"
         problems.append(f"no live widget changed value while the notebook ran: {summary}")
 

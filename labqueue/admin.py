@@ -8,32 +8,52 @@
 
 The chapter's API has no authentication at all: anyone who reaches the port can pause production.
 Here every request must carry `Authorization: Bearer <token>` (compared in constant time with
-hmac.compare_digest), else 401; the server listens on 127.0.0.1 unless told otherwise. Each
-endpoint is one JobQueue operation (one round trip).
+hmac.compare_digest), else 401, checked before anything else is read; the server listens on
+127.0.0.1 unless told otherwise. A request body is read only after the token, and only up to
+MAX_BODY bytes (a bad Content-Length is a 400, a larger one a 413); every socket read times out
+after `timeout` s, so a silent or slow client cannot hold a thread. Every query parameter is checked:
+an unknown, non-numeric, negative, NaN, infinite or huge one is a 400 naming it. Each endpoint is one
+JobQueue operation (one round trip).
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import _running
+from .checks import number
 from .errors import ConfigError, LabqueueError
 from .jobqueue import JobQueue
 from .metrics import QueueMetrics
+
+MAX_BODY = 64 * 1024  # bytes: the endpoints take no body; a client may still send a small one
+TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{16,}=*")  # RFC 6750 b64token, as secrets.token_urlsafe makes
+PARAMETERS = {"/api/queue/clean": ("state", "grace", "limit")}  # the other endpoints take none
+
+
+class BadRequest(Exception):
+    """A request the API refuses: its HTTP status and the message naming what was wrong."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class AdminServer:
     """`AdminServer(queue, token="...").start()`; `.url`; `.close()` stops it and joins its thread."""
 
-    def __init__(self, queue: JobQueue, token: str, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        if not isinstance(token, str) or len(token) < 16:
-            raise ConfigError("the admin API needs a token of at least 16 characters "
-                              "(e.g. secrets.token_urlsafe(24)): it can pause production")
+    def __init__(self, queue: JobQueue, token: str, *, host: str = "127.0.0.1", port: int = 0,
+                 timeout: float = 10.0) -> None:
+        if not isinstance(token, str) or not TOKEN.fullmatch(token):
+            raise ConfigError("the admin API needs a token of at least 16 characters A-Z a-z 0-9 - . _ ~ + / "
+                              "(no spaces; e.g. secrets.token_urlsafe(24)): it can pause production")
+        self.timeout = number("timeout", timeout, above=True)
         self.queue = queue
         self.metrics = QueueMetrics(queue.redis, queue.name)
         self._token = token.encode()
@@ -71,7 +91,7 @@ class AdminServer:
     def dispatch(self, method: str, path: str) -> tuple[int, dict[str, Any]]:
         """Run one API call: (HTTP status, JSON body)."""
         parts = urlsplit(path)
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         q = self.queue
         routes = {"/api/queue/stats": "GET", "/api/queue/pause": "POST", "/api/queue/resume": "POST",
                   "/api/queue/retry-failed": "POST", "/api/queue/clean": "POST"}
@@ -80,6 +100,12 @@ class AdminServer:
                          "endpoints": sorted(routes)}
         if routes[parts.path] != method:
             return 405, {"success": False, "error": f"{parts.path} takes {routes[parts.path]}, not {method}"}
+        allowed = PARAMETERS.get(parts.path, ())
+        unknown = sorted(set(query) - set(allowed))
+        if unknown:
+            takes = f"takes only {', '.join(allowed)}" if allowed else "takes no parameter"
+            return 400, {"success": False, "error": f"unknown parameter(s) {', '.join(map(repr, unknown))}: "
+                                                    f"{parts.path} {takes}"}
         if parts.path == "/api/queue/stats":
             return 200, {"queue": q.name, "counts": q.get_job_counts(), "paused": q.is_paused(),
                          "metrics": self.metrics.get_metrics()}
@@ -93,9 +119,10 @@ class AdminServer:
             n = q.retry_failed()
             return 200, {"success": True, "message": f"{n} failed jobs retried", "retried": n}
         try:
-            removed = q.clean(float(query.get("grace", 0)), query.get("state", "completed"),
-                              int(query.get("limit", 0)))
-        except (ValueError, LabqueueError) as exc:
+            grace = _parse("grace", query.get("grace", "0"), float, "a number of seconds >= 0")
+            limit = _parse("limit", query.get("limit", "0"), int, "an integer >= 0 (0 = no limit)")
+            removed = q.clean(grace, query.get("state", "completed"), limit)
+        except (BadRequest, LabqueueError) as exc:
             return 400, {"success": False, "error": str(exc)}
         return 200, {"success": True, "message": f"{len(removed)} jobs removed", "removed": len(removed)}
 
@@ -103,15 +130,41 @@ class AdminServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = server.timeout  # every socket read: a silent client is dropped, never waited for
+
             def _answer(self, method: str) -> None:
-                if not server.authorised(self.headers.get("Authorization")):
-                    status, body = 401, {"success": False, "error": "missing or wrong token "
-                                         "(send 'Authorization: Bearer <token>')"}
-                else:
-                    try:
-                        status, body = server.dispatch(method, self.path)
-                    except Exception as exc:  # a Redis error is a 500 with its reason, not a dead thread
-                        status, body = 500, {"success": False, "error": f"{type(exc).__name__}: {exc}"}
+                try:
+                    if not server.authorised(self.headers.get("Authorization")):  # first, before any body
+                        self.close_connection = True
+                        raise BadRequest(401, "missing or wrong token (send 'Authorization: Bearer <token>')")
+                    if method == "POST":
+                        self._discard_body()
+                    status, body = server.dispatch(method, self.path)
+                except BadRequest as exc:
+                    status, body = exc.status, {"success": False, "error": str(exc)}
+                except Exception as exc:  # a Redis error is a 500 with its reason, not a dead thread
+                    status, body = 500, {"success": False, "error": f"{type(exc).__name__}: {exc}"}
+                self._send(status, body)
+
+            def _discard_body(self) -> None:
+                """Read (and drop) a body of at most MAX_BODY bytes; BadRequest for a bad length or a stall."""
+                raw = self.headers.get("Content-Length") or "0"
+                if not (raw.strip().isascii() and raw.strip().isdigit()):
+                    self.close_connection = True
+                    raise BadRequest(400, f"Content-Length must be a whole number of bytes, got {raw[:40]!r}")
+                length = int(raw)
+                if length > MAX_BODY:
+                    self.close_connection = True
+                    raise BadRequest(413, f"request body of {length} bytes is over the limit of {MAX_BODY}")
+                try:
+                    got = len(self.rfile.read(length)) if length else 0
+                except TimeoutError:
+                    got = -1
+                if got != length:
+                    self.close_connection = True
+                    raise BadRequest(408, f"request body not received within {server.timeout:g} s")
+
+            def _send(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -125,12 +178,17 @@ class AdminServer:
                 self._answer("GET")
 
             def do_POST(self) -> None:  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(min(length, 65536))
                 self._answer("POST")
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet in notebooks and tests
 
         return Handler
+
+
+def _parse(name: str, value: str, kind: type, expected: str) -> Any:
+    """Query parameter `name` as `kind`; BadRequest naming it when it is not one."""
+    try:
+        return kind(value)
+    except (ValueError, OverflowError):
+        raise BadRequest(400, f"parameter {name!r} must be {expected}, got {value[:40]!r}") from None

@@ -47,6 +47,7 @@ class BaseQueue:
         self.max_attempts = integer("max_attempts", max_attempts, low=1)
         self.max_payload_bytes = integer("max_payload_bytes", max_payload_bytes, low=1)
         self._replay = scripts.load(redis_client, "replay")
+        self._read = scripts.load(redis_client, "read_hashes")
 
     def _new_job(self, job_data: Any, **options: Any) -> Job:
         options.setdefault("max_attempts", self.max_attempts)
@@ -84,21 +85,21 @@ class BaseQueue:
         pipe.execute()
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
-        """Up to `limit` dead-letter entries, oldest failure first (HGETALL of both hashes)."""
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hgetall(self.keys.dlq)
-        pipe.hgetall(self.keys.dlq_meta)
-        jobs, metas = pipe.execute()
+        """Up to `limit` dead-letter entries, oldest failure first (read_hashes.lua, read undecoded).
+
+        Any bytes at all are listed: an id or job that is not UTF-8 is shown with U+FFFD in place of
+        the bad bytes, a job that does not parse has `job` None, unreadable meta says so in `reason`.
+        """
+        jobs, metas = scripts.hashes_raw(self.redis, self._read, [self.keys.dlq, self.keys.dlq_meta])
         entries = []
-        for key, raw in jobs.items():
-            job_id, raw = text(key), text(raw)
-            meta = json.loads(text(metas.get(key, metas.get(job_id, "{}"))) or "{}")
+        for key, value in jobs.items():
+            job_id, raw = text(key), text(value)
+            reason, failed_at, attempts = _meta(metas.get(key))
             try:
                 job: Job | None = Job.from_json(raw)
-            except ValueError:
+            except (ValueError, TypeError, RecursionError, OverflowError):
                 job = None
-            entries.append(DeadLetter(job_id, str(meta.get("reason", "")), float(meta.get("failed_at", 0)),
-                                      int(meta.get("attempts", 0)), raw, job))
+            entries.append(DeadLetter(job_id, reason, failed_at, attempts, raw, job))
         entries.sort(key=lambda e: e.failed_at)
         return entries[:limit]
 
@@ -116,3 +117,20 @@ class BaseQueue:
         """Delete every key of this queue, quarantined ones too (SCAN, DEL); returns how many existed."""
         moved_aside = list(self.redis.scan_iter(match=self.keys.key("quarantine:*"), count=1000))
         return int(self.redis.delete(*self.keys.all(), *moved_aside))
+
+
+def _meta(raw: bytes | None) -> tuple[str, float, int]:
+    """(reason, failed_at, attempts) of a dead letter's meta JSON; whatever is unreadable says so or is 0."""
+    try:
+        meta = json.loads(text(raw)) if raw else {}
+    except (ValueError, RecursionError):
+        meta = None
+    if not isinstance(meta, dict):
+        return f"(unreadable dead-letter meta: {text(raw or b'')[:80]!r})", 0.0, 0
+    values: list[Any] = []
+    for name, kind, default in (("failed_at", float, 0.0), ("attempts", int, 0)):
+        try:
+            values.append(kind(meta.get(name, default)))
+        except (TypeError, ValueError, OverflowError):
+            values.append(default)
+    return str(meta.get("reason", "")), values[0], values[1]

@@ -90,7 +90,6 @@ class CronQueue(DelayedQueue):
         super().__init__(redis_client, queue_name, **options)
         self._fire = scripts.load(redis_client, "cron_fire")
         self._bury_schedule = scripts.load(redis_client, "cron_bury")
-        self._read = scripts.load(redis_client, "read_hashes")
 
     def schedule_cron(self, job_data: dict[str, Any], expr: str, tz: str = "UTC", *,
                       name: str | None = None, type: str | None = None, now: float | None = None) -> str:

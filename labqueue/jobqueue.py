@@ -237,6 +237,11 @@ class JobQueue:
     def finish(self, job_id: str, token: int, outcome: str, payload: str, *, retry_at: float = 0.0,
                duration: float = 0.0, name: str = "") -> int:
         """End a delivery: COMPLETED, RETRIED, FAILED, or NOT_OURS if it stalled away (jq_finish.lua)."""
+        integer("token", token)
+        number("retry_at", retry_at)
+        number("duration", duration)
+        if outcome not in ("completed", "failed"):
+            raise ConfigError(f"outcome must be 'completed' or 'failed', got {outcome!r}")
         bucket = bisect.bisect_left(BUCKETS, duration)
         return int(self._run("finish", job_id, token, outcome, payload, retry_at, duration, bucket, name))
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from http import HTTPStatus
 from typing import Any
 
 import pytest
@@ -95,3 +98,81 @@ def test_unknown_path_and_wrong_method(api: Any) -> None:
     assert call(server, "GET", "/api/queue/nope")[0] == 404
     assert call(server, "GET", "/api/queue/pause")[0] == 405
     assert not q.is_paused()
+
+
+def raw_request(server: AdminServer, request: bytes, wait: float = 5.0) -> bytes:
+    """Send raw bytes, keep the socket open, return what the server answers within `wait` s."""
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=wait) as sock:
+        sock.sendall(request)
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+                if b"\r\n\r\n" in b"".join(chunks):
+                    break
+        except socket.timeout:
+            pass
+        return b"".join(chunks)
+
+
+@pytest.mark.parametrize("length", ["-1", "-99999", str(10**12), "abc"])
+def test_unauthenticated_post_is_refused_before_reading_its_body(api: Any, length: str) -> None:
+    """A POST without the token gets 401 at once, whatever its Content-Length (negative, huge, junk): no body read."""
+    server, q = api
+    answer = raw_request(server, f"POST /api/queue/pause HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n"
+                         .encode())
+    assert answer.startswith(b"HTTP/1.0 401") or answer.startswith(b"HTTP/1.1 401"), answer
+    assert not q.is_paused()
+
+
+@pytest.mark.parametrize("length, status", [("-1", 400), ("abc", 400), (str(10**12), 413)])
+def test_authenticated_post_with_a_bad_or_huge_body_is_refused_at_once(api: Any, length: str, status: int) -> None:
+    """With the token, a negative or junk Content-Length is 400 and a huge one 413, without waiting for a body."""
+    server, q = api
+    answer = raw_request(server, f"POST /api/queue/pause HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                         f"Content-Length: {length}\r\n\r\n".encode())
+    assert answer.split(b"\r\n", 1)[0].endswith(f"{status} {HTTPStatus(status).phrase}".encode()), answer
+    assert not q.is_paused()
+
+
+def test_a_silent_client_is_dropped_after_the_socket_timeout(r: Any) -> None:
+    """A client that connects and sends nothing (or half a request) is disconnected after `timeout` s."""
+    server = AdminServer(JobQueue(r, "email-jobs"), token=TOKEN, timeout=0.5).start()
+    try:
+        start = time.monotonic()
+        assert raw_request(server, b"POST /api/queue/pause HTTP/1.1\r\nHost: x\r\n", wait=10) == b""
+        assert time.monotonic() - start < 5
+        answer = raw_request(server, f"POST /api/queue/pause HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\n"
+                             "Content-Length: 10\r\n\r\nabc".encode(), wait=10)  # 3 of 10 body bytes
+        assert answer.split(b"\r\n", 1)[0].endswith(b"408 Request Timeout") or answer == b"", answer
+        assert time.monotonic() - start < 10
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("path, word", [
+    ("/api/queue/clean?limit=" + "9" * 30, "limit"),
+    ("/api/queue/clean?limit=-1", "limit"),
+    ("/api/queue/clean?limit=ten", "limit"),
+    ("/api/queue/clean?grace=nan", "grace"),
+    ("/api/queue/clean?grace=inf", "grace"),
+    ("/api/queue/clean?grace=1e400", "grace"),
+    ("/api/queue/clean?state=failed&colour=blue", "colour"),
+    ("/api/queue/pause?now=1", "now"),
+    ("/api/queue/stats?verbose=1", "verbose"),
+])
+def test_every_parameter_is_validated_with_a_400_naming_it(api: Any, path: str, word: str) -> None:
+    """A huge, negative, non-numeric, NaN or infinite parameter, or an unknown one, is a 400 naming it (never 500)."""
+    server, q = api
+    status, body = call(server, "GET" if "stats" in path else "POST", path)
+    assert status == 400 and word in body["error"], body
+    assert not q.is_paused()
+
+
+@pytest.mark.parametrize("token", [" " * 24, "\t" * 20, "valid-part-but has spaces", "tøken-with-non-ascii-chars",
+                                   "short"])
+def test_a_token_that_can_never_match_is_refused_at_start(token: str) -> None:
+    """A token of spaces, with whitespace or non-ASCII characters, or shorter than 16 is refused at start."""
+    with pytest.raises(ConfigError, match="token"):
+        AdminServer(None, token=token)  # type: ignore[arg-type]

@@ -133,6 +133,27 @@ def test_quarantine_leaves_keys_of_the_right_type_alone(r: Any) -> None:
     assert sorted(r.keys("*")) == before
 
 
+def test_dead_letters_survive_invalid_utf8_and_unreadable_meta(rd: Any) -> None:
+    """dead_letters() lists entries whose id, job or meta is not UTF-8 or not JSON, in both decode modes."""
+    queue = ReliableQueue(rd, "dlq-junk")
+    queue.enqueue({"type": "t"}, job_id="good")
+    job = queue.dequeue()
+    assert job is not None
+    queue.nack(job, "boom", retry=False)
+    rd.hset(queue.keys.dlq, b"bin\xff", b"\xff\xfe{not utf8")
+    rd.hset(queue.keys.dlq_meta, b"bin\xff", b'{"reason": "bad \xff bytes", "failed_at": 5, "attempts": 1}')
+    rd.hset(queue.keys.dlq, "junk-meta", "{}")
+    rd.hset(queue.keys.dlq_meta, "junk-meta", "[not an object")
+    rd.hset(queue.keys.dlq, "odd-meta", "{}")
+    rd.hset(queue.keys.dlq_meta, "odd-meta", '{"reason": 7, "failed_at": "yesterday", "attempts": [1]}')
+    entries = {d.id: d for d in queue.dead_letters()}
+    assert set(entries) == {"good", "bin\ufffd", "junk-meta", "odd-meta"}
+    assert entries["good"].job is not None and entries["good"].reason == "boom"
+    assert entries["bin\ufffd"].job is None and "bad" in entries["bin\ufffd"].reason
+    assert entries["bin\ufffd"].attempts == 1 and entries["bin\ufffd"].failed_at == 5
+    assert "unreadable" in entries["junk-meta"].reason and entries["odd-meta"].failed_at == 0
+
+
 # -- 5. bad input at the API: a clear error, nothing written -------------------------------------------
 def nothing_written(r: Any, call: Callable[[], Any], error: type[Exception], match: str) -> None:
     """`call()` raises `error` matching `match`, and the database is byte-for-byte as before."""

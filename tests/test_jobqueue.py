@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Any
@@ -612,3 +613,92 @@ def test_backoff_options_kept_whole(r: Any) -> None:
     stored = Backoff.from_spec(job.opts["backoff"])
     assert stored == Backoff.from_spec(spec), job.opts["backoff"]
     assert all(stored.delay(10) <= 2 for _ in range(50)), "the cap of 2 s was dropped"
+
+
+# -- a failing script leaves nothing half-done (issue 10, item 12) -------------------------------------
+def snapshot(r: Any) -> dict[Any, Any]:
+    return {k: r.dump(k) for k in r.keys("*")}
+
+
+def refused_whole(r: Any, call: Any, match: str = "WRONGTYPE") -> None:
+    """`call()` raises a Redis error matching `match`, and every key is byte-for-byte as before."""
+    import redis
+
+    before = snapshot(r)
+    with pytest.raises(redis.ResponseError, match=match):
+        call()
+    assert snapshot(r) == before
+
+
+def _claimed(q: JobQueue) -> tuple[str, int]:
+    q.add("email", {"to": "a"})
+    [(job_id, _, token, _)] = q.claim(1)[0]
+    return job_id, token
+
+
+@pytest.mark.parametrize("operation, broken", [
+    ("add", "wait"), ("add priority", "prio"), ("add", "metrics"), ("claim", "active"), ("claim", "runs"),
+    ("finish completed", "results"), ("finish failed", "errors"), ("finish completed", "events"),
+    ("progress", "events"), ("stalled", "failed"), ("retry failed", "wait"), ("clean", "events"),
+    ("unrepeat", "wait"),
+])
+def test_a_script_that_meets_a_wrong_typed_key_writes_nothing(r: Any, operation: str, broken: str) -> None:
+    """A JobQueue script refuses a wrong-typed key before its first write: no job popped, moved or lost."""
+    q = make(r, max_stalled=0, lease_seconds=0.05)
+    if operation == "add":
+        call = lambda: q.add("email", {"to": "b"})  # noqa: E731
+    elif operation == "add priority":
+        call = lambda: q.add("email", {"to": "b"}, priority=3)  # noqa: E731
+    elif operation == "claim":
+        q.add("email", {"to": "a"})
+        call = lambda: q.claim(1)  # noqa: E731
+    elif operation.startswith("finish"):
+        job_id, token = _claimed(q)
+        outcome = operation.split()[1]
+        call = lambda: q.finish(job_id, token, outcome, '"x"', name="email")  # noqa: E731
+    elif operation == "progress":
+        job_id, token = _claimed(q)
+        call = lambda: q.set_progress(job_id, token, 50)  # noqa: E731
+    elif operation == "stalled":
+        _claimed(q)
+        time.sleep(0.1)  # the lease expires: the job stalled more than max_stalled = 0 times
+        call = q.check_stalled
+    elif operation == "retry failed":
+        job_id, token = _claimed(q)
+        q.finish(job_id, token, "failed", "boom", name="email")
+        call = q.retry_failed
+    elif operation == "clean":
+        job_id, token = _claimed(q)
+        q.finish(job_id, token, "completed", "1", name="email")
+        call = lambda: q.clean(0, "completed")  # noqa: E731
+    else:
+        q.add("report", {}, repeat={"every": 60}, job_id="hourly")
+        call = lambda: q.remove_repeatable("hourly")  # noqa: E731
+    r.delete(q.keys.jq(broken))
+    r.set(q.keys.jq(broken), "overwritten by someone else")
+    refused_whole(r, call, match=f"WRONGTYPE.*{broken}")
+
+
+def test_an_unreadable_job_record_does_not_make_claim_or_finish_fail_midway(r: Any) -> None:
+    """A job whose stored JSON is junk is still promoted, claimed and finished: never dropped halfway."""
+    q = make(r)
+    job_id = q.add("email", {"to": "a"}, delay=0.05)
+    r.hset(q.keys.jq("jobs"), job_id, "{not json")
+    time.sleep(0.1)
+    [(claimed, raw, token, _)] = wait_for(lambda: q.claim(1)[0])
+    assert claimed == job_id and raw == "{not json"
+    assert q.finish(job_id, token, "failed", "unreadable job", name="email") == 3
+    assert r.zscore(q.keys.jq("failed"), job_id) is not None
+
+
+@pytest.mark.parametrize("bad", [{"retry_at": math.nan}, {"duration": math.inf}, {"token": "x"}])
+def test_finish_with_a_bad_number_is_refused_before_any_write(r: Any, bad: dict[str, Any]) -> None:
+    """finish() with a NaN retry time, an infinite duration or a non-integer token raises; nothing written."""
+    q = make(r)
+    job_id, token = _claimed(q)
+    kwargs = {"retry_at": 0.0, "duration": 0.1, **bad}
+    token = kwargs.pop("token", token)
+    before = snapshot(r)
+    with pytest.raises(ValueError):
+        q.finish(job_id, token, "failed", "boom", name="email", **kwargs)
+    assert snapshot(r) == before

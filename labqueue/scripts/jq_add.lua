@@ -9,6 +9,15 @@
 -- Idle workers are woken (LPUSH marker) for every ready job, and once for a delayed job due earlier
 -- than everything already delayed: the woken worker's claim then reports the new next due time.
 -- Returns {id1, added1, id2, added2, ...} with added 1 or 0.
+-- Before the first write: a key this script touches that holds another Redis type is refused
+-- whole (a script that fails midway keeps what it already wrote).
+for i, want in pairs({[1] = 'hash', [2] = 'list', [3] = 'zset', [4] = 'zset', [14] = 'hash', [15] = 'list',
+    [18] = 'hash', [19] = 'hash'}) do
+  local got = redis.call('TYPE', KEYS[i])['ok']
+  if got ~= 'none' and got ~= want then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. got .. ', not a ' .. want)
+  end
+end
 local jobs, wait, prio, delayed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local meta, marker, repeats, metrics = KEYS[14], KEYS[15], KEYS[18], KEYS[19]
 local now = tonumber(ARGV[1])

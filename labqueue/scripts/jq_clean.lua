@@ -5,6 +5,15 @@
 -- ARGV[1] now (unix s)  ARGV[2] events maxlen  ARGV[3] 'completed' or 'failed'  ARGV[4] grace (s)
 -- ARGV[5] limit (0 = no limit)
 -- Returns the ids removed.
+-- Before the first write: a key this script touches that holds another Redis type is refused
+-- whole (a script that fails midway keeps what it already wrote).
+for i, want in pairs({[1] = 'hash', [6] = 'zset', [7] = 'zset', [8] = 'hash', [9] = 'hash', [10] = 'hash',
+    [11] = 'hash', [12] = 'hash', [13] = 'hash', [16] = 'stream'}) do
+  local got = redis.call('TYPE', KEYS[i])['ok']
+  if got ~= 'none' and got ~= want then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. got .. ', not a ' .. want)
+  end
+end
 local jobs, completed, failed = KEYS[1], KEYS[6], KEYS[7]
 local runs, made, stalls, progress, results, errors = KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]
 local events = KEYS[16]

@@ -11,6 +11,16 @@
 -- (LPUSH marker), as a ready retry does, so it is not left waiting for the next poll.
 -- Returns 0 when the job is no longer this delivery's (stalled and taken back, or removed),
 -- 1 completed, 2 failed and retried, 3 failed for good.
+-- Before the first write: a key this script touches that holds another Redis type is refused
+-- whole (a script that fails midway keeps what it already wrote).
+for i, want in pairs({[1] = 'hash', [2] = 'list', [4] = 'zset', [5] = 'zset', [6] = 'zset', [7] = 'zset',
+    [8] = 'hash', [9] = 'hash', [10] = 'hash', [11] = 'hash', [12] = 'hash', [13] = 'hash',
+    [15] = 'list', [16] = 'stream', [19] = 'hash'}) do
+  local got = redis.call('TYPE', KEYS[i])['ok']
+  if got ~= 'none' and got ~= want then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. got .. ', not a ' .. want)
+  end
+end
 local jobs, wait, prio, delayed, active = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local completed, failed, runs, made, stalls = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local progress, results, errors, meta, marker = KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15]
@@ -19,12 +29,16 @@ local now, maxlen, id = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 if redis.call('HGET', runs, id) ~= ARGV[4] or not redis.call('ZSCORE', active, id) then
   return 0
 end
-redis.call('ZREM', active, id)
-local raw = redis.call('HGET', jobs, id)
-local opts = cjson.decode(raw).opts
-if type(opts) ~= 'table' then
-  opts = {}
+if not (tonumber(ARGV[7]) and tonumber(ARGV[8]) and tonumber(ARGV[9])) then
+  return redis.error_reply('ERR jq_finish: retry-at, duration and bucket must be numbers')
 end
+local function options(raw)  -- the job's options; {} when its stored JSON is unreadable (never an error)
+  local ok, record = pcall(cjson.decode, raw or '')
+  local opts = ok and type(record) == 'table' and record.opts
+  return type(opts) == 'table' and opts or {}
+end
+local opts = options(redis.call('HGET', jobs, id))
+redis.call('ZREM', active, id)
 
 local function drop(victim)
   for _, key in ipairs({jobs, runs, made, stalls, progress, results, errors}) do

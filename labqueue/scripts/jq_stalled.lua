@@ -6,10 +6,25 @@
 -- ARGV[1] now (unix s)  ARGV[2] events maxlen  ARGV[3] max stalls allowed
 -- Returns {requeued, failed, next_deadline}: next_deadline the earliest lease still running ('' if
 -- none), so the heartbeat can look again right when it expires.
+-- Before the first write: a key this script touches that holds another Redis type is refused
+-- whole (a script that fails midway keeps what it already wrote).
+for i, want in pairs({[1] = 'hash', [2] = 'list', [5] = 'zset', [7] = 'zset', [8] = 'hash', [9] = 'hash',
+    [10] = 'hash', [11] = 'hash', [12] = 'hash', [13] = 'hash', [15] = 'list', [16] = 'stream',
+    [19] = 'hash'}) do
+  local got = redis.call('TYPE', KEYS[i])['ok']
+  if got ~= 'none' and got ~= want then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. got .. ', not a ' .. want)
+  end
+end
 local jobs, wait, active, failed = KEYS[1], KEYS[2], KEYS[5], KEYS[7]
 local runs, made, stalls, progress, results, errors = KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]
 local marker, events, metrics = KEYS[15], KEYS[16], KEYS[19]
 local maxlen, max_stalled = ARGV[2], tonumber(ARGV[3])
+local function options(raw)  -- the job's options; {} when its stored JSON is unreadable (never an error)
+  local ok, record = pcall(cjson.decode, raw or '')
+  local opts = ok and type(record) == 'table' and record.opts
+  return type(opts) == 'table' and opts or {}
+end
 local requeued, dead = 0, 0
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', active, '-inf', '(' .. ARGV[1])) do
   redis.call('ZREM', active, id)
@@ -23,8 +38,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', active, '-inf', '(' .. ARGV[1]))
       redis.call('HINCRBY', metrics, 'total_failed', 1)
       redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'event', 'failed', 'job', id, 'error', reason,
         'final', 1)
-      local opts = cjson.decode(raw).opts
-      local keep = type(opts) == 'table' and opts.remove_on_fail or nil
+      local keep = options(raw).remove_on_fail
       if keep == true then
         keep = 0
       end

@@ -101,3 +101,30 @@ def test_readme_opens_the_landing_page_and_lists_every_notebook():
         assert path.stem in listed, f"README's notebook table does not list {path.stem}"
     for stem in listed:
         assert (NOTEBOOKS / f"{stem}.ipynb").is_file(), f"README lists {stem}, which does not exist"
+
+
+def referenced_notebooks(text: str) -> set[str]:
+    """Notebook numbers named in prose: 'notebook 02b', 'notebooks 02a, 02b and 06', 'Notebook 09'."""
+    found: set[str] = set()
+    for m in re.finditer(r"\b[Nn]otebooks? (\d\d[a-z]?\b(?:(?:,| and| or|,? then)? \d\d[a-z]?\b)*)", text):
+        found.update(re.findall(r"\d\d[a-z]?", m.group(1)))
+    return found
+
+
+def test_references_to_notebooks_name_notebooks_that_exist():
+    """Every 'notebook NN' in the notebooks, the lab package and the README names an existing notebook (02 and 08 are
+    now 02a/02b and 08a/08b)."""
+    numbers = {p.name.split("_")[0] for p in NOTEBOOKS.glob("*.ipynb") if p.name[:2].isdigit()}
+    sources = {p: "\n".join(c["text"] for c in cells(p)) for p in NOTEBOOKS.glob("*.ipynb")}
+    sources.update({p: p.read_text(encoding="utf-8") for p in (ROOT / "labqueue").rglob("*.py")})
+    sources[ROOT / "README.md"] = (ROOT / "README.md").read_text(encoding="utf-8")
+    stale = sorted(f"{path.relative_to(ROOT)}: notebook {n}" for path, text in sources.items()
+                   for n in referenced_notebooks(text) if n not in numbers)
+    assert not stale, stale
+
+
+def test_reference_finder_reads_lists_of_notebooks():
+    """The finder used above sees every number of a list, and only numbers."""
+    assert referenced_notebooks("see notebooks 02a, 02b and 06; notebook 09 too") == {"02a", "02b", "06", "09"}
+    assert referenced_notebooks("(notebook 02) and Notebook 08, then") == {"02", "08"}
+    assert referenced_notebooks("a notebook is a lesson, 20 notebooks") == set()

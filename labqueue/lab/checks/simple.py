@@ -89,7 +89,7 @@ def my_queue(r: Any, namespace: Mapping[str, Any]) -> str:
             q.enqueue(job)
         tally = run_workers(view, job_ids(crash), workers=1, crash_first=1)
         lost = (f"it lost {said(tally.lost_ids)}: the job left Redis at BRPOP and the worker died before "
-                "finishing it (notebook 02 fixes that)" if tally.lost else "it lost nothing")
+                "finishing it (notebook 02a fixes that)" if tally.lost else "it lost nothing")
     return passed("MyQueue works: FIFO, size() read from Redis (LLEN), dequeue blocks up to its timeout and "
                   "wakes as soon as a job arrives, 60 jobs through 3 labqueue Workers with none lost or run "
                   f"twice. Then a worker was killed mid-job, as in part 3: {lost}.")

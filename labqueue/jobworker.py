@@ -159,7 +159,15 @@ class QueueWorker:
             self._held[job_id] = job
         try:
             if "repeat" in job.opts:
-                q.add_next_occurrence(record)  # before running it: a crash cannot end the schedule
+                try:
+                    q.add_next_occurrence(record)  # before running it: a crash cannot end the schedule
+                except (ValueError, TypeError, KeyError) as exc:  # a schedule that cannot go on (never fires)
+                    reason = f"repeat schedule cannot continue: {exc}"
+                    log.error("%s: job %s: %s", self.name, job_id, reason)
+                    code = q.finish(job_id, token, "failed", reason, name=job.name)
+                    with self._lock:
+                        self.stats[{2: "retried", 3: "failed"}.get(code, "lost")] += 1
+                    return
             start = time.monotonic()
             outcome, payload = self._call(job)
             duration = time.monotonic() - start

@@ -173,3 +173,28 @@ def test_the_scheduler_thread_survives_a_bad_schedule(r):
     finally:
         scheduler.stop()
     assert q.dlq_size() == 2 and q.schedules() == {}
+
+
+def test_a_repeatable_job_whose_cron_never_fires_fails_with_its_reason_and_the_worker_goes_on(r):
+    """A JobQueue repeat already in Redis that never fires fails with a reason naming it; the worker runs the rest."""
+    from labqueue.jobqueue import JobQueue
+
+    q = JobQueue(r, "bad-repeat", lease_seconds=2)
+    job_id = q.add("report", {}, repeat={"cron": "* * * * *"}, job_id="minutely", delay=0)
+    record = json.loads(r.hget(q.keys.jq("jobs"), job_id))
+    record["opts"]["repeat"]["cron"] = NEVER  # written by older code, or by hand
+    r.hset(q.keys.jq("jobs"), job_id, json.dumps(record))
+    r.zadd(q.keys.jq("delayed"), {job_id: 0})  # due now
+    q.add("email", {"to": "a"})
+    ran = []
+    worker = q.process("*", lambda job: ran.append(job.name), poll_seconds=0.05)
+    try:
+        deadline = time.monotonic() + 10
+        while q.get_job(job_id).state != "failed" or ran != ["email"]:
+            assert time.monotonic() < deadline, (q.get_job(job_id), ran)
+            time.sleep(0.02)
+    finally:
+        q.close()
+    failed = q.get_job(job_id)
+    assert "repeat schedule cannot continue" in failed.failed_reason and NEVER in failed.failed_reason
+    assert worker.stats["errors"] == 0

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from . import scripts
-from .checks import integer
+from .checks import integer, number
+from .errors import ConfigError
 from .job import DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_PAYLOAD_BYTES, Job, new_job
 from .keys import Keys
 
@@ -35,13 +36,30 @@ class DeadLetter:
     job: Job | None  # None when the entry was not a valid job at all
 
 
+def durable_replicas(durable: bool | int, timeout: float, client: Any) -> int:
+    """How many replicas a durable write waits for (0: not durable); a clear error on a bad value."""
+    if isinstance(durable, bool):
+        n = int(durable)
+    elif isinstance(durable, int) and durable >= 0:
+        n = durable
+    else:
+        raise ConfigError(f"durable must be True/False or a number of replicas >= 0, got {durable!r}")
+    number("durable_timeout", timeout, above=True)
+    if n and type(client).__module__.startswith("fakeredis"):
+        raise ConfigError("durable=True needs a real Redis with replicas (WAIT); the embedded fakeredis has none")
+    return n
+
+
 class BaseQueue:
     """A named queue on a redis-py client (decode_responses True or False)."""
 
     def __init__(self, redis_client: Any, queue_name: str = "jobs", *,
                  max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-                 max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> None:
+                 max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+                 durable: bool | int = False, durable_timeout: float = 1.0) -> None:
         self.redis = redis_client
+        self.durable = durable_replicas(durable, durable_timeout, redis_client)
+        self.durable_timeout = float(durable_timeout)
         self.name = queue_name
         self.keys = Keys(queue_name)
         self.max_attempts = integer("max_attempts", max_attempts, low=1)
@@ -54,18 +72,27 @@ class BaseQueue:
         return new_job(job_data, max_payload_bytes=self.max_payload_bytes, **options)
 
     # -- producing (queues whose jobs wait in a list; the priority and delayed queues override) --
+    def _write(self, send: Callable[[Any], Any]) -> Any:
+        """`send(client)` writes a job; with `durable`, on a pipeline followed by WAIT (labqueue.cluster)."""
+        if not self.durable:
+            return send(self.redis)
+        from .cluster import durable_write
+
+        return durable_write(self.redis, self.keys.waiting, send, replicas=self.durable,
+                             timeout_ms=int(self.durable_timeout * 1000))[0]
+
     def enqueue(self, job_data: dict[str, Any], *, type: str | None = None, job_id: str | None = None,
                 max_attempts: int | None = None) -> str:
-        """Add a job at the head of the waiting list; returns its id (LPUSH)."""
+        """Add a job at the head of the waiting list; returns its id (LPUSH; + WAIT when durable)."""
         job = self._new_job(job_data, type=type, job_id=job_id, max_attempts=self.max_attempts if max_attempts is None else max_attempts)
-        self.redis.lpush(self.keys.waiting, job.raw)
+        self._write(lambda c: c.lpush(self.keys.waiting, job.raw))
         return job.id
 
     def enqueue_many(self, jobs: Iterable[dict[str, Any]]) -> list[str]:
-        """Add many jobs in one round trip, in order; returns their ids (one LPUSH)."""
+        """Add many jobs in one round trip, in order; returns their ids (one LPUSH; + WAIT when durable)."""
         built = [self._new_job(data) for data in jobs]
         if built:
-            self.redis.lpush(self.keys.waiting, *(job.raw for job in built))
+            self._write(lambda c: c.lpush(self.keys.waiting, *(job.raw for job in built)))
         return [job.id for job in built]
 
     def _target(self) -> tuple[str, str]:

@@ -80,8 +80,13 @@ def _embedded_server() -> Any:
         return _FAKE_SERVER
 
 
-def connect(url: str | None = None, *, decode_responses: bool = True) -> redis.Redis:
-    """A client for `url` (or $REDIS_URL); without either, the embedded fakeredis of this process."""
+def connect(url: str | None = None, *, decode_responses: bool = True, cluster: bool | None = None) -> Any:
+    """A client for `url` (or $REDIS_URL); without either, the embedded fakeredis of this process.
+
+    A URL of any node of a Redis Cluster gives a `redis.cluster.RedisCluster` client: `cluster=None`
+    asks the node (INFO cluster, one round trip; a node that does not answer gives a plain client),
+    True or False forces either way without asking.
+    """
     url = url if url is not None else os.environ.get("REDIS_URL") or None
     if url is None:
         import fakeredis
@@ -92,9 +97,20 @@ def connect(url: str | None = None, *, decode_responses: bool = True) -> redis.R
         parts.port  # raises ValueError on a non-numeric port
         if parts.scheme != "unix" and not parts.hostname:
             raise ValueError("no host")
-        return redis.Redis.from_url(url, decode_responses=decode_responses)
+        client = None if cluster else redis.Redis.from_url(url, decode_responses=decode_responses)
     except ValueError as exc:
         raise ConfigError(f"Redis URL {mask_url(url)!r} is malformed: {exc}") from None
+    if cluster is None:
+        cluster = _is_cluster_node(url)
+    if not cluster:
+        return client
+    from redis.cluster import RedisCluster
+    from redis.exceptions import RedisClusterException
+
+    try:
+        return RedisCluster.from_url(url, decode_responses=decode_responses)
+    except (RedisClusterException, redis.RedisError) as exc:
+        raise ConfigError(f"no Redis Cluster at {mask_url(url)}: {exc}") from None
 
 
 def refused(exc: BaseException) -> str:
@@ -109,6 +125,19 @@ def refused(exc: BaseException) -> str:
     return ""
 
 
+def _is_cluster_node(url: str) -> bool:
+    """Whether the server at `url` runs in cluster mode (INFO cluster: cluster_enabled:1)."""
+    probe = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        return bool(int(probe.info("cluster").get("cluster_enabled", 0)))
+    except redis.ResponseError:  # a Redis-compatible server without INFO cluster
+        return False
+    except redis.RedisError:  # not reachable now: a plain client, which reconnects when it can
+        return False
+    finally:
+        probe.close()
+
+
 def is_fake(client: Any) -> bool:
     """True when `client` talks to an in-process fakeredis server."""
     return type(client).__module__.startswith("fakeredis")
@@ -120,6 +149,10 @@ def describe(client: Any) -> str:
         import fakeredis
 
         return f"embedded fakeredis {getattr(fakeredis, '__version__', '')} (in-process, no server)".replace("  ", " ")
+    from .cluster import is_cluster
+
+    if is_cluster(client):
+        return _describe_cluster(client)
     kw = client.connection_pool.connection_kwargs
     where = kw.get("path") or f"{kw.get('host', '?')}:{kw.get('port', '?')}"
     try:
@@ -129,3 +162,17 @@ def describe(client: Any) -> str:
     except redis.RedisError as exc:
         return f"real Redis at {where} db {kw.get('db', 0)} (unreachable: {type(exc).__name__})"
     return f"real Redis {version} at {where} db {kw.get('db', 0)}"
+
+
+def _describe_cluster(client: Any) -> str:
+    """'Redis Cluster 7.0.15, 3 masters + 3 replicas, state ok, via host:port' (never a password)."""
+    from .cluster import topology
+
+    where = client.get_default_node().name
+    try:
+        version = client.info("server", target_nodes=client.get_default_node()).get("redis_version", "?")
+        top = topology(client)
+    except redis.RedisError as exc:
+        return f"Redis Cluster via {where} (unreachable: {type(exc).__name__})"
+    return (f"Redis Cluster {version}, {len(top['masters'])} masters + {len(top['replicas'])} replicas, "
+            f"state {top['state']}, via {where}")

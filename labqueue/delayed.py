@@ -74,9 +74,9 @@ class DelayedQueue(SimpleQueue):
             args: list[Any] = []
             for job in built:
                 args += [repr(run_at), job.raw]
-            self._schedule(keys=[self.keys.delayed, self.keys.wake], args=args)
+            self._write(lambda c: self._schedule(keys=[self.keys.delayed, self.keys.wake], args=args, client=c))
         elif built:
-            self.redis.lpush(self.keys.waiting, *(job.raw for job in built))
+            self._write(lambda c: c.lpush(self.keys.waiting, *(job.raw for job in built)))
         return [job.id for job in built]
 
     def process_delayed_jobs(self, now: float | None = None, limit: int = 1000) -> int:
@@ -142,7 +142,7 @@ class Scheduler:
         while not self._stop.is_set():
             try:
                 nxt = queue.tick()
-            except redis.RedisError as exc:  # Redis away: say so, wait, try again
+            except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:  # Redis away (or a failover)
                 log.warning("scheduler of %s: %s; retrying in 1 s", queue.name, exc)
                 self._stop.wait(1.0)
                 continue
@@ -159,5 +159,5 @@ class Scheduler:
                 continue
             try:
                 queue.redis.brpop([queue.keys.wake], timeout=wait)
-            except redis.RedisError:
+            except (redis.RedisError, redis.exceptions.RedisClusterException):
                 self._stop.wait(min(wait, 1.0))

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _running, scripts
-from .base import text
+from .base import durable_replicas, text
 from .checks import integer, number
 from .errors import ConfigError
 from .jobspec import STATES, JobQueueKeys, JobRecord, Planned, next_occurrence, plan
@@ -35,7 +35,8 @@ class JobQueue:
     def __init__(self, redis_client: Any, name: str, *, default_job_options: Mapping[str, Any] | None = None,
                  lease_seconds: float = 5.0, max_stalled: int = 1,
                  limiter: Mapping[str, float] | None = None, events_maxlen: int = 10_000,
-                 max_payload_bytes: int = 1_000_000) -> None:
+                 max_payload_bytes: int = 1_000_000, durable: bool | int = False,
+                 durable_timeout: float = 1.0) -> None:
         lease_seconds = number("lease_seconds", lease_seconds, above=True)
         integer("max_stalled", max_stalled)
         integer("events_maxlen", events_maxlen, low=1)
@@ -43,6 +44,8 @@ class JobQueue:
         self.redis = redis_client
         self.name = name
         self.keys = JobQueueKeys(name)
+        self.durable = durable_replicas(durable, durable_timeout, redis_client)  # replicas add() waits for
+        self.durable_timeout = float(durable_timeout)
         self.default_job_options = dict(default_job_options or {})
         plan("check", {}, self.default_job_options)  # a bad default fails here, not at the first add
         self.lease_seconds = float(lease_seconds)
@@ -64,8 +67,8 @@ class JobQueue:
         return (integer("limiter max", limiter["max"], low=1),
                 number("limiter duration", limiter["duration"], above=True))
 
-    def _run(self, script: str, *args: Any) -> Any:
-        return self._s[script](keys=self._keys, args=[time.time(), self.events_maxlen, *args])
+    def _run(self, script: str, *args: Any, client: Any = None) -> Any:
+        return self._s[script](keys=self._keys, args=[time.time(), self.events_maxlen, *args], client=client)
 
     # -- producing -----------------------------------------------------------------------------
     def _plan(self, name: str, data: Any, opts: Mapping[str, Any], occurrence: float | None = None) -> Planned:
@@ -73,7 +76,14 @@ class JobQueue:
                     max_payload_bytes=self.max_payload_bytes)
 
     def _add(self, planned: list[Planned]) -> list[tuple[str, bool]]:
-        reply = self._run("add", len(planned), *(a for p in planned for a in p.args()))
+        args = [len(planned), *(a for p in planned for a in p.args())]
+        if self.durable:  # jq_add.lua then WAIT on the same connection (labqueue.cluster.durable_write)
+            from .cluster import durable_write
+
+            reply = durable_write(self.redis, self._keys[0], lambda pipe: self._run("add", *args, client=pipe),
+                                  replicas=self.durable, timeout_ms=int(self.durable_timeout * 1000))[0]
+        else:
+            reply = self._run("add", *args)
         return [(text(reply[i]), int(reply[i + 1]) == 1) for i in range(0, len(reply), 2)]
 
     def add(self, name: str, data: Any, **opts: Any) -> str:

@@ -40,7 +40,7 @@ class PriorityQueue(SimpleQueue):
                 type: str | None = None, job_id: str | None = None) -> str:
         """Add a job with a priority (lower comes first); returns its id (priority_push.lua)."""
         job = self._build(job_data, priority, type=type, job_id=job_id)
-        self._push(keys=[self.keys.priority, self.keys.seq], args=[priority, job.raw])
+        self._write(lambda c: self._push(keys=[self.keys.priority, self.keys.seq], args=[priority, job.raw], client=c))
         return job.id
 
     def enqueue_many(self, jobs: Iterable[dict[str, Any]],  # type: ignore[override]
@@ -51,7 +51,7 @@ class PriorityQueue(SimpleQueue):
             args: list[Any] = []
             for job in built:
                 args += [priority, job.raw]
-            self._push(keys=[self.keys.priority, self.keys.seq], args=args)
+            self._write(lambda c: self._push(keys=[self.keys.priority, self.keys.seq], args=args, client=c))
         return [job.id for job in built]
 
     def dequeue(self, timeout: float = 0) -> Job | None:

@@ -6,7 +6,8 @@ worker sleeps in Redis instead of spinning. A heartbeat thread extends the lease
 hand and re-queues the jobs of dead workers (recover.lua). On other queues a thread loops on
 `dequeue(timeout)`, `ack`, `nack`.
 
-When Redis goes away (ConnectionError, TimeoutError) a thread or the heartbeat logs "lost
+When Redis goes away (ConnectionError, TimeoutError; on a cluster also a failover under way:
+CLUSTERDOWN, TRYAGAIN, a slot not covered) a thread or the heartbeat logs "lost
 connection to Redis ... retrying in X s", waits with exponential backoff until PING answers, logs
 "reconnected" and carries on; acks it could not send are kept and sent then. A WRONGTYPE error
 (a queue key overwritten with another Redis type) moves the bad key aside (labqueue.quarantine).
@@ -27,6 +28,7 @@ import redis
 
 from . import _running
 from .checks import integer, number
+from .cluster import LOST_NODE, ping_for
 from .connection import refused
 from .delayed import redis_wait
 from .job import Job
@@ -35,7 +37,7 @@ from .reliable import DEAD, NOT_IN_FLIGHT, ReliableQueue
 
 log = logging.getLogger("labqueue.worker")
 Handler = Callable[[Job], Any]
-LOST_REDIS = (redis.ConnectionError, redis.TimeoutError)
+LOST_REDIS = LOST_NODE
 RECONNECT_MAX_DELAY = 5.0
 
 @dataclass(frozen=True)
@@ -273,7 +275,7 @@ class Worker:
             while time.monotonic() < deadline and not give_up():
                 time.sleep(min(0.05, delay))
             try:
-                self.queue.redis.ping()
+                ping_for(self.queue.redis, self.queue.keys.waiting)  # on a cluster: the queue's master
             except LOST_REDIS as again:
                 if refused(again):  # back, but the password no longer works
                     self._refuse(again)

@@ -1,7 +1,8 @@
-"""Fixtures: every test that takes `r` runs twice, on a fresh fakeredis and on a private redis-server.
+"""Fixtures: every test that takes `r` runs three times: on a fresh fakeredis, on a private redis-server
+and on a private Redis Cluster (3 masters + 3 replicas, labqueue.localcluster).
 
-The private server is started on a free port in a temp folder (never the shared one on 6379) and is
-flushed between tests. Where redis-server is missing the real-server runs skip, except under CI=true
+The private server and cluster are started once per session on free ports in temp folders (never
+the shared server on 6379) and flushed between tests (FLUSHALL on every master of the cluster). Where redis-server is missing the real-server runs skip, except under CI=true
 (or LABQUEUE_REQUIRE_REDIS=1), where that skip becomes a failure.
 """
 
@@ -15,8 +16,10 @@ import fakeredis
 import pytest
 import redis
 
+from labqueue.localcluster import LocalCluster, cluster_tools
 from labqueue.server import RedisServer, redis_server_binary
 
+CLUSTER_PASSWORD = "cl-secret-4e1f"  # the test cluster asks for one: describe() and errors must never show it
 REQUIRE_REAL = os.environ.get("CI") == "true" or os.environ.get("LABQUEUE_REQUIRE_REDIS") == "1"
 
 
@@ -24,6 +27,15 @@ def require_redis_server() -> None:
     """Skip (or fail under CI) when redis-server is not installed."""
     if redis_server_binary() is None:
         message = "redis-server is not on PATH: real-server tests need it (apt-get install redis-server)"
+        if REQUIRE_REAL:
+            pytest.fail(message + " [CI requires the real-server run]")
+        pytest.skip(message)
+
+
+def require_cluster_tools() -> None:
+    """Skip (or fail under CI) when redis-server or redis-cli is not installed."""
+    if cluster_tools() is None:
+        message = "redis-server and redis-cli are needed for the cluster tests (apt-get install redis-server)"
         if REQUIRE_REAL:
             pytest.fail(message + " [CI requires the real-server run]")
         pytest.skip(message)
@@ -37,7 +49,15 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
 
 
-@pytest.fixture(params=["fake", "real"])
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[LocalCluster]:
+    """One private Redis Cluster (3 masters + 3 replicas) for the whole session."""
+    require_cluster_tools()
+    with LocalCluster(password=CLUSTER_PASSWORD) as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["fake", "real", "cluster"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -51,6 +71,18 @@ def make_client(backend: str, request: pytest.FixtureRequest) -> Iterator[Callab
 
         def factory(decode_responses: bool = True) -> Any:
             client = fakeredis.FakeRedis(server=server, decode_responses=decode_responses)
+            clients.append(client)
+            return client
+    elif backend == "cluster":
+        from redis.cluster import RedisCluster
+
+        local: LocalCluster = request.getfixturevalue("redis_cluster")
+        if local.disturbed:  # a node was killed: let the cluster heal before the next test
+            local.wait_ok()
+        local.flushall()
+
+        def factory(decode_responses: bool = True) -> Any:
+            client = RedisCluster.from_url(local.url, decode_responses=decode_responses)
             clients.append(client)
             return client
     else:

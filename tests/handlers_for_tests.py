@@ -1,7 +1,9 @@
 """Handlers for the worker processes the reliability tests start (`--handlers tests.handlers_for_tests`).
 
 Each execution is recorded in Redis before the handler returns (HINCRBY of the job id in the hash
-EXECUTIONS, on the server of $REDIS_URL), so a test counts lost and duplicated jobs from Redis alone.
+EXECUTIONS, on the server of $LABQUEUE_TEST_LEDGER, else of $REDIS_URL), so a test counts lost and
+duplicated jobs from Redis alone. The cluster failover test keeps that ledger on a separate plain
+server, so a failover of the queue's master cannot lose the ledger's own entries.
 """
 
 from __future__ import annotations
@@ -11,19 +13,17 @@ import signal
 import time
 from typing import Any
 
-import redis
-
-from labqueue import Job
+from labqueue import Job, connect
 
 EXECUTIONS = "lqtest:executions"
 _client: Any = None
 
 
 def ledger() -> Any:
-    """This process's client to the server of $REDIS_URL (the worker's own server)."""
+    """This process's client to the ledger's server ($LABQUEUE_TEST_LEDGER, else $REDIS_URL)."""
     global _client
     if _client is None:
-        _client = redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True)
+        _client = connect(os.environ.get("LABQUEUE_TEST_LEDGER") or os.environ["REDIS_URL"])
     return _client
 
 

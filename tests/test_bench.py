@@ -117,3 +117,25 @@ def test_round_trips_per_job(r: Any) -> None:
         queue.ack(*jobs)
     assert trips.count == 2 and set(trips.commands) == {"EVALSHA"}
     assert queue.counts() == {"waiting": 0, "processing": 0, "delayed": 0, "dead": 0}
+
+
+def test_cli_cluster_tiny(tmp_path: Any) -> None:
+    """`python -m labqueue.bench --cluster` on a tiny N: one server and a cluster measured, every job
+    processed on both, the durable cost measured, the two tables printed (figures, not targets)."""
+    from tests.conftest import require_cluster_tools
+
+    require_cluster_tools()
+    out = tmp_path / "cluster.json"
+    done = subprocess.run([sys.executable, "-m", "labqueue.bench", "--cluster", "--n", "600", "--queues", "3",
+                           "--procs", "1", "--threads", "2", "--durable-jobs", "40", "--json", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert [row["backend"] for row in result["rows"]] == ["one server", "cluster"]
+    assert result["rows"][1]["describe"].startswith("Redis Cluster") and "3 masters" in result["rows"][1]["describe"]
+    for row in result["rows"]:
+        assert row["jobs"] == 600 and row["enqueue_bulk"] > 0 and row["process"] > 0, row
+    durable = result["durable"]
+    assert durable["durable"]["rate"] > 0 and durable["plain"]["rate"] > 0
+    assert 0 < durable["durable"]["p50_ms"] <= durable["durable"]["p99_ms"]
+    assert "| durable (LPUSH + WAIT 1) |" in done.stdout and "Redis Cluster" in done.stdout

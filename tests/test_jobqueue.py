@@ -477,8 +477,8 @@ def test_heartbeat_takes_back_a_dead_workers_job_at_its_deadline(r: Any) -> None
 @pytest.fixture
 def url(r: Any, backend: str, request: pytest.FixtureRequest) -> Any:
     """A redis:// URL to the same data as `r`: the private server, or the fake one served over TCP."""
-    if backend == "real":
-        yield request.getfixturevalue("redis_server").url
+    if backend in ("real", "cluster"):
+        yield request.getfixturevalue("redis_server" if backend == "real" else "redis_cluster").url
         return
     from fakeredis import TcpFakeServer
 
@@ -574,9 +574,10 @@ def test_events_reach_a_listener_in_another_process(r: Any, url: str) -> None:
 
 
 CHILD_WORKER = """
-import sys, time, redis
+import sys, time
+from labqueue import connect
 from labqueue.jobqueue import JobQueue
-q = JobQueue(redis.Redis.from_url(sys.argv[1], decode_responses=True), "jobs", lease_seconds=0.5)
+q = JobQueue(connect(sys.argv[1]), "jobs", lease_seconds=0.5)
 q.process("j", lambda job: time.sleep(60), poll_seconds=0.05)
 time.sleep(60)
 """

@@ -1,4 +1,8 @@
-"""`python -m labqueue.bench [--n N] [--threads K] [--url URL | --fake] [--compare] [--json F] [--chart F]`."""
+"""`python -m labqueue.bench [--n N] [--threads K] [--url URL | --fake] [--compare] [--json F] [--chart F]`.
+
+`python -m labqueue.bench --cluster [--n N] [--queues Q] [--procs P] [--url CLUSTER_URL]`: Q queues on
+one server against the same on a Redis Cluster, and the cost of durable enqueue (labqueue.bench.cluster).
+"""
 
 from __future__ import annotations
 
@@ -21,8 +25,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", action="store_true", help="also run RQ and BullMQ (installed on demand)")
     parser.add_argument("--skip-imports", action="store_true", help="do not time the imports")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    parser.add_argument("--cluster", action="store_true",
+                        help="one server against a Redis Cluster (a private 3+3 one, or --url) and durable enqueue")
+    parser.add_argument("--queues", type=int, default=6, help="--cluster: queues (default 6)")
+    parser.add_argument("--procs", type=int, default=2, help="--cluster: worker processes (default 2)")
+    parser.add_argument("--durable-jobs", type=int, default=2000, help="--cluster: jobs per durable run (default 2000)")
     parser.add_argument("--chart", metavar="FILE", help="write a PNG chart")
     args = parser.parse_args(argv)
+
+    if args.cluster:
+        import json
+
+        from .cluster import cluster_table, run_cluster
+
+        if args.fake:
+            parser.error("--cluster needs real servers: it starts a redis-server and a local cluster")
+        found = run_cluster(args.n, args.queues, args.procs, min(args.threads, 4), args.prefetch, args.durable_jobs,
+                            cluster_url=args.url, progress=lambda label: print(label, file=sys.stderr, flush=True))
+        print(cluster_table(found))
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as out:
+                json.dump(found, out, indent=1)
+        return 0
 
     def progress(label: str, done: int, total: int) -> None:
         print(f"[{done}/{total - 1}] {label}", file=sys.stderr, flush=True)

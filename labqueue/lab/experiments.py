@@ -23,6 +23,7 @@ from typing import Any
 
 from .. import _running
 from ..base import text
+from ..cluster import is_cluster
 from ..worker import Worker, WorkerEvent
 
 Rate = float | Callable[[float], float]
@@ -126,7 +127,9 @@ def ids_in_redis(queue: Any) -> dict[str, set[str]]:
     LRANGE of the lists, ZRANGE of the sorted sets, HKEYS of the dead-letter hash (one pipeline).
     """
     k = queue.keys
-    pipe = queue.redis.pipeline(transaction=True)
+    names = [k.waiting, k.processing, k.priority, k.delayed, k.dlq]
+    slots = {queue.redis.keyslot(n) for n in names} if is_cluster(queue.redis) else {0}
+    pipe = queue.redis.pipeline(transaction=len(slots) == 1)  # a student's untagged keys span cluster slots
     pipe.lrange(k.waiting, 0, -1)
     pipe.lrange(k.processing, 0, -1)
     pipe.zrange(k.priority, 0, -1)

@@ -61,12 +61,25 @@ class Command:
         return f"{self.name} {shown}".strip()
 
 
+def _sibling(client: Any) -> Any:
+    """A new client of the same kind on the same server(s) (a RedisCluster on the same cluster)."""
+    from ..cluster import is_cluster
+
+    if not is_cluster(client):
+        return type(client)(connection_pool=client.connection_pool)
+    from redis.cluster import RedisCluster
+
+    node, kw = client.get_default_node(), client.get_connection_kwargs()
+    keep = ("username", "password", "decode_responses", "encoding", "socket_timeout", "socket_connect_timeout")
+    return RedisCluster(host=node.host, port=node.port, **{k: kw[k] for k in keep if k in kw})
+
+
 class Tracer:
     """A client on the same backend as `client` that records what each operation sends."""
 
     def __init__(self, client: Any, *, preload_scripts: bool = True) -> None:
         self.origin = client
-        self.client = type(client)(connection_pool=client.connection_pool)
+        self.client = _sibling(client)
         self.commands: list[Command] = []
         self._names = script_names()
         self._lock = threading.Lock()
@@ -91,7 +104,9 @@ class Tracer:
             run = pipe.execute
 
             def execute(raise_on_error: bool = True) -> Any:
-                stack = [args for args, _ in pipe.command_stack]
+                strategy = getattr(pipe, "_execution_strategy", None)  # a cluster pipeline queues there
+                queued = strategy.command_queue if strategy is not None else pipe.command_stack
+                stack = [c.args if hasattr(c, "args") else c[0] for c in queued]
                 if transaction:
                     self._add(("MULTI",), pipeline=True)
                 for args in stack:

@@ -110,7 +110,7 @@ def connect(url: str | None = None, *, decode_responses: bool = True, cluster: b
     try:
         return RedisCluster.from_url(url, decode_responses=decode_responses)
     except (RedisClusterException, redis.RedisError) as exc:
-        raise ConfigError(f"no Redis Cluster at {mask_url(url)}: {exc}") from None
+        raise ConfigError(mask_url(f"no Redis Cluster at {url}: {exc}")) from None
 
 
 def refused(exc: BaseException) -> str:

@@ -140,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     """
     import sys
 
+    import redis
+
     from .connection import connect, mask_url, refused
     from .errors import ConfigError
 

@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import redis
 
 from .. import _running
-from ..connection import describe, mask_url
+from ..connection import connect, describe, mask_url
 from ..keys import Keys
 from ..server import RedisServer, free_port, redis_server_binary
 
@@ -58,7 +57,7 @@ def work(job: Any) -> None:
     global _ledger
     time.sleep(float(job.data.get("ms", 0)) / 1000)
     if _ledger is None:
-        _ledger = redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True)
+        _ledger = connect(os.environ["REDIS_URL"])  # a cluster node URL gives a cluster client
     _ledger.hincrby(os.environ[LEDGER_ENV], job.id, 1)
 
 
@@ -77,7 +76,7 @@ class Server:
         """What the server is, never its password."""
         if self.kind == "TcpFakeServer":
             return f"fakeredis TcpFakeServer at {mask_url(self.url)} (slow: about 90 jobs/s)"
-        client = redis.Redis.from_url(self.url)
+        client = connect(self.url)
         try:
             return f"{self.kind}: {describe(client)}"
         finally:
@@ -148,7 +147,7 @@ class ChaosRun:
         self.rng = random.Random(seed)
         self.keys = Keys(queue)
         self.ledger = ledger_key(queue)
-        self.redis = redis.Redis.from_url(url, decode_responses=True)
+        self.redis = connect(url)
         self.procs: list[subprocess.Popen[bytes]] = []
         self.kills = 0
         self.ids: list[str] = []

@@ -87,10 +87,12 @@ def test_tracer_records_pipelines_and_ignores_unrecorded_commands(r: Any) -> Non
     t = Tracer(r)
     q = lq.ReliableQueue(t.client, "trace-pipe")
     q.enqueue({"type": "x"})  # not recorded
-    with t.record("dead_letters"):
-        q.dead_letters()
-    assert t.names("dead_letters") == ["MULTI", "HGETALL", "HGETALL", "EXEC"]
-    assert all(c.pipeline for c in t.of("dead_letters"))
+    job = q.dequeue()  # not recorded
+    assert job is not None
+    with t.record("bury"):
+        q.bury(job, "poison")  # one MULTI: the job and its meta into the DLQ
+    assert t.names("bury") == ["MULTI", "HSET", "HSET", "EXEC"]
+    assert all(c.pipeline for c in t.of("bury"))
     assert len(t.commands) == 4
     t.clear()
     assert t.commands == []

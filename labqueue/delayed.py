@@ -22,6 +22,7 @@ from . import _running
 from . import scripts
 from .base import text
 from .checks import number
+from .connection import refused
 from .errors import InvalidJob
 from .simple import SimpleQueue
 
@@ -121,6 +122,7 @@ class Scheduler:
         self.interval = interval
         self.max_sleep = max_sleep
         self.passes = 0
+        self.fatal: str | None = None  # why the thread stopped by itself: Redis refused us (password, ACL)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"scheduler-{queue.name}", daemon=True)
 
@@ -143,6 +145,10 @@ class Scheduler:
             try:
                 nxt = queue.tick()
             except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:  # Redis away (or a failover)
+                if refused(exc):  # a wrong password or no permission: retrying cannot help
+                    self.fatal = refused(exc)
+                    log.error("scheduler of %s: %s; stopping (retrying cannot help)", queue.name, self.fatal)
+                    return
                 log.warning("scheduler of %s: %s; retrying in 1 s", queue.name, exc)
                 self._stop.wait(1.0)
                 continue

@@ -551,6 +551,20 @@ def test_a_worker_without_permission_stops_with_one_clear_line(limited_client: A
     assert all(r.exc_info is None for r in caplog.records), caplog.text
 
 
+def test_a_scheduler_without_permission_stops_with_one_clear_line(limited_client: Any, caplog: Any) -> None:
+    """NOPERM ends a delayed/cron scheduler thread with `fatal` set and one error line, instead of retrying forever."""
+    from labqueue.cron import CronQueue
+
+    with caplog.at_level(logging.WARNING, logger="labqueue.scheduler"):
+        scheduler = CronQueue(limited_client, "guarded").start_scheduler(max_sleep=0.1)
+        scheduler._thread.join(5)
+        alive = scheduler._thread.is_alive()
+        scheduler._stop.set()
+    assert not alive, "the scheduler kept retrying a command it may not run"
+    assert scheduler.fatal and "no permission" in scheduler.fatal
+    assert [r.levelname for r in caplog.records] == ["ERROR"], caplog.text
+
+
 SPECIAL = "s3cret/Pa55#w?rd@x="  # a password with every character that breaks a URL
 
 

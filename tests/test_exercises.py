@@ -16,6 +16,7 @@ import os
 import re
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import fakeredis
@@ -87,6 +88,8 @@ def scraped_body() -> str:
 
 # what an exercise or check cell finds in its notebook's kernel besides `r`, `lq` and `time`
 NOTEBOOK_STATE = {
+    "10_chaos/duplicates": lambda: {"run": SimpleNamespace(concurrency=2),
+                                    "result": SimpleNamespace(kills=3, duplicated=2)},
     "07_monitoring/p95": lambda: {"body": scraped_body(),
                                   "text_string_to_metric_families": __import__(
                                       "prometheus_client.parser", fromlist=["x"]).text_string_to_metric_families},
@@ -120,6 +123,14 @@ def test_every_exercise_is_complete():
     assert not wrong_for - set(EXERCISES), f"wrong answers for unknown exercises: {wrong_for - set(EXERCISES)}"
 
 
+def test_every_pattern_notebook_has_a_build_it_exercise():
+    """At least eight build-it exercises (a skeleton raising NotImplementedError), one in each of 01 to 07."""
+    build_it = sorted(ex for ex, cells in EXERCISES.items() if "raise NotImplementedError" in cells["exercise"])
+    assert len(build_it) >= 8, build_it
+    for number in ("01", "02", "03", "04", "05", "06", "07"):
+        assert any(ex.startswith(number) for ex in build_it), f"no build-it exercise in notebook {number}: {build_it}"
+
+
 @pytest.mark.parametrize("ex", sorted(EXERCISES))
 def test_check_run_before_its_exercise_names_the_cell(ex):
     """A check run before its exercise cell fails with one sentence naming the cell to run first."""
@@ -138,6 +149,7 @@ def test_skeleton_says_not_done_yet(ex, r):
     run_cell(EXERCISES[ex]["exercise"], ns)
     printed = run_cell(EXERCISES[ex]["check"], ns)
     assert "not done yet" in printed and "✓" not in printed, printed
+    assert printed.count("\n") == 1, f"a check says nothing more (no measured answer) before it is done: {printed}"
 
 
 @pytest.mark.parametrize("ex", sorted(EXERCISES))

@@ -141,12 +141,13 @@ def said(items: list[Any], limit: int = 6) -> str:
 from .cron import next_runs, weekday_cron  # noqa: E402
 from .delayed import due_prediction, my_scheduler  # noqa: E402
 from .monitoring import monitored_queue, p95_bucket  # noqa: E402
+from .others import add_once, duplicates_per_kill, round_trips, where_after_failures  # noqa: E402
 from .practices import guarded_handler  # noqa: E402
 from .priority import my_priority_queue, score_exercise  # noqa: E402
 from .reliable import my_recovery, my_reliable_queue, twice_prediction  # noqa: E402
 from .retries import bull_policy, my_backoff  # noqa: E402
 from .simple import crash_after_prediction, my_queue  # noqa: E402
 
-__all__ = ["NOT_DONE", "PASSED", "CheckFailed", "bull_policy", "crash_after_prediction", "due_prediction", "guarded_handler",
+__all__ = ["NOT_DONE", "PASSED", "CheckFailed", "add_once", "duplicates_per_kill", "round_trips", "where_after_failures", "bull_policy", "crash_after_prediction", "due_prediction", "guarded_handler",
            "monitored_queue", "my_backoff", "my_priority_queue", "my_queue", "my_scheduler", "next_runs",
            "my_recovery", "my_reliable_queue", "p95_bucket", "score_exercise", "twice_prediction", "weekday_cron"]

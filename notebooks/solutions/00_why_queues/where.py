@@ -1,0 +1,1 @@
+my_answer = "dead"   # three failed attempts spend max_attempts=3: the dead-letter queue, with its reason

@@ -5,7 +5,7 @@ the exercise cell (tag "exercise", where the student types) and the check cell (
 solution is `notebooks/solutions/<stem>/<name>.py`; known-wrong answers are
 `tests/wrong_solutions/<stem>/<name>__<what>.py`, each opening with `# expect: <regex>`, the
 sentence the check must answer with. Every test runs on the embedded fake and on a private
-redis-server (conftest's `r`); the last one executes whole notebooks with every solution filled in.
+redis-server (conftest's `r`, without its cluster run); the last one executes whole notebooks with every solution filled in.
 """
 
 from __future__ import annotations
@@ -29,6 +29,13 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 SOLUTIONS = NOTEBOOKS / "solutions"
 WRONG = Path(__file__).resolve().parent / "wrong_solutions"
+
+
+@pytest.fixture(params=["fake", "real"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The notebooks' two backends (embedded fakeredis, a private redis-server): the exercises are
+    written for one Redis, not for a Cluster (their keys carry no hash tag), so no cluster run here."""
+    return str(request.param)
 
 
 def exercise_cells() -> dict[str, dict[str, Any]]:

@@ -190,7 +190,7 @@ class JobQueue:
     def clean(self, grace: float, state: str = "completed", limit: int = 0) -> list[str]:
         """Remove `state` jobs finished more than `grace` s ago (0 = all); returns their ids (jq_clean.lua)."""
         if state not in ("completed", "failed"):
-            raise ConfigError(f"clean works on 'completed' or 'failed' jobs, got {state!r}")
+            raise ConfigError(f"state must be 'completed' or 'failed' (clean removes finished jobs), got {state!r}")
         grace = number("grace", grace)
         limit = integer("limit", limit, high=MAX_CLEAN)
         return [text(i) for i in self._run("clean", state, grace, limit)]

@@ -159,6 +159,7 @@ def test_a_silent_client_is_dropped_after_the_socket_timeout(r: Any) -> None:
     ("/api/queue/clean?grace=inf", "grace"),
     ("/api/queue/clean?grace=1e400", "grace"),
     ("/api/queue/clean?state=failed&colour=blue", "colour"),
+    ("/api/queue/clean?state=active", "state"),
     ("/api/queue/pause?now=1", "now"),
     ("/api/queue/stats?verbose=1", "verbose"),
 ])

@@ -7,6 +7,7 @@ Redis structures: the hashes `lq:{name}:dlq` (job id -> the job as it was) and `
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -44,10 +45,20 @@ def durable_replicas(durable: bool | int, timeout: float, client: Any) -> int:
         n = durable
     else:
         raise ConfigError(f"durable must be True/False or a number of replicas >= 0, got {durable!r}")
-    number("durable_timeout", timeout, above=True)
+    # WAIT counts whole milliseconds and 0 means "block forever": a timeout under 1 ms is sent as 1 ms
+    # (durable_wait_ms); above what WAIT accepts (a signed 64-bit count of ms) it is refused here.
+    number("durable_timeout", timeout, above=True, high=MAX_DURABLE_TIMEOUT)
     if n and type(client).__module__.startswith("fakeredis"):
         raise ConfigError("durable=True needs a real Redis with replicas (WAIT); the embedded fakeredis has none")
     return n
+
+
+MAX_DURABLE_TIMEOUT = 9e12  # seconds: 9e15 ms, inside the signed 64-bit range WAIT parses
+
+
+def durable_wait_ms(timeout: float) -> int:
+    """WAIT's timeout for `timeout` seconds: whole ms rounded up, never 0 (WAIT 0 blocks forever)."""
+    return max(1, math.ceil(timeout * 1000))
 
 
 class BaseQueue:
@@ -79,7 +90,7 @@ class BaseQueue:
         from .cluster import durable_write
 
         return durable_write(self.redis, self.keys.waiting, send, replicas=self.durable,
-                             timeout_ms=int(self.durable_timeout * 1000))[0]
+                             timeout_ms=durable_wait_ms(self.durable_timeout))[0]
 
     def enqueue(self, job_data: dict[str, Any], *, type: str | None = None, job_id: str | None = None,
                 max_attempts: int | None = None) -> str:

@@ -93,8 +93,8 @@ def durable_write(client: Any, key: str, write: Callable[[Any], None], *, replic
     replicas acknowledged within `timeout_ms` (the write is then on the master, not known to be on
     a replica), redis errors otherwise.
     """
-    if replicas < 1 or timeout_ms < 0:
-        raise ValueError(f"durable write needs replicas >= 1 and timeout_ms >= 0, got {replicas}, {timeout_ms}")
+    if replicas < 1 or timeout_ms < 1:  # WAIT n 0 would block forever
+        raise ValueError(f"durable write needs replicas >= 1 and timeout_ms >= 1, got {replicas}, {timeout_ms}")
     last: Exception | None = None
     for attempt in range(attempts):
         target = node_client(client, key)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _running, scripts
-from .base import durable_replicas, text
+from .base import durable_replicas, durable_wait_ms, text
 from .checks import integer, number
 from .errors import ConfigError
 from .jobspec import STATES, JobQueueKeys, JobRecord, Planned, next_occurrence, plan
@@ -81,7 +81,7 @@ class JobQueue:
             from .cluster import durable_write
 
             reply = durable_write(self.redis, self._keys[0], lambda pipe: self._run("add", *args, client=pipe),
-                                  replicas=self.durable, timeout_ms=int(self.durable_timeout * 1000))[0]
+                                  replicas=self.durable, timeout_ms=durable_wait_ms(self.durable_timeout))[0]
         else:
             reply = self._run("add", *args)
         return [(text(reply[i]), int(reply[i + 1]) == 1) for i in range(0, len(reply), 2)]

@@ -6,6 +6,7 @@ tests are about what only a cluster has: several masters, slots, replicas and WA
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -157,3 +158,35 @@ def test_durable_write_on_a_single_server_without_replica_raises(redis_server: A
         durable_write(client, "lq:{solo}:waiting", lambda p: p.lpush("lq:{solo}:waiting", "x"), timeout_ms=50)
     assert client.llen("lq:{solo}:waiting") == 1
     client.delete("lq:{solo}:waiting")
+
+
+def test_durable_timeout_under_a_millisecond_does_not_block_forever(redis_server: Any) -> None:
+    """durable_timeout=0.0004 s was sent as WAIT 1 0, which blocks forever (0 = no timeout) when no replica
+    acknowledges: enqueue and JobQueue.add hung. It waits 1 ms and raises NotReplicated; the job is kept.
+    A timeout beyond what WAIT parses is a ConfigError up front, not a WAIT error after the write."""
+    client = lq.connect(redis_server.url)
+    queues = [lq.SimpleQueue(client, "tiny-wait", durable=True, durable_timeout=0.0004),
+              lq.JobQueue(client, "tiny-wait-jq", durable=True, durable_timeout=0.0004)]
+    outcomes: list[str] = []
+
+    def produce() -> None:
+        for q in queues:
+            try:
+                q.enqueue({"n": 1}) if isinstance(q, lq.SimpleQueue) else q.add("t", {"n": 1})
+                outcomes.append("returned")
+            except NotReplicated:
+                outcomes.append("NotReplicated")
+
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    producer.join(10)
+    assert not producer.is_alive(), "a durable write with a 0.4 ms timeout is still blocked in WAIT after 10 s"
+    assert outcomes == ["NotReplicated", "NotReplicated"], outcomes
+    assert client.llen(queues[0].keys.waiting) == 1 and queues[1].get_job_counts()["waiting"] == 1
+    with pytest.raises(lq.ConfigError, match="durable_timeout must be"):
+        lq.SimpleQueue(client, "huge-wait", durable=True, durable_timeout=1e300)
+    with pytest.raises(ValueError, match="timeout_ms >= 1"):
+        durable_write(client, "lq:{solo}:waiting", lambda p: p.lpush("lq:{solo}:waiting", "x"), timeout_ms=0)
+    assert client.llen("lq:{solo}:waiting") == 0
+    for q in queues:
+        q.obliterate() if isinstance(q, lq.JobQueue) else client.delete(q.keys.waiting)

@@ -15,6 +15,7 @@ naming it. The notebook files themselves are never written.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import re
 import sys
@@ -69,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no such notebook: {', '.join(missing)}", file=sys.stderr)
         return 2
     failed = []
-    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:  # notebooks mostly wait: overlap them
+    # Notebooks mostly wait (live experiments): overlap them, each in a fresh interpreter (spawn, not fork:
+    # a forked child would inherit the parent's threads and event loop).
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
         runs = {pool.submit(_render_timed, path, args.out, args.timeout): path for path in paths}
         for done in as_completed(runs):
             path = runs[done]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 _WHERE = {
     "connect": "connection", "describe": "connection",
-    "ConfigError": "errors", "InvalidJob": "errors", "LabqueueError": "errors", "PayloadTooLarge": "errors",
+    "ConfigError": "errors", "DuplicateJob": "errors", "InvalidJob": "errors", "LabqueueError": "errors", "PayloadTooLarge": "errors",
     "Job": "job", "Backoff": "retry",
     "SimpleQueue": "simple", "ReliableQueue": "reliable", "PriorityQueue": "priority",
     "DelayedQueue": "delayed", "CronQueue": "cron", "Worker": "worker", "WorkerEvent": "worker",
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from .connection import connect, describe
     from .cron import CronQueue
     from .delayed import DelayedQueue
-    from .errors import ConfigError, InvalidJob, LabqueueError, PayloadTooLarge
+    from .errors import ConfigError, DuplicateJob, InvalidJob, LabqueueError, PayloadTooLarge
     from .events import QueueEvents
     from .job import Job
     from .jobqueue import JobQueue

@@ -111,8 +111,8 @@ class BaseQueue:
         return "list", self.keys.waiting
 
     # -- dead-letter queue -------------------------------------------------------------------
-    def bury(self, job: Job | str, reason: str, attempts: int | None = None) -> None:
-        """Put a job (or an unparseable entry) in the dead-letter queue with its reason (MULTI/EXEC)."""
+    def bury(self, job: Job | str | bytes, reason: str, attempts: int | None = None) -> None:
+        """Put a job (or an unparseable entry, kept byte for byte) in the dead-letter queue with its reason (MULTI/EXEC)."""
         raw = job.raw or job.to_json() if isinstance(job, Job) else job
         job_id = job.id if isinstance(job, Job) else f"invalid:{int(self.redis.incr(self.keys.seq))}"
         n = attempts if attempts is not None else (job.attempts if isinstance(job, Job) else 0)

@@ -142,7 +142,9 @@ class CronQueue(DelayedQueue):
         (not JSON, a date that never comes) is moved to the dead-letter queue and logged
         (cron_bury.lua); the others still fire.
         """
-        now = time.time() if now is None else now
+        if now is None:  # occurrences come from the server's clock; `now` is for lessons and tests
+            sec, usec = self.redis.time()
+            now = int(sec) + int(usec) / 1e6
         specs, lasts = scripts.hashes_raw(self.redis, self._read, [self.keys.cron, self.keys.cron_last])
         fired = 0
         for key, value in specs.items():

@@ -71,24 +71,34 @@ class DelayedQueue(SimpleQueue):
         run_at = time.time() + delay
         built = [self._new_job(data, type=type, job_id=job_id, run_at=run_at if delay else None)
                  for data in jobs]
-        if built and delay:
+        if built and delay:  # due `delay` s from now by the server's clock; run_at in the JSON is for show
             args: list[Any] = []
             for job in built:
-                args += [repr(run_at), job.raw]
+                args += [repr(delay), job.raw]
             self._write(lambda c: self._schedule(keys=[self.keys.delayed, self.keys.wake], args=args, client=c))
         elif built:
             self._write(lambda c: c.lpush(self.keys.waiting, *(job.raw for job in built)))
         return [job.id for job in built]
 
     def process_delayed_jobs(self, now: float | None = None, limit: int = 1000) -> int:
-        """Move the jobs due by `now` to the waiting list, each once; returns how many (promote.lua)."""
+        """Move the jobs due now (by the server's clock) to the waiting list, each once; returns how many.
+
+        `now` is for teaching and tests only (notebook 04's time travel): promote as if it were
+        that time. Production code never passes it, so a process with a wrong clock cannot make a
+        job due early (promote.lua reads the server's TIME).
+        """
         return self.promote(now, limit)[0]
 
     def promote(self, now: float | None = None, limit: int = 1000) -> tuple[int, float | None]:
-        """Like process_delayed_jobs, also returning the run-at time of the next job (promote.lua)."""
+        """Like process_delayed_jobs, also returning when the next job is due (promote.lua).
+
+        That time is on this process's clock (the server reports how long until then), or on the
+        `now` given, so a scheduler sleeps the right time even when the clocks disagree.
+        """
         moved, nxt = self._promote(keys=[self.keys.delayed, self.keys.waiting],
-                                   args=[repr(time.time() if now is None else now), limit])
-        return int(moved), (float(text(nxt)) if text(nxt) else None)
+                                   args=["" if now is None else repr(now), limit])
+        base = time.time() if now is None else now
+        return int(moved), (base + float(text(nxt)) if text(nxt) else None)
 
     def tick(self, now: float | None = None) -> float | None:
         """One scheduler pass: promote due jobs; returns when the next one is due."""
@@ -102,9 +112,12 @@ class DelayedQueue(SimpleQueue):
         return int(self.redis.zcard(self.keys.delayed))
 
     def next_due(self) -> float | None:
-        """Run-at time of the earliest delayed job, or None (ZRANGE 0 0 WITHSCORES)."""
-        first = self.redis.zrange(self.keys.delayed, 0, 0, withscores=True)
-        return float(first[0][1]) if first else None
+        """When the earliest delayed job is due, on this process's clock, or None (TIME, ZRANGE 0 0 WITHSCORES)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.time()
+        pipe.zrange(self.keys.delayed, 0, 0, withscores=True)
+        (sec, usec), first = pipe.execute()
+        return time.time() + float(first[0][1]) - (int(sec) + int(usec) / 1e6) if first else None
 
     def start_scheduler(self, interval: float | None = None, max_sleep: float = 5.0) -> Scheduler:
         """Start a scheduler thread: sleeping until the next due job, or polling every `interval` s."""

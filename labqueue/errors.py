@@ -11,6 +11,10 @@ class InvalidJob(LabqueueError, ValueError):
     """A job cannot be enqueued as given (bad data, bad option); nothing was written to Redis."""
 
 
+class DuplicateJob(InvalidJob):
+    """A job with this id is already in the queue (waiting, in flight or waiting for a retry)."""
+
+
 class PayloadTooLarge(InvalidJob):
     """The serialised job is larger than the queue's `max_payload_bytes`."""
 

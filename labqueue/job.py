@@ -7,6 +7,7 @@ serialised form never changes while it moves between lists and can always be fou
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ class Job:
     run_at: float | None = None
     attempts: int = 0  # deliveries so far, filled in by the queue that delivered the job
     raw: str = field(default="", repr=False, compare=False)  # exact JSON read from Redis
+    token: str = field(default="", compare=False)  # this delivery's token (reliable queue): ack/nack show it
 
     def __getitem__(self, key: str) -> Any:
         """Dictionary-style access (`job['id']`, `job['data']`), as the chapter's code reads jobs."""
@@ -52,10 +54,16 @@ class Job:
 
     @classmethod
     def from_json(cls, raw: str | bytes, attempts: int = 0) -> Job:
-        """Parse a serialised job; raise InvalidJob naming what is wrong with it."""
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        """Parse a serialised job; raise InvalidJob naming what is wrong with it (and nothing else)."""
+        try:
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError as exc:
+            raise InvalidJob(f"job entry is not valid UTF-8 ({exc.reason} at byte {exc.start}): "
+                             f"{raw[:80]!r}") from None
         try:
             record = json.loads(text)
+        except RecursionError:
+            raise InvalidJob(f"job entry is nested too deeply to parse: {text[:80]!r}") from None
         except ValueError as exc:
             raise InvalidJob(f"job entry is not valid JSON ({exc}): {text[:80]!r}") from None
         if not isinstance(record, dict):
@@ -65,14 +73,23 @@ class Job:
                 raise InvalidJob(f"job entry is missing field {name!r}: {text[:80]!r}")
             if not isinstance(record[name], kind):
                 raise InvalidJob(f"job field {name!r} must be {kind.__name__}: {text[:80]!r}")
-        try:
-            max_attempts = int(record.get("max_attempts", DEFAULT_MAX_ATTEMPTS))
-            enqueued_at = float(record.get("enqueued_at", 0.0))
-        except (TypeError, ValueError):
-            raise InvalidJob(f"job fields 'max_attempts' and 'enqueued_at' must be numbers: {text[:80]!r}") from None
+        max_attempts = record.get("max_attempts", DEFAULT_MAX_ATTEMPTS)
+        if isinstance(max_attempts, float) and max_attempts.is_integer():
+            max_attempts = int(max_attempts)
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+            raise InvalidJob(f"job field 'max_attempts' must be an integer >= 1, got {max_attempts!r}: {text[:80]!r}")
+        numbers = {}
+        for name in ("enqueued_at", "run_at", "priority"):
+            value = record.get(name)
+            if name == "enqueued_at" and value is None:
+                value = 0.0
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value)):
+                raise InvalidJob(f"job field {name!r} must be a finite number, got {value!r}: {text[:80]!r}")
+            numbers[name] = value
         return cls(id=record["id"], type=record["type"], data=record["data"], max_attempts=max_attempts,
-                   enqueued_at=enqueued_at, priority=record.get("priority"), run_at=record.get("run_at"),
-                   attempts=attempts, raw=text)
+                   enqueued_at=float(numbers["enqueued_at"]), priority=numbers["priority"],
+                   run_at=numbers["run_at"], attempts=attempts, raw=text)
 
 
 def new_job(data: Any, *, type: str | None = None, job_id: str | None = None,

@@ -55,6 +55,7 @@ class JobQueue:
         self.max_payload_bytes = max_payload_bytes
         self._keys = self.keys.script_keys()
         self._s = {n: scripts.load(redis_client, f"jq_{n}") for n in SCRIPTS}
+        self._extend = scripts.load(redis_client, "extend")
         self.handlers: dict[str, Callable[[ActiveJob], Any]] = {}
         self.worker: QueueWorker | None = None
 
@@ -68,7 +69,8 @@ class JobQueue:
                 number("limiter duration", limiter["duration"], above=True))
 
     def _run(self, script: str, *args: Any, client: Any = None) -> Any:
-        return self._s[script](keys=self._keys, args=[time.time(), self.events_maxlen, *args], client=client)
+        """Run a jq_*.lua script; ARGV[1] '' = every time in it is the server's (TIME), never ours."""
+        return self._s[script](keys=self._keys, args=["", self.events_maxlen, *args], client=client)
 
     # -- producing -----------------------------------------------------------------------------
     def _plan(self, name: str, data: Any, opts: Mapping[str, Any], occurrence: float | None = None) -> Planned:
@@ -223,8 +225,8 @@ class JobQueue:
 
     def check_stalled_and_next(self) -> tuple[dict[str, int], float | None]:
         """check_stalled(), plus the earliest lease deadline still running, or None (jq_stalled.lua)."""
-        requeued, failed, nxt = self._run("stalled", self.max_stalled)
-        return {"requeued": int(requeued), "failed": int(failed)}, (float(text(nxt)) if text(nxt) else None)
+        requeued, failed, nxt = self._run("stalled", self.max_stalled)  # nxt: seconds from now (server)
+        return {"requeued": int(requeued), "failed": int(failed)}, (time.time() + float(text(nxt)) if text(nxt) else None)
 
     def obliterate(self) -> int:
         """Delete every key of this queue (DEL); returns how many existed."""
@@ -236,34 +238,37 @@ class JobQueue:
 
         One round trip (jq_claim.lua); promotes due delayed jobs first.
         """
-        now = time.time()
-        reply = self._s["claim"](keys=self._keys, args=[now, self.events_maxlen, now + self.lease_seconds,
-                                                        count, self.rate_max, self.rate_window])
+        reply = self._run("claim", self.lease_seconds, count, self.rate_max, self.rate_window)
         jobs = [(text(reply[i]), text(reply[i + 1]), int(reply[i + 2]), int(reply[i + 3]))
                 for i in range(4, len(reply), 4)]
-        due = text(reply[1])
-        return jobs, (float(due) if due else None), float(text(reply[2])), float(text(reply[3]))
+        due, server_now = text(reply[1]), float(text(reply[3]))
+        # the next due time on this process's clock: the server says how far off it is
+        return jobs, (time.time() + float(due) - server_now if due else None), float(text(reply[2])), server_now
 
-    def finish(self, job_id: str, token: int, outcome: str, payload: str, *, retry_at: float = 0.0,
+    def finish(self, job_id: str, token: int, outcome: str, payload: str, *, retry_in: float = 0.0,
                duration: float = 0.0, name: str = "") -> int:
-        """End a delivery: COMPLETED, RETRIED, FAILED, or NOT_OURS if it stalled away (jq_finish.lua)."""
+        """End a delivery: COMPLETED, RETRIED (due `retry_in` s from now, server clock), FAILED, or
+        NOT_OURS if it stalled away (jq_finish.lua)."""
         integer("token", token)
-        number("retry_at", retry_at)
+        number("retry_in", retry_in)
         number("duration", duration)
         if outcome not in ("completed", "failed"):
             raise ConfigError(f"outcome must be 'completed' or 'failed', got {outcome!r}")
         bucket = bisect.bisect_left(BUCKETS, duration)
-        return int(self._run("finish", job_id, token, outcome, payload, retry_at, duration, bucket, name))
+        return int(self._run("finish", job_id, token, outcome, payload, repr(float(retry_in)), duration, bucket,
+                             name))
 
     def set_progress(self, job_id: str, token: int, value: float) -> bool:
         """Record a job's progress and emit the event; False if the job is no longer ours (jq_progress.lua)."""
         return int(self._run("progress", job_id, token, value)) == 1
 
-    def extend_leases(self, ids: Iterable[str]) -> int:
-        """Heartbeat: push the leases of jobs still held forward (ZADD XX CH)."""
-        deadline = time.time() + self.lease_seconds
-        mapping = {i: deadline for i in ids}
-        return int(self.redis.zadd(self.keys.jq("active"), mapping, xx=True, ch=True)) if mapping else 0
+    def extend_leases(self, held: Iterable[tuple[str, int]]) -> int:
+        """Heartbeat: push forward the leases of (job id, token) deliveries still ours (extend.lua)."""
+        args = [str(a) for pair in held for a in pair]
+        if not args:
+            return 0
+        return int(self._extend(keys=[self.keys.jq("active"), self.keys.jq("runs")],
+                                args=["", self.lease_seconds, *args]))
 
     # -- processing (Bull's queue.process) -----------------------------------------------------
     def process(self, name: str, handler: Callable[[ActiveJob], Any], concurrency: int = 1,

@@ -136,7 +136,10 @@ def repeat_key(name: str, repeat: dict[str, Any], job_id: str | None) -> str:
 
 @dataclass(frozen=True)
 class Planned:
-    """One job ready for jq_add.lua: id ('' = generate), JSON, priority, run-at, repeat key/mode."""
+    """One job ready for jq_add.lua: id ('' = generate), JSON, priority, run-at, delay, repeat key/mode.
+
+    run_at is a cron occurrence's time; 0 means `delay` seconds from now by the server's clock.
+    """
 
     id: str
     raw: str
@@ -144,9 +147,11 @@ class Planned:
     run_at: float
     repeat_key: str = ""
     repeat_mode: str = ""
+    delay: float = 0.0
 
     def args(self) -> list[Any]:
-        return [self.id, self.raw, self.priority, repr(self.run_at), self.repeat_key, self.repeat_mode]
+        return [self.id, self.raw, self.priority, repr(self.run_at), repr(self.delay), self.repeat_key,
+                self.repeat_mode]
 
 
 def plan(name: str, data: Any, opts: dict[str, Any], *, now: float | None = None,
@@ -173,14 +178,13 @@ def plan(name: str, data: Any, opts: dict[str, Any], *, now: float | None = None
     if len(raw.encode()) > max_payload_bytes:
         raise InvalidJob(f"job is {len(raw.encode()):,} bytes, over max_payload_bytes "
                          f"({max_payload_bytes:,}): enqueue a reference to the data instead")
-    run_at = now + o.get("delay", 0.0)
     if "repeat" in o:
         key = key or repeat_key(name, o["repeat"], o.get("job_id"))
         first = occurrence is None
         at = next_occurrence(o["repeat"], now) if first else float(occurrence)  # type: ignore[arg-type]
         return Planned(f"repeat:{key}:{round(at * 1000)}", raw, o.get("priority", 0), at, key,
                        "first" if first else "next")
-    return Planned(o.get("job_id", ""), raw, o.get("priority", 0), run_at)
+    return Planned(o.get("job_id", ""), raw, o.get("priority", 0), 0.0, delay=float(o.get("delay", 0.0)))
 
 
 @dataclass

@@ -29,6 +29,7 @@ from .connection import refused
 from .delayed import redis_wait
 from .jobspec import JobRecord
 from .retry import Backoff
+from .worker import call_with_timeout
 
 if TYPE_CHECKING:
     from .jobqueue import JobQueue
@@ -171,10 +172,10 @@ class QueueWorker:
             start = time.monotonic()
             outcome, payload = self._call(job)
             duration = time.monotonic() - start
-            retry_at = 0.0
+            retry_in = 0.0
             if outcome == "failed" and "backoff" in job.opts:
-                retry_at = time.time() + Backoff.from_spec(job.opts["backoff"]).delay(made + 1)
-            code = q.finish(job_id, token, outcome, payload, retry_at=retry_at, duration=duration,
+                retry_in = Backoff.from_spec(job.opts["backoff"]).delay(made + 1)
+            code = q.finish(job_id, token, outcome, payload, retry_in=retry_in, duration=duration,
                             name=job.name)
             kind = {1: "completed", 2: "retried", 3: "failed"}.get(code, "lost")
             with self._lock:
@@ -189,28 +190,15 @@ class QueueWorker:
         if handler is None:
             known = ", ".join(sorted(self.handlers)) or "none"
             return "failed", f"no handler for job name {job.name!r} (registered: {known})"
-        box: dict[str, Any] = {}
-
-        def call() -> None:
-            try:
-                box["result"] = handler(job)
-            except BaseException as exc:  # the job's failure, never the worker's
-                box["error"] = f"{type(exc).__name__}: {exc}"
-
         timeout = job.opts.get("timeout")
-        if timeout is None:
-            call()
-        else:
-            helper = threading.Thread(target=call, name=f"{self.name}-job-{job.id}", daemon=True)
-            helper.start()
-            helper.join(timeout)
-            if helper.is_alive():
-                job.cancelled.set()
-                return "failed", f"TimeoutError: job exceeded its timeout of {timeout:g} s"
-        if "error" in box:
-            return "failed", box["error"]
+        finished, result, exc = call_with_timeout(handler, job, timeout, f"{self.name}-job-{job.id}")
+        if not finished:
+            job.cancelled.set()
+            return "failed", f"TimeoutError: job exceeded its timeout of {timeout:g} s"
+        if exc is not None:  # the job's failure, never the worker's
+            return "failed", f"{type(exc).__name__}: {exc}"
         try:
-            return "completed", json.dumps(box.get("result"), separators=(",", ":"), allow_nan=False)
+            return "completed", json.dumps(result, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as exc:
             return "failed", f"return value is not JSON-serialisable: {exc}"
 
@@ -221,7 +209,8 @@ class QueueWorker:
         while any(t.is_alive() for t in self._threads):
             wait = period
             try:
-                held = self.held()
+                with self._lock:
+                    held = [(job.id, job.token) for job in self._held.values()]
                 if held:
                     q.extend_leases(held)
                 found, deadline = q.check_stalled_and_next()

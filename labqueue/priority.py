@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from redis.client import NEVER_DECODE
+
 from . import scripts
 from .errors import InvalidJob
 from .job import Job
@@ -56,12 +58,13 @@ class PriorityQueue(SimpleQueue):
 
     def dequeue(self, timeout: float = 0) -> Job | None:
         """The job with the lowest priority number, oldest first; waits up to `timeout` (BZPOPMIN/ZPOPMIN)."""
+        raw_only = {NEVER_DECODE: []}  # the entry's exact bytes: one that is not UTF-8 is dead-lettered
         if timeout > 0:
-            reply = self.redis.bzpopmin([self.keys.priority], timeout=timeout)
+            reply = self.redis.execute_command("BZPOPMIN", self.keys.priority, timeout, **raw_only)
             raw = reply[1] if reply else None
         else:
-            popped = self.redis.zpopmin(self.keys.priority, 1)
-            raw = popped[0][0] if popped else None
+            popped = self.redis.execute_command("ZPOPMIN", self.keys.priority, 1, **raw_only)
+            raw = (popped[0][0] if isinstance(popped[0], (tuple, list)) else popped[0]) if popped else None
         return None if raw is None else self._parse(raw)
 
     def peek(self, count: int = 10) -> list[Job]:

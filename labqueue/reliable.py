@@ -1,14 +1,17 @@
 """Pattern 2, the reliable queue: jobs are moved, never popped, so a dead worker loses nothing.
 
 Redis structures (all `lq:{name}:...`): `waiting` and `processing` lists of serialised jobs;
-`inflight` (id -> the exact serialised job in `processing`), `attempts` (id -> deliveries) and
-`orphans` hashes; the `leases` sorted set (id -> deadline); the `delayed` sorted set of retries
+`inflight` (delivery token -> the exact serialised job in `processing`), `attempts` (id ->
+deliveries, from enqueue to ack or dead letter: the ids live in the queue) and `orphans` hashes;
+the `leases` sorted set (delivery token -> deadline); the `delayed` sorted set of retries
 (serialised job -> retry time); the dead-letter hashes `dlq` and `dlq:meta`.
 
-Every transition is one atomic command or one Lua script: BLMOVE waiting -> processing then
-lease.lua, claim.lua (ack + promote due retries + claim N), nack.lua, recover.lua, replay.lua.
-Acks go by job id through `inflight`, so a job the caller modified is still found (the chapter
-re-serialises the job and its LREM never matches).
+Every transition is one atomic command or one Lua script: enqueue.lua, BLMOVE waiting ->
+processing then lease.lua, claim.lua (ack + promote due retries + claim N), nack.lua, extend.lua,
+recover.lua, replay.lua. Each delivery gets its own token ('<n>:<job id>', `job.token`): ack,
+nack, release and extend act on that delivery only, so a late call from a worker whose lease
+expired changes nothing, and a job the caller modified is still found (the chapter re-serialises
+the job and its LREM never matches). Times are the server's (TIME inside the scripts).
 """
 
 from __future__ import annotations
@@ -17,40 +20,114 @@ import json
 import random
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+
+from redis.client import NEVER_DECODE
+from redis.exceptions import NoScriptError
 
 from . import scripts
 from .base import BaseQueue, text
 from .checks import number
 from .connection import is_fake
+from .errors import DuplicateJob
 from .job import Job, require_job
 from .retry import Backoff
 
 RETRIED, DEAD, RELEASED, NOT_IN_FLIGHT = 1, 2, 3, 0
 LEASED_ID = re.compile(r'^\{"id":"([^"\\]+)",')  # the string match claim.lua reads ids with
+TOKEN = re.compile(r"^[0-9]+:.", re.S)  # a delivery token: '<n>:<job id>'
+
+
+def token_of(job: Job | str) -> str:
+    """The delivery token of a job in hand (`job.token`), or a token given as a string."""
+    token = job.token if isinstance(job, Job) else job
+    if not isinstance(token, str) or not TOKEN.match(token):
+        raise ValueError(f"{token!r} is not a delivery token: pass the Job you were given (or its "
+                         "job.token); a job id alone cannot tell one delivery of it from another")
+    return token
+
+
+def run_script(client: Any, script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    """Run a registered script and return its reply undecoded (bytes), whatever the client decodes.
+
+    Jobs are read back as bytes so that an entry that is not valid UTF-8 reaches our parser (and
+    the dead-letter queue) instead of failing inside redis-py. EVALSHA, EVAL after a restart.
+    """
+    try:
+        return client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args, **{NEVER_DECODE: []})
+    except NoScriptError:
+        return client.execute_command("EVAL", script.script, len(keys), *keys, *args, **{NEVER_DECODE: []})
 
 
 class ReliableQueue(BaseQueue):
-    """`ReliableQueue(redis_client, queue_name)`: processing list, leases, retries and a DLQ."""
+    """`ReliableQueue(redis_client, queue_name)`: processing list, leases, retries and a DLQ.
+
+    Every time that decides anything (lease deadlines, retry due times, recovery) is the Redis
+    server's clock, read by the scripts (TIME). `clock` is for teaching and tests only: a function
+    returning a fake "now" that the scripts then use instead (the model test's time travel).
+    """
 
     def __init__(self, redis_client: Any, queue_name: str = "jobs", *, lease_seconds: float = 5.0,
                  max_attempts: int = 3, backoff: Backoff | None = None,
                  orphan_grace: float | None = None, rng: random.Random | None = None,
-                 **options: Any) -> None:
+                 clock: Callable[[], float] | None = None, **options: Any) -> None:
         super().__init__(redis_client, queue_name, max_attempts=max_attempts, **options)
         self.lease_seconds = number("lease_seconds", lease_seconds, above=True)
         self.backoff = backoff if backoff is not None else Backoff.exponential(0.5, cap=30.0)
         self.rng = rng or random.Random()  # jitter source: seed it to make retries reproducible
         self.orphan_grace = self.lease_seconds if orphan_grace is None else number("orphan_grace", orphan_grace)
+        self.clock = clock
         self._fake = is_fake(redis_client)
+        self._enqueue = scripts.load(redis_client, "enqueue")
         self._lease = scripts.load(redis_client, "lease")
         self._claim = scripts.load(redis_client, "claim")
         self._nack = scripts.load(redis_client, "nack")
+        self._extend = scripts.load(redis_client, "extend")
         self._recover = scripts.load(redis_client, "recover")
         k = self.keys
         self._claim_keys = [k.waiting, k.processing, k.inflight, k.attempts, k.leases, k.delayed,
                             k.dlq, k.dlq_meta, k.seq]
+
+    def _now(self) -> str:
+        """The scripts' ARGV "now": '' (they read the server's TIME), or the test clock's time."""
+        return "" if self.clock is None else repr(self.clock())
+
+    def _local(self, seconds_from_now: Any) -> float | None:
+        """A delay the server reported ('' = none) as a time on this process's clock (or the test clock)."""
+        delay = text(seconds_from_now) if seconds_from_now is not None else ""
+        return (self.clock or time.time)() + float(delay) if delay else None
+
+    # -- producing -----------------------------------------------------------------------------
+    def enqueue(self, job_data: dict[str, Any], *, type: str | None = None, job_id: str | None = None,
+                max_attempts: int | None = None) -> str:
+        """Add a job at the head of the waiting list; returns its id (enqueue.lua).
+
+        DuplicateJob when a job with this id is already waiting, in flight or waiting for a retry.
+        """
+        job = self._new_job(job_data, type=type, job_id=job_id, max_attempts=max_attempts or self.max_attempts)
+        self._add([job])
+        return job.id
+
+    def enqueue_many(self, jobs: Iterable[dict[str, Any]]) -> list[str]:
+        """Add many jobs in one round trip, in order; returns their ids (enqueue.lua)."""
+        built = [self._new_job(data) for data in jobs]
+        for i in range(0, len(built), 1000):
+            self._add(built[i:i + 1000])
+        return [job.id for job in built]
+
+    def _add(self, jobs: list[Job]) -> None:
+        args: list[Any] = []
+        for job in jobs:
+            args += [job.id, job.raw]
+        duplicate = self._enqueue(keys=[self.keys.waiting, self.keys.attempts], args=args) if jobs else []
+        if duplicate:
+            raise DuplicateJob(f"job id {text(duplicate[0])!r} is already in queue {self.name!r} (waiting, in "
+                               "flight or waiting for a retry): nothing was enqueued; use another id, or "
+                               "enqueue it again once that job is done")
+
+    def _target(self) -> tuple[str, str]:
+        return "reliable", self.keys.waiting  # replay.lua marks the ids live again in `attempts`
 
     # -- consuming -----------------------------------------------------------------------------
     def dequeue(self, timeout: float = 0) -> Job | None:
@@ -67,99 +144,113 @@ class ReliableQueue(BaseQueue):
     def _dequeue_one(self, timeout: float) -> tuple[Job | None, bool]:
         """One BLMOVE/LMOVE + lease.lua; (job or None, True when the entry was not a valid job)."""
         k = self.keys
+        raw_only = {NEVER_DECODE: []}  # the exact bytes: lease.lua must find them, bad UTF-8 included
         if timeout > 0:
             if self._fake:
-                raw = self.redis.brpoplpush(k.waiting, k.processing, timeout=timeout)
+                raw = self.redis.execute_command("BRPOPLPUSH", k.waiting, k.processing, timeout, **raw_only)
             else:
-                raw = self.redis.blmove(k.waiting, k.processing, timeout, "RIGHT", "LEFT")
+                raw = self.redis.execute_command("BLMOVE", k.waiting, k.processing, "RIGHT", "LEFT", timeout,
+                                                 **raw_only)
         else:
-            raw = self.redis.lmove(k.waiting, k.processing, "RIGHT", "LEFT")
+            raw = self.redis.execute_command("LMOVE", k.waiting, k.processing, "RIGHT", "LEFT", **raw_only)
         if raw is None:
             return None, False
-        raw = text(raw)
-        now = time.time()
-        reply = self._lease(keys=[k.processing, k.inflight, k.attempts, k.leases, k.orphans, k.dlq,
-                                  k.dlq_meta, k.seq], args=[raw, now + self.lease_seconds, now])
+        reply = run_script(self.redis, self._lease, [k.processing, k.inflight, k.attempts, k.leases, k.orphans,
+                                                     k.dlq, k.dlq_meta, k.seq],
+                           [raw, self.lease_seconds, self._now()])
         if int(reply[0]) != 1:
             return None, int(reply[0]) == -1  # taken back by recovery, or not a job (now in the DLQ)
-        job = self._parse(raw, int(reply[1]))
+        job = self._parse(raw, int(reply[1]), text(reply[2]))
         return job, job is None
 
-    def claim(self, count: int = 1, ack: Sequence[str] = ()) -> tuple[list[Job], float | None]:
-        """Ack `ack`, promote due retries, claim up to `count` jobs: one round trip (claim.lua).
+    def claim(self, count: int = 1, ack: Sequence[Job | str] = ()) -> tuple[list[Job], float | None]:
+        """Ack `ack` (jobs or tokens), promote due retries, claim up to `count` jobs: one round trip (claim.lua).
 
-        Returns the jobs and the time of the next delayed retry (None when there is none). A claimed
-        entry that is not a valid job is dead-lettered and another one claimed in its place.
+        Returns the jobs and when the next delayed retry is due, on this process's clock (None when
+        there is none). A claimed entry that is not a valid job is dead-lettered and another one
+        claimed in its place.
         """
         jobs: list[Job] = []
-        acks = list(ack)
+        acks = [token_of(j) for j in ack]
         while True:
-            now = time.time()
-            reply = self._claim(keys=self._claim_keys,
-                                args=[now, now + self.lease_seconds, count - len(jobs), len(acks), *acks])
+            reply = run_script(self.redis, self._claim, self._claim_keys,
+                               [self._now(), self.lease_seconds, count - len(jobs), len(acks), *acks])
             acks = []
-            next_due = text(reply[1])
-            parsed = [self._parse(text(reply[i]), int(reply[i + 1])) for i in range(2, len(reply), 2)]
+            next_due = self._local(reply[1])
+            parsed = [self._parse(reply[i], int(reply[i + 1]), text(reply[i + 2])) for i in range(2, len(reply), 3)]
             jobs += [job for job in parsed if job is not None]
             if None not in parsed or len(jobs) >= count:
-                return jobs, (float(next_due) if next_due else None)
+                return jobs, next_due
 
-    def _parse(self, raw: str, attempts: int) -> Job | None:
-        """Parse a leased entry; a JSON entry that is not a valid job is dead-lettered at once."""
+    def _parse(self, raw: bytes | str, attempts: int, token: str) -> Job | None:
+        """Parse a leased entry; anything that is not a valid job (bad UTF-8 included) is dead-lettered at once."""
         try:
-            return Job.from_json(raw, attempts=attempts)
-        except ValueError as exc:  # the scripts leased it under the id they read: bury it under that id
-            match = LEASED_ID.match(raw)
-            job_id = match.group(1) if match else json.loads(raw)["id"]
-            self._nack(keys=self._nack_keys(), args=[job_id, time.time(), "dead", 0, json.dumps(str(exc)), 0])
+            job = Job.from_json(raw, attempts=attempts)
+        except Exception as exc:  # any bytes at all: a job, or a dead letter with its reason
+            reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
+            run_script(self.redis, self._nack, self._nack_keys(), [token, self._now(), "dead", 0,
+                                                                 json.dumps(reason[:500]), 0])
             return None
+        job.token = token
+        return job
 
     def _nack_keys(self) -> list[str]:
         k = self.keys
         return [k.waiting, k.processing, k.inflight, k.attempts, k.leases, k.delayed, k.dlq, k.dlq_meta]
 
     def ack(self, *jobs: Job | str) -> int:
-        """Finish jobs by id: out of processing, lease and attempts dropped; returns how many (claim.lua)."""
+        """End deliveries that succeeded (the Jobs, or their tokens); returns how many were still ours (claim.lua).
+
+        A delivery whose lease expired and was taken back is not ours any more: it counts 0.
+        """
         for j in jobs:
             require_job(j, "ack")
-        ids = [j.id if isinstance(j, Job) else j for j in jobs]
-        acked, _ = self._claim(keys=self._claim_keys, args=[time.time(), 0, 0, len(ids), *ids])[:2]
+        tokens = [token_of(j) for j in jobs]
+        acked = run_script(self.redis, self._claim, self._claim_keys, [self._now(), 0, 0, len(tokens), *tokens])[0]
         return int(acked)
 
     def nack(self, job: Job | str, error: str = "failed", *, retry: bool = True,
              delay: float | None = None) -> int:
         """Fail one delivery: retry after the backoff, or dead-letter when attempts are spent (nack.lua).
 
-        Returns RETRIED, DEAD, or NOT_IN_FLIGHT when the lease had expired and recovery took the job.
+        Returns RETRIED, DEAD, or NOT_IN_FLIGHT when this delivery's lease had expired (recovery
+        took the job back; it may be running elsewhere): nothing is changed then.
         """
         require_job(job, "nack")
-        job_id = job.id if isinstance(job, Job) else job
+        token = token_of(job)
         attempts = job.attempts if isinstance(job, Job) else 1
         max_attempts = job.max_attempts if isinstance(job, Job) else self.max_attempts
-        now = time.time()
         wait = self.backoff.delay(attempts, self.rng) if delay is None else number("delay", delay)
         return int(self._nack(keys=self._nack_keys(), args=[
-            job_id, now, "retry" if retry else "dead", now + wait, json.dumps(error), max_attempts]))
+            token, self._now(), "retry" if retry else "dead", repr(float(wait)), json.dumps(error), max_attempts]))
 
     def release(self, job: Job | str) -> int:
-        """Hand a job back unprocessed, at the head of the queue, delivery not counted (nack.lua)."""
+        """Hand a job back unprocessed, at the head of the queue, delivery not counted (nack.lua).
+
+        Returns RELEASED, or NOT_IN_FLIGHT when this delivery is no longer ours.
+        """
         require_job(job, "release")
-        job_id = job.id if isinstance(job, Job) else job
-        return int(self._nack(keys=self._nack_keys(), args=[job_id, time.time(), "release", 0, '""', 0]))
+        return int(self._nack(keys=self._nack_keys(), args=[token_of(job), self._now(), "release", 0, '""', 0]))
 
     def extend_lease(self, jobs: Iterable[Job | str], seconds: float | None = None) -> int:
-        """Heartbeat: push the leases of jobs still held forward; returns how many (ZADD XX CH)."""
-        deadline = time.time() + (self.lease_seconds if seconds is None else number("seconds", seconds, above=True))
-        mapping = {j.id if isinstance(j, Job) else j: deadline for j in jobs}
-        return int(self.redis.zadd(self.keys.leases, mapping, xx=True, ch=True)) if mapping else 0
+        """Heartbeat: push the leases of deliveries still ours forward; returns how many (extend.lua)."""
+        seconds = self.lease_seconds if seconds is None else number("seconds", seconds, above=True)
+        tokens = [token_of(j) for j in jobs]
+        if not tokens:
+            return 0
+        return int(self._extend(keys=[self.keys.leases], args=[self._now(), seconds, *tokens]))
 
     def recover_stale_jobs(self) -> dict[str, int]:
         """Re-queue jobs whose lease expired and long-unleased orphans; DLQ when spent (recover.lua)."""
+        return self.recover_and_next()[0]
+
+    def recover_and_next(self) -> tuple[dict[str, int], float | None]:
+        """recover_stale_jobs(), plus when the earliest running lease expires, on this process's clock."""
         k = self.keys
-        requeued, dead, orphans = self._recover(
+        requeued, dead, orphans, next_in = self._recover(
             keys=[k.waiting, k.processing, k.inflight, k.attempts, k.leases, k.orphans, k.dlq, k.dlq_meta],
-            args=[time.time(), self.orphan_grace, self.max_attempts])
-        return {"requeued": int(requeued), "dead": int(dead), "orphans": int(orphans)}
+            args=[self._now(), self.orphan_grace, self.max_attempts])
+        return {"requeued": int(requeued), "dead": int(dead), "orphans": int(orphans)}, self._local(next_in)
 
     # -- inspecting ----------------------------------------------------------------------------
     def size(self) -> int:
@@ -175,14 +266,21 @@ class ReliableQueue(BaseQueue):
         return int(self.redis.zcard(self.keys.delayed))
 
     def next_lease_deadline(self) -> float | None:
-        """Unix time at which the first lease expires, or None (ZRANGE leases 0 0 WITHSCORES)."""
-        first = self.redis.zrange(self.keys.leases, 0, 0, withscores=True)
-        return float(first[0][1]) if first else None
+        """When the first lease expires, on this process's clock, or None (TIME, ZRANGE 0 0 WITHSCORES)."""
+        left = self._lease_table(0)
+        return (self.clock or time.time)() + min(left.values()) if left else None
 
     def leases(self) -> dict[str, float]:
-        """In-flight job id -> seconds left on its lease (ZRANGE WITHSCORES)."""
-        now = time.time()
-        return {text(m): s - now for m, s in self.redis.zrange(self.keys.leases, 0, -1, withscores=True)}
+        """In-flight job id -> seconds left on its lease, by the server's clock (TIME, ZRANGE WITHSCORES)."""
+        return self._lease_table(-1)
+
+    def _lease_table(self, stop: int) -> dict[str, float]:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.time()
+        pipe.zrange(self.keys.leases, 0, stop, withscores=True)
+        (sec, usec), members = pipe.execute()
+        now = self.clock() if self.clock is not None else int(sec) + int(usec) / 1e6
+        return {text(m).split(":", 1)[1]: s - now for m, s in members}
 
     def counts(self) -> dict[str, int]:
         """Waiting, processing, delayed and dead jobs, in one round trip (pipeline)."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.client import NEVER_DECODE
+
 from .base import BaseQueue
 from .job import Job, require_job
 
@@ -21,12 +23,12 @@ class SimpleQueue(BaseQueue):
 
         An entry that is not a job goes to the dead-letter queue and the next one is taken.
         """
-        while True:
+        while True:  # the entry's exact bytes (NEVER_DECODE): one that is not UTF-8 is dead-lettered as it is
             if timeout > 0:
-                reply = self.redis.brpop([self.keys.waiting], timeout=timeout)
+                reply = self.redis.execute_command("BRPOP", self.keys.waiting, timeout, **{NEVER_DECODE: []})
                 raw = reply[1] if reply else None
             else:
-                raw = self.redis.rpop(self.keys.waiting)
+                raw = self.redis.execute_command("RPOP", self.keys.waiting, **{NEVER_DECODE: []})
             if raw is None:
                 return None
             job = self._parse(raw)
@@ -37,8 +39,8 @@ class SimpleQueue(BaseQueue):
         """Parse a popped entry; an entry that is not a job goes to the dead-letter queue."""
         try:
             return Job.from_json(raw, attempts=1)
-        except ValueError as exc:
-            self.bury(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw, str(exc))
+        except Exception as exc:  # any bytes at all: a job, or a dead letter with its reason
+            self.bury(raw, str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}")
             return None
 
     def ack(self, job: Job | str) -> bool:

@@ -55,6 +55,32 @@ class WorkerEvent:
 class _Crash(Exception):
     """Raised inside a worker thread to make it die mid-job, as a killed process would."""
 
+
+def call_with_timeout(fn: Callable[[Any], Any], arg: Any, timeout: float | None,
+                      name: str) -> tuple[bool, Any, BaseException | None]:
+    """Run `fn(arg)`; with a timeout, in a helper thread joined that long: (finished, result, exception).
+
+    Python cannot kill a thread: a call still running at the timeout is abandoned (finished False)
+    and goes on in its daemon thread until it returns; its result is then ignored.
+    """
+    box: dict[str, Any] = {}
+
+    def call() -> None:
+        try:
+            box["result"] = fn(arg)
+        except BaseException as exc:  # handed to the caller, who decides whose failure it is
+            box["error"] = exc
+
+    if timeout is None:
+        call()
+    else:
+        helper = threading.Thread(target=call, name=name, daemon=True)
+        helper.start()
+        helper.join(timeout)
+        if helper.is_alive():
+            return False, None, None
+    return True, box.get("result"), box.get("error")
+
 class Worker:
     """`Worker(queue, {"send_email": handler}, concurrency=4).start()`; `stop()` finishes jobs in hand."""
 
@@ -62,11 +88,13 @@ class Worker:
                  name: str | None = None, poll_seconds: float = 1.0, prefetch: int = 1,
                  burst: bool = False, crash_probability: float = 0.0, crash_point: str = "before",
                  seed: int | None = None, on_event: Callable[[WorkerEvent], None] | None = None,
-                 recover: bool = True) -> None:
+                 recover: bool = True, job_timeout: float | None = None) -> None:
         integer("concurrency", concurrency, low=1)
         integer("prefetch", prefetch, low=1, high=1000)
         number("poll_seconds", poll_seconds, above=True)  # > 0: a worker never spins
         number("crash_probability", crash_probability, high=1)
+        if job_timeout is not None:
+            number("job_timeout", job_timeout, above=True)
         if crash_point not in ("before", "after"):
             raise ValueError("crash_point must be 'before' (job never done) or 'after' (done, not acked)")
         self.queue = queue
@@ -80,15 +108,17 @@ class Worker:
         self.crash_point = crash_point
         self.on_event = on_event
         self.recover = recover
+        self.job_timeout = None if job_timeout is None else float(job_timeout)
         self.stats: Counter[str] = Counter()
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._crash_orders = 0
-        self._held: dict[int, dict[str, Job]] = {}  # thread -> jobs claimed and not yet acked/nacked
+        self._held: dict[int, dict[str, Job]] = {}  # thread -> token -> jobs claimed, not yet acked/nacked
+        self._pending: dict[int, list[Job]] = {}  # thread -> jobs of its batch not run yet (survive a reconnect)
         self._running = 0  # worker threads not yet ended
         self._wake = threading.Event()  # wakes the heartbeat: stop(), or the last thread ended
-        self._unacked: dict[int, list[str]] = {}  # thread -> ids done but not acked yet
+        self._unacked: dict[int, list[Job]] = {}  # thread -> jobs done but not acked yet
         self._threads: list[threading.Thread] = []
         self._heartbeat: threading.Thread | None = None
         self._reliable = isinstance(queue, ReliableQueue)
@@ -110,18 +140,30 @@ class Worker:
         _running.started(self, lambda: self.stop(timeout=10))
         return self
 
-    def stop(self, wait: bool = True, timeout: float | None = None) -> None:
-        """Stop taking jobs; finish (and ack) the ones in hand; with `wait`, join the threads."""
+    def stop(self, wait: bool = True, timeout: float | None = None) -> list[str]:
+        """Stop taking jobs; finish (and ack) the ones in hand; with `wait`, join the threads.
+
+        Returns the names of the threads still running after `timeout` (logged as a warning): a
+        handler that does not return keeps its thread; its job comes back through its lease once
+        the heartbeat stops (set `job_timeout` to have such jobs failed and their slots freed).
+        """
         self._stopping.set()
         self._wake.set()
-        if wait:
-            self.join(timeout)
+        if not wait:
+            return []
+        still = self.join(timeout)
+        if still:
+            log.warning("%s: %d thread(s) did not stop within %s s: %s (a handler that does not return)",
+                        self.name, len(still), timeout, ", ".join(still))
+        return still
 
-    def join(self, timeout: float | None = None) -> None:
-        """Wait for every thread of this worker to end."""
+    def join(self, timeout: float | None = None) -> list[str]:
+        """Wait for every thread of this worker to end; returns the names of those still running."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        for t in [*self._threads, *([self._heartbeat] if self._heartbeat else [])]:
+        threads = [*self._threads, *([self._heartbeat] if self._heartbeat else [])]
+        for t in threads:
             _running.join(t, None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return [t.name for t in threads if t.is_alive()]
 
     def run(self) -> Worker:
         """Start and wait until the worker ends (use with burst=True, or stop() from elsewhere)."""
@@ -142,17 +184,21 @@ class Worker:
     def held(self) -> list[str]:
         """Ids of the jobs in hand right now (claimed, not yet acked or nacked)."""
         with self._lock:
-            return [job_id for jobs in self._held.values() for job_id in jobs]
+            return [job.id for jobs in self._held.values() for job in jobs.values()]
+
+    def _held_jobs(self) -> list[Job]:
+        with self._lock:
+            return [job for jobs in self._held.values() for job in jobs.values()]
 
     def _hold(self, thread: int, jobs: list[Job]) -> None:
         with self._lock:
-            self._held.setdefault(thread, {}).update((job.id, job) for job in jobs)
+            self._held.setdefault(thread, {}).update((job.token or job.id, job) for job in jobs)
 
-    def _unhold(self, thread: int, job_ids: list[str]) -> None:
+    def _unhold(self, thread: int, jobs: list[Job]) -> None:
         with self._lock:
             held = self._held.get(thread, {})
-            for job_id in job_ids:
-                held.pop(job_id, None)
+            for job in jobs:
+                held.pop(job.token or job.id, None)
 
     # -- inside the threads --------------------------------------------------------------------
     def _emit(self, kind: str, job: Job, thread: int, error: str | None = None) -> None:
@@ -182,10 +228,17 @@ class Worker:
                 self.queue.nack(job, reason, retry=False)
                 self._emit("dead", job, thread, reason)
                 return False
-            try:
-                handler(job)
-            except Exception as exc:  # a handler failure is the job's, never the worker's
-                reason = f"{type(exc).__name__}: {exc}"
+            finished, _, exc = call_with_timeout(handler, job, self.job_timeout, f"{self.name}-{thread}-job")
+            if not finished:  # abandoned: it runs on in its helper thread, its slot and lease are freed
+                reason = (f"TimeoutError: job timed out: its handler was still running after job_timeout="
+                          f"{self.job_timeout:g} s (abandoned; Python cannot stop a thread)")
+                with self._lock:
+                    self.stats["timed_out"] += 1
+                exc = TimeoutError(reason)
+            if exc is not None and not isinstance(exc, Exception):
+                raise exc  # KeyboardInterrupt, SystemExit: not the job's failure
+            if exc is not None:  # a handler failure is the job's, never the worker's
+                reason = str(exc) if isinstance(exc, TimeoutError) and not finished else f"{type(exc).__name__}: {exc}"
                 code = self.queue.nack(job, reason)
                 kind = {DEAD: "dead", NOT_IN_FLIGHT: "lease_lost"}.get(code, "retried")
                 self._emit(kind, job, thread, reason)
@@ -197,7 +250,7 @@ class Worker:
         except _Crash:
             raise
         except BaseException:
-            self._unhold(thread, [job.id])
+            self._unhold(thread, [job])
             raise
 
     def _run(self, thread: int) -> None:
@@ -206,6 +259,7 @@ class Worker:
         finally:
             with self._lock:  # whatever ended the thread, nobody heartbeats its jobs any more:
                 self._held.pop(thread, None)  # their leases expire and recovery re-queues them
+                self._pending.pop(thread, None)
                 self._running -= 1
                 last = self._running == 0
             if last:
@@ -310,36 +364,40 @@ class Worker:
             self._hold(thread, [job])
             if self._handle(job, thread):
                 self.queue.ack(job)
-            self._unhold(thread, [job.id])
+            self._unhold(thread, [job])
 
     def _run_reliable(self, thread: int) -> None:
         queue: ReliableQueue = self.queue
         done = self._unacked.setdefault(thread, [])  # survives a reconnect: sent with the next claim
+        pending = self._pending.setdefault(thread, [])  # the batch's jobs not run yet: also survive it
         while not self._stopping.is_set():
-            jobs, next_due = queue.claim(self.prefetch, ack=done)
-            self._unhold(thread, done)
-            done.clear()
-            if not jobs:
-                if self.burst and next_due is None:
-                    return
-                wait = redis_wait(next_due, self.poll_seconds, self._stopping)
-                if wait is None:
-                    continue  # a retry is due within Redis's timer resolution: claim again
-                job = queue.dequeue(timeout=wait)
-                if job is None:
-                    continue
-                jobs = [job]
-            self._hold(thread, jobs)
-            for i, job in enumerate(jobs):
+            if not pending:
+                jobs, next_due = queue.claim(self.prefetch, ack=done)
+                self._unhold(thread, done)
+                done.clear()
+                if not jobs:
+                    if self.burst and next_due is None:
+                        return
+                    wait = redis_wait(next_due, self.poll_seconds, self._stopping)
+                    if wait is None:
+                        continue  # a retry is due within Redis's timer resolution: claim again
+                    job = queue.dequeue(timeout=wait)
+                    if job is None:
+                        continue
+                    jobs = [job]
+                self._hold(thread, jobs)
+                pending.extend(jobs)
+            while pending:
                 if self._stopping.is_set():
-                    for rest in jobs[i:]:
-                        queue.release(rest)
-                        self._unhold(thread, [rest.id])
+                    while pending:
+                        queue.release(pending[0])
+                        self._unhold(thread, [pending.pop(0)])
                     break
+                job = pending.pop(0)  # a Redis error below leaves the rest pending: run after reconnecting
                 if self._handle(job, thread):  # raises _Crash: nothing below runs, nothing acked
-                    done.append(job.id)
+                    done.append(job)
                 else:
-                    self._unhold(thread, [job.id])  # nacked: no longer ours
+                    self._unhold(thread, [job])  # nacked: no longer ours
         if done:
             queue.ack(*done)
             self._unhold(thread, done)
@@ -354,16 +412,15 @@ class Worker:
         queue: ReliableQueue = self.queue
         period = queue.lease_seconds / 3
         while self._running > 0 and self.fatal is None:
-            held = self.held()
+            held = self._held_jobs()
             wait = period
             try:
                 if held:
                     queue.extend_lease(held)
                 if self.recover:
-                    found = queue.recover_stale_jobs()
+                    found, deadline = queue.recover_and_next()
                     with self._lock:
                         self.stats["recovered"] += found["requeued"] + found["orphans"]
-                    deadline = queue.next_lease_deadline()
                     if deadline is not None:
                         wait = min(period, max(deadline - time.time() + 0.002, 0.005))
             except LOST_REDIS as exc:

@@ -82,9 +82,9 @@ class Pattern:
         return str(queue.enqueue({"i": 0}, job_id=job_id))
 
     def lease_deadline(self, queue: Any, job_id: str) -> float | None:
-        """Unix time the job's lease expires (ZSCORE leases), None if it has none."""
-        score = queue.redis.zscore(queue.keys.leases, job_id)
-        return None if score is None else float(score)
+        """Unix time the job's lease expires (from `leases()`, by the server's clock), None if it has none."""
+        left = queue.leases().get(job_id)
+        return None if left is None else time.time() + left
 
     def die_holding(self, queue: Any) -> tuple[float, str]:
         """Make a worker die holding the queue's one job, in this process; (when, how)."""

@@ -1,33 +1,42 @@
--- claim.lua: the worker's hot path in one round trip: ack the jobs it finished, promote due
--- retries, then claim up to N waiting jobs into the processing list, each with a lease.
+-- claim.lua: the worker's hot path in one round trip: ack the deliveries it finished, promote due
+-- retries, then claim up to N waiting jobs into the processing list, each with a lease and a
+-- delivery token.
 -- KEYS[1] waiting  KEYS[2] processing  KEYS[3] inflight  KEYS[4] attempts  KEYS[5] leases
 -- KEYS[6] delayed  KEYS[7] dlq  KEYS[8] dlq:meta  KEYS[9] seq
--- ARGV[1] now  ARGV[2] lease deadline  ARGV[3] N to claim  ARGV[4] K ids to ack  ARGV[5..4+K] ids
--- Returns {acked, next_due, raw1, attempts1, raw2, attempts2, ...}; next_due is the run-at time of
--- the earliest delayed retry as a string, or '' when there is none.
--- Batched for speed: one HMGET reads the acked jobs, one HDEL/HDEL/ZREM drops them, LREM scans
--- the processing list from its tail (the oldest claims sit there), and the claimed jobs get their
--- inflight entries and leases in one HSET and one ZADD. A job's id is read with a string match on
--- labqueue's own JSON ({"id":"...",...}); any other shape goes through cjson.decode.
-local now = ARGV[1]
+-- ARGV[1] '' (the server's clock, TIME) or a fake now for tests  ARGV[2] lease seconds
+-- ARGV[3] N to claim  ARGV[4] K tokens to ack  ARGV[5..4+K] delivery tokens
+-- Returns {acked, next_due_in, raw1, attempts1, token1, raw2, ...}; next_due_in is the number of
+-- seconds until the earliest delayed retry is due, or '' when there is none.
+-- A token is '<n>:<job id>' (n from INCR seq): one per delivery, so an ack only ever ends its own
+-- delivery; a token whose lease was taken back (recovery) is simply not found.
+-- Batched for speed: one HMGET reads the acked deliveries, one HDEL/HDEL/ZREM drops them, LREM
+-- scans the processing list from its tail (the oldest claims sit there), and the claimed jobs get
+-- their inflight entries and leases in one HSET and one ZADD. A job's id is read with a string
+-- match on labqueue's own JSON ({"id":"...",...}); any other shape goes through cjson.decode.
+local now = tonumber(ARGV[1])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
 local k = tonumber(ARGV[4])
 local acked = 0
 if k > 0 then
-  local ids = {}
+  local tokens = {}
   for i = 5, 4 + k do
-    ids[#ids + 1] = ARGV[i]
+    tokens[#tokens + 1] = ARGV[i]
   end
-  local raws = redis.call('HMGET', KEYS[3], unpack(ids))
-  local found = {}
+  local raws = redis.call('HMGET', KEYS[3], unpack(tokens))
+  local found, ids = {}, {}
   for i = 1, k do
     if raws[i] then
       redis.call('LREM', KEYS[2], -1, raws[i])
-      found[#found + 1] = ids[i]
+      found[#found + 1] = tokens[i]
+      ids[#ids + 1] = string.match(tokens[i], '^%d+:(.*)$')
     end
   end
   if #found > 0 then
     redis.call('HDEL', KEYS[3], unpack(found))
-    redis.call('HDEL', KEYS[4], unpack(found))
+    redis.call('HDEL', KEYS[4], unpack(ids))
     redis.call('ZREM', KEYS[5], unpack(found))
   end
   acked = #found
@@ -40,9 +49,10 @@ end
 local result = {acked, ''}
 local nxt = redis.call('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')
 if #nxt > 0 then
-  result[2] = nxt[2]
+  result[2] = tostring(tonumber(nxt[2]) - now)
 end
 local n = tonumber(ARGV[3])
+local deadline = now + tonumber(ARGV[2])
 local leases, inflight = {}, {}
 while n > 0 do
   local raw = redis.call('RPOPLPUSH', KEYS[1], KEYS[2])
@@ -57,12 +67,14 @@ while n > 0 do
     end
   end
   if id then
-    leases[#leases + 1] = ARGV[2]
-    leases[#leases + 1] = id
-    inflight[#inflight + 1] = id
+    local token = redis.call('INCR', KEYS[9]) .. ':' .. id
+    leases[#leases + 1] = deadline
+    leases[#leases + 1] = token
+    inflight[#inflight + 1] = token
     inflight[#inflight + 1] = raw
     result[#result + 1] = raw
     result[#result + 1] = redis.call('HINCRBY', KEYS[4], id, 1)
+    result[#result + 1] = token
     n = n - 1
   else
     -- DLQ first, LREM last: if a write fails (a key of the wrong type), the entry stays in

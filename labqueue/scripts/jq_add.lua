@@ -1,9 +1,10 @@
 -- jq_add.lua: add one or many jobs (JobQueue.add / add_bulk) in one atomic step.
 -- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
 --   stalls progress results errors meta marker events limiter repeat metrics
--- ARGV[1] now (unix s)  ARGV[2] events maxlen  ARGV[3] K jobs, then 6 per job: id ('' = next
--- integer id), JSON, priority (0 = none), run-at (unix s), repeat key ('' = none), repeat mode
--- ('first' or 'next': a 'next' occurrence is only added while its repeatable job still exists).
+-- ARGV[1] '' (the server's clock, TIME: every time here is the server's)  ARGV[2] events maxlen  ARGV[3] K jobs, then 7 per job: id ('' = next
+-- integer id), JSON, priority (0 = none), run-at (unix s of a cron occurrence; 0 = now + delay),
+-- delay (s), repeat key ('' = none), repeat mode ('first' or 'next': a 'next' occurrence is only
+-- added while its repeatable job still exists).
 -- A job whose id already exists is not added (deduplication). Due jobs go to `wait` (LPUSH; the
 -- worker takes from the right) or `prio` (score priority * 2^32 + sequence), later ones to `delayed`.
 -- Idle workers are woken (LPUSH marker) for every ready job, and once for a delayed job due earlier
@@ -21,13 +22,20 @@ end
 local jobs, wait, prio, delayed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local meta, marker, repeats, metrics = KEYS[14], KEYS[15], KEYS[18], KEYS[19]
 local now = tonumber(ARGV[1])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
 local out, woken = {}, 0
 local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
 local earliest = first[2] and tonumber(first[2]) or math.huge
 for j = 0, tonumber(ARGV[3]) - 1 do
-  local b = 4 + j * 6
+  local b = 4 + j * 7
   local id, raw, priority, run_at = ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
-  local rkey, rmode = ARGV[b + 4], ARGV[b + 5]
+  local rkey, rmode = ARGV[b + 5], ARGV[b + 6]
+  if run_at == 0 then
+    run_at = now + tonumber(ARGV[b + 4])
+  end
   local added = 0
   local live = rkey == '' or rmode ~= 'next' or redis.call('HEXISTS', repeats, rkey) == 1
   if live then

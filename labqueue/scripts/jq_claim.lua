@@ -2,7 +2,7 @@
 -- the rate limit is reached) move up to N jobs to `active`, each with a lease and a delivery token.
 -- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
 --   stalls progress results errors meta marker events limiter repeat metrics
--- ARGV[1] now (unix s)  ARGV[2] events maxlen  ARGV[3] lease deadline (unix s)  ARGV[4] N
+-- ARGV[1] '' (the server's clock, TIME: every time here is the server's)  ARGV[2] events maxlen  ARGV[3] lease seconds  ARGV[4] N
 -- ARGV[5] rate limit: max deliveries (0 = no limit)  ARGV[6] per this many seconds
 -- Jobs without priority (`wait`, RPOP) come before prioritized ones (`prio`, ZPOPMIN), as in
 -- BullMQ. The rate limit is a sliding log on the server clock (TIME): at most max deliveries in
@@ -27,6 +27,10 @@ local function options(raw)  -- the job's options; {} when its stored JSON is un
   return type(opts) == 'table' and opts or {}
 end
 local now = tonumber(ARGV[1])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)) do
   redis.call('ZREM', delayed, id)
   local raw = redis.call('HGET', jobs, id)
@@ -39,8 +43,8 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0
     end
   end
 end
-local t = redis.call('TIME')
-local server_now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local server_now = now
+local deadline = now + tonumber(ARGV[3])
 local result = {0, '', '0', string.format('%.6f', server_now)}
 local nxt = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
 if #nxt > 0 then
@@ -74,7 +78,7 @@ while n > 0 do
   end
   local raw = redis.call('HGET', jobs, id)
   if raw then
-    redis.call('ZADD', active, ARGV[3], id)
+    redis.call('ZADD', active, deadline, id)
     local token = redis.call('HINCRBY', runs, id, 1)
     if rate_max > 0 then
       redis.call('ZADD', limiter, server_now, id .. ':' .. token)

@@ -2,7 +2,7 @@
 -- (queue.clean(grace, state, limit)), oldest first.
 -- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
 --   stalls progress results errors meta marker events limiter repeat metrics
--- ARGV[1] now (unix s)  ARGV[2] events maxlen  ARGV[3] 'completed' or 'failed'  ARGV[4] grace (s)
+-- ARGV[1] '' (the server's clock, TIME: every time here is the server's)  ARGV[2] events maxlen  ARGV[3] 'completed' or 'failed'  ARGV[4] grace (s)
 -- ARGV[5] limit (0 = no limit)
 -- Returns the ids removed.
 -- Before the first write: a key this script touches that holds another Redis type is refused
@@ -21,12 +21,17 @@ local set = completed
 if ARGV[3] == 'failed' then
   set = failed
 end
+local now = tonumber(ARGV[1])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
 local limit = tonumber(ARGV[5])
 local ids
 if limit > 0 then
-  ids = redis.call('ZRANGEBYSCORE', set, '-inf', tonumber(ARGV[1]) - tonumber(ARGV[4]), 'LIMIT', 0, limit)
+  ids = redis.call('ZRANGEBYSCORE', set, '-inf', now - tonumber(ARGV[4]), 'LIMIT', 0, limit)
 else
-  ids = redis.call('ZRANGEBYSCORE', set, '-inf', tonumber(ARGV[1]) - tonumber(ARGV[4]))
+  ids = redis.call('ZRANGEBYSCORE', set, '-inf', now - tonumber(ARGV[4]))
 end
 for _, id in ipairs(ids) do
   redis.call('ZREM', set, id)

@@ -3,9 +3,9 @@
 -- remove_on_complete / remove_on_fail options say; counts it in `metrics`; emits the event on `events`.
 -- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
 --   stalls progress results errors meta marker events limiter repeat metrics
--- ARGV[1] now (unix s)  ARGV[2] events maxlen  ARGV[3] job id  ARGV[4] delivery token
+-- ARGV[1] '' (the server's clock, TIME: every time here is the server's)  ARGV[2] events maxlen  ARGV[3] job id  ARGV[4] delivery token
 -- ARGV[5] 'completed' or 'failed'  ARGV[6] return value (JSON) or error message
--- ARGV[7] retry at (unix s) if this failure is retried  ARGV[8] duration (s)
+-- ARGV[7] retry delay (s) if this failure is retried (0 = at once)  ARGV[8] duration (s)
 -- ARGV[9] histogram bucket index of the duration  ARGV[10] job name
 -- A retry that is delayed and due earlier than every other delayed job wakes an idle worker
 -- (LPUSH marker), as a ready retry does, so it is not left waiting for the next poll.
@@ -25,7 +25,12 @@ local jobs, wait, prio, delayed, active = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KE
 local completed, failed, runs, made, stalls = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local progress, results, errors, meta, marker = KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15]
 local events, metrics = KEYS[16], KEYS[19]
-local now, maxlen, id = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local now = tonumber(ARGV[1])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local maxlen, id = ARGV[2], ARGV[3]
 if redis.call('HGET', runs, id) ~= ARGV[4] or not redis.call('ZSCORE', active, id) then
   return 0
 end
@@ -83,7 +88,7 @@ local final = n >= attempts
 redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'event', 'failed', 'job', id, 'error', ARGV[6],
   'attempts_made', n, 'attempts', attempts, 'final', final and 1 or 0, 'duration', ARGV[8])
 if not final then
-  local retry_at = tonumber(ARGV[7])
+  local retry_at = now + tonumber(ARGV[7])
   if retry_at > now then
     local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
     redis.call('ZADD', delayed, retry_at, id)

@@ -1,7 +1,7 @@
 -- jq_progress.lua: record the progress (0-100) of a job in hand and emit a 'progress' event.
 -- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
 --   stalls progress results errors meta marker events limiter repeat metrics
--- ARGV[1] now (unix s)  ARGV[2] events maxlen  ARGV[3] job id  ARGV[4] delivery token  ARGV[5] progress
+-- ARGV[1] '' (unused here: times are the server's)  ARGV[2] events maxlen  ARGV[3] job id  ARGV[4] delivery token  ARGV[5] progress
 -- Returns 1, or 0 when the job is no longer this delivery's (nothing written).
 -- Before the first write: a key this script touches that holds another Redis type is refused
 -- whole (a script that fails midway keeps what it already wrote).

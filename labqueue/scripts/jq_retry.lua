@@ -2,7 +2,7 @@
 -- retry_failed()): failures, stalls, progress and last error are reset.
 -- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
 --   stalls progress results errors meta marker events limiter repeat metrics
--- ARGV[1] now (unix s)  ARGV[2] events maxlen  ARGV[3] limit (for 'all')  ARGV[4..] job ids; none = all
+-- ARGV[1] '' (unused here: times are the server's)  ARGV[2] events maxlen  ARGV[3] limit (for 'all')  ARGV[4..] job ids; none = all
 -- failed jobs, oldest first, up to the limit. Ids that are not in `failed` are skipped.
 -- Returns the ids retried.
 -- Before the first write: a key this script touches that holds another Redis type is refused

@@ -3,9 +3,9 @@
 -- it is failed for good ("a poison pill must not loop forever").
 -- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
 --   stalls progress results errors meta marker events limiter repeat metrics
--- ARGV[1] now (unix s)  ARGV[2] events maxlen  ARGV[3] max stalls allowed
--- Returns {requeued, failed, next_deadline}: next_deadline the earliest lease still running ('' if
--- none), so the heartbeat can look again right when it expires.
+-- ARGV[1] '' (the server's clock, TIME: every time here is the server's)  ARGV[2] events maxlen  ARGV[3] max stalls allowed
+-- Returns {requeued, failed, next_in}: next_in the seconds until the earliest lease still running
+-- expires ('' if none), so the heartbeat can look again right when it does.
 -- Before the first write: a key this script touches that holds another Redis type is refused
 -- whole (a script that fails midway keeps what it already wrote).
 for i, want in pairs({[1] = 'hash', [2] = 'list', [5] = 'zset', [7] = 'zset', [8] = 'hash', [9] = 'hash',
@@ -25,8 +25,13 @@ local function options(raw)  -- the job's options; {} when its stored JSON is un
   local opts = ok and type(record) == 'table' and record.opts
   return type(opts) == 'table' and opts or {}
 end
+local now = tonumber(ARGV[1])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
 local requeued, dead = 0, 0
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', active, '-inf', '(' .. ARGV[1])) do
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', active, '-inf', '(' .. now)) do
   redis.call('ZREM', active, id)
   local raw = redis.call('HGET', jobs, id)
   if raw then
@@ -34,7 +39,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', active, '-inf', '(' .. ARGV[1]))
     if n > max_stalled then
       local reason = 'job stalled ' .. n .. ' times (more than ' .. max_stalled .. ' allowed): its worker keeps dying'
       redis.call('HSET', errors, id, reason)
-      redis.call('ZADD', failed, ARGV[1], id)
+      redis.call('ZADD', failed, now, id)
       redis.call('HINCRBY', metrics, 'total_failed', 1)
       redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'event', 'failed', 'job', id, 'error', reason,
         'final', 1)
@@ -64,4 +69,4 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', active, '-inf', '(' .. ARGV[1]))
 end
 redis.call('LTRIM', marker, 0, 63)
 local nxt = redis.call('ZRANGE', active, 0, 0, 'WITHSCORES')
-return {requeued, dead, nxt[2] or ''}
+return {requeued, dead, nxt[2] and tostring(tonumber(nxt[2]) - now) or ''}

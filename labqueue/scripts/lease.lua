@@ -1,10 +1,17 @@
 -- lease.lua: lease a job that BLMOVE / BRPOPLPUSH just moved into the processing list.
 -- KEYS[1] processing  KEYS[2] inflight  KEYS[3] attempts  KEYS[4] leases  KEYS[5] orphans
 -- KEYS[6] dlq  KEYS[7] dlq:meta  KEYS[8] seq
--- ARGV[1] the serialised job as moved  ARGV[2] lease deadline (unix s)  ARGV[3] now (unix s)
--- Returns {1, attempts} when leased; {0} when the job is no longer in processing (recovery
--- re-queued it first); {-1} when the entry is not a job (it is moved to the dead-letter queue).
+-- ARGV[1] the serialised job as moved (its exact bytes)  ARGV[2] lease seconds
+-- ARGV[3] '' (the server's clock, TIME) or a fake now for tests
+-- Returns {1, attempts, token} when leased (token '<n>:<job id>', this delivery's own); {0} when
+-- the job is no longer in processing (recovery re-queued it first); {-1} when the entry is not a
+-- job (it is moved to the dead-letter queue).
 local raw = ARGV[1]
+local now = tonumber(ARGV[3])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
 if not redis.call('LPOS', KEYS[1], raw) then
   return {0}
 end
@@ -13,11 +20,12 @@ if not ok or type(job) ~= 'table' or type(job.id) ~= 'string' then
   local key = 'invalid:' .. redis.call('INCR', KEYS[8])
   redis.call('HSET', KEYS[6], key, raw)  -- DLQ first, LREM last: a failed write loses nothing
   redis.call('HSET', KEYS[7], key, '{"reason":"entry is not a JSON job with a string id","failed_at":'
-    .. ARGV[3] .. ',"attempts":0,"invalid":true}')
+    .. now .. ',"attempts":0,"invalid":true}')
   redis.call('LREM', KEYS[1], 1, raw)
   return {-1}
 end
-redis.call('HSET', KEYS[2], job.id, raw)
+local token = redis.call('INCR', KEYS[8]) .. ':' .. job.id
+redis.call('HSET', KEYS[2], token, raw)
 redis.call('HDEL', KEYS[5], job.id)
-redis.call('ZADD', KEYS[4], ARGV[2], job.id)
-return {1, redis.call('HINCRBY', KEYS[3], job.id, 1)}
+redis.call('ZADD', KEYS[4], now + tonumber(ARGV[2]), token)
+return {1, redis.call('HINCRBY', KEYS[3], job.id, 1), token}

@@ -1,25 +1,32 @@
 -- nack.lua: end one delivery of an in-flight job that did not succeed.
 -- KEYS[1] waiting  KEYS[2] processing  KEYS[3] inflight  KEYS[4] attempts  KEYS[5] leases
 -- KEYS[6] delayed  KEYS[7] dlq  KEYS[8] dlq:meta
--- ARGV[1] job id  ARGV[2] now  ARGV[3] mode: 'retry', 'dead' or 'release'
--- ARGV[4] retry at (unix s; <= now means at once)  ARGV[5] reason (a JSON string)
--- ARGV[6] max attempts
--- 'retry' re-queues (through the delayed set when ARGV[4] is in the future) unless the job's
--- deliveries reached ARGV[6], then it goes to the dead-letter queue like 'dead'. 'release' puts
--- the job back at the head of the queue and does not count the delivery (a graceful stop).
--- Returns 0 when the job is not in flight (its lease expired and recovery took it), 1 when
--- re-queued, 2 when dead-lettered, 3 when released.
+-- ARGV[1] delivery token ('<n>:<job id>')  ARGV[2] '' (the server's clock, TIME) or a fake now
+-- ARGV[3] mode: 'retry', 'dead' or 'release'  ARGV[4] retry delay (s; 0 = at once)
+-- ARGV[5] reason (a JSON string)  ARGV[6] max attempts
+-- 'retry' re-queues (through the delayed set, due at now + delay by the server's clock) unless the
+-- job's deliveries reached ARGV[6], then it goes to the dead-letter queue like 'dead'. 'release'
+-- puts the job back at the head of the queue and does not count the delivery (a graceful stop).
+-- Returns 0 when the token is not a delivery in flight (its lease expired and recovery took the
+-- job, or it was already acked: a late call changes nothing), 1 when re-queued, 2 when
+-- dead-lettered, 3 when released.
 -- Every branch writes the job to its destination first and removes it from processing last, so
 -- a write that fails (a key of the wrong type) leaves the job in flight instead of losing it.
-local id = ARGV[1]
-local raw = redis.call('HGET', KEYS[3], id)
+local token = ARGV[1]
+local raw = redis.call('HGET', KEYS[3], token)
 if not raw then
   return 0
 end
+local id = string.match(token, '^%d+:(.*)$')
+local now = tonumber(ARGV[2])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
 local function untrack()
   redis.call('LREM', KEYS[2], 1, raw)
-  redis.call('HDEL', KEYS[3], id)
-  redis.call('ZREM', KEYS[5], id)
+  redis.call('HDEL', KEYS[3], token)
+  redis.call('ZREM', KEYS[5], token)
 end
 local mode = ARGV[3]
 if mode == 'release' then
@@ -30,16 +37,21 @@ if mode == 'release' then
 end
 local attempts = tonumber(redis.call('HGET', KEYS[4], id) or '0')
 if mode == 'retry' and attempts < tonumber(ARGV[6]) then
-  if tonumber(ARGV[4]) > tonumber(ARGV[2]) then
-    redis.call('ZADD', KEYS[6], ARGV[4], raw)
+  local delay = tonumber(ARGV[4])
+  if delay > 0 then
+    redis.call('ZADD', KEYS[6], now + delay, raw)
   else
     redis.call('LPUSH', KEYS[1], raw)
   end
   untrack()
   return 1
 end
-redis.call('HSET', KEYS[7], id, raw)
-redis.call('HSET', KEYS[8], id, '{"reason":' .. ARGV[5] .. ',"failed_at":' .. ARGV[2]
+local key = id  -- a dead letter of the same id already there keeps its entry: this one goes under the token
+if redis.call('HSETNX', KEYS[7], key, raw) == 0 then
+  key = token
+  redis.call('HSET', KEYS[7], key, raw)
+end
+redis.call('HSET', KEYS[8], key, '{"reason":' .. ARGV[5] .. ',"failed_at":' .. now
   .. ',"attempts":' .. attempts .. '}')
 untrack()
 redis.call('HDEL', KEYS[4], id)

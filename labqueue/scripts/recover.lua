@@ -1,30 +1,43 @@
--- recover.lua: re-queue the jobs of dead workers: every job whose lease expired, and every job
--- that sat in the processing list without a lease for longer than the grace period (a worker
--- that died between its BLMOVE and its lease, or a script that failed half-way on a key of the
--- wrong type: an inflight entry without a lease counts as no lease). A job whose deliveries reached its max_attempts
--- goes to the dead-letter queue instead. Live workers' jobs (lease in the future) are untouched.
+-- recover.lua: re-queue the jobs of dead workers: every delivery whose lease expired (by the
+-- server's clock), and every job that sat in the processing list without a lease for longer than
+-- the grace period (a worker that died between its BLMOVE and its lease, or a script that failed
+-- half-way on a key of the wrong type: an inflight entry without a lease counts as no lease). A
+-- job whose deliveries reached its max_attempts goes to the dead-letter queue instead (a
+-- max_attempts that is not a finite number >= 1 counts as the queue's). Live leases are untouched.
 -- KEYS[1] waiting  KEYS[2] processing  KEYS[3] inflight  KEYS[4] attempts  KEYS[5] leases
 -- KEYS[6] orphans  KEYS[7] dlq  KEYS[8] dlq:meta
--- ARGV[1] now  ARGV[2] grace (s)  ARGV[3] default max attempts
--- Returns {requeued, dead_lettered, orphans_requeued}.
+-- ARGV[1] '' (the server's clock, TIME) or a fake now for tests  ARGV[2] grace (s)
+-- ARGV[3] default max attempts
+-- Returns {requeued, dead_lettered, orphans_requeued, next_in}: next_in the seconds until the
+-- earliest lease still running expires ('' if none), so the heartbeat can look again right then.
 local now = tonumber(ARGV[1])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
 local requeued, dead, orphaned = 0, 0, 0
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', ARGV[1])) do
-  local raw = redis.call('HGET', KEYS[3], id)
-  if not raw then
-    redis.call('ZREM', KEYS[5], id)
+for _, token in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now)) do
+  local raw = redis.call('HGET', KEYS[3], token)
+  local id = string.match(token, '^%d+:(.*)$')
+  if not raw or not id then
+    redis.call('ZREM', KEYS[5], token)
   else
     local attempts = tonumber(redis.call('HGET', KEYS[4], id) or '0')
     local ok, job = pcall(cjson.decode, raw)
     local max = tonumber(ARGV[3])
-    if ok and type(job) == 'table' and tonumber(job.max_attempts) then
-      max = tonumber(job.max_attempts)
+    local own = ok and type(job) == 'table' and tonumber(job.max_attempts)
+    if own and own >= 1 and own < math.huge then
+      max = own
     end
     -- destination first, removal last: a failed write (wrong key type) leaves the job in flight
     if attempts >= max then
-      redis.call('HSET', KEYS[7], id, raw)
-      redis.call('HSET', KEYS[8], id, '{"reason":"lease expired on delivery ' .. attempts .. ' of '
-        .. max .. ': the worker died or hung","failed_at":' .. ARGV[1] .. ',"attempts":' .. attempts .. '}')
+      local key = id  -- an older dead letter of the same id keeps its entry: this one goes under the token
+      if redis.call('HSETNX', KEYS[7], key, raw) == 0 then
+        key = token
+        redis.call('HSET', KEYS[7], key, raw)
+      end
+      redis.call('HSET', KEYS[8], key, '{"reason":"lease expired on delivery ' .. attempts .. ' of '
+        .. max .. ': the worker died or hung","failed_at":' .. now .. ',"attempts":' .. attempts .. '}')
       redis.call('HDEL', KEYS[4], id)
       dead = dead + 1
     else
@@ -32,28 +45,39 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', ARGV[1])) do
       requeued = requeued + 1
     end
     redis.call('LREM', KEYS[2], 1, raw)
-    redis.call('ZREM', KEYS[5], id)
-    redis.call('HDEL', KEYS[3], id)
+    redis.call('ZREM', KEYS[5], token)
+    redis.call('HDEL', KEYS[3], token)
+  end
+end
+-- entries of the processing list not covered by a leased delivery are orphans
+local leased = {}
+local inflight = redis.call('HGETALL', KEYS[3])
+for i = 1, #inflight, 2 do
+  if redis.call('ZSCORE', KEYS[5], inflight[i]) then
+    leased[inflight[i + 1]] = (leased[inflight[i + 1]] or 0) + 1
+  else
+    redis.call('HDEL', KEYS[3], inflight[i])  -- a delivery without a lease is no delivery
   end
 end
 local seen = {}
 for _, raw in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
-  local ok, job = pcall(cjson.decode, raw)
-  local leased = ok and type(job) == 'table' and type(job.id) == 'string'
-    and redis.call('HEXISTS', KEYS[3], job.id) == 1 and redis.call('ZSCORE', KEYS[5], job.id) ~= false
-  if not leased then
-    local key = raw
-    if ok and type(job) == 'table' and type(job.id) == 'string' then
-      key = job.id
+  local n = leased[raw]
+  if n and n > 0 then
+    leased[raw] = n - 1
+  else
+    local key = string.match(raw, '^{"id":"([^"\\]+)",')
+    if not key then
+      local ok, job = pcall(cjson.decode, raw)
+      key = (ok and type(job) == 'table' and type(job.id) == 'string') and job.id or raw
     end
     seen[key] = true
     local first = redis.call('HGET', KEYS[6], key)
     if not first then
-      redis.call('HSET', KEYS[6], key, ARGV[1])
+      redis.call('HSET', KEYS[6], key, now)
     elseif now - tonumber(first) >= tonumber(ARGV[2]) then
+      redis.call('RPUSH', KEYS[1], raw)
       redis.call('LREM', KEYS[2], 1, raw)
       redis.call('HDEL', KEYS[6], key)
-      redis.call('RPUSH', KEYS[1], raw)
       orphaned = orphaned + 1
       seen[key] = nil
     end
@@ -64,4 +88,5 @@ for _, key in ipairs(redis.call('HKEYS', KEYS[6])) do
     redis.call('HDEL', KEYS[6], key)
   end
 end
-return {requeued, dead, orphaned}
+local nxt = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
+return {requeued, dead, orphaned, nxt[2] and tostring(tonumber(nxt[2]) - now) or ''}

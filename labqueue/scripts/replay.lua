@@ -1,7 +1,9 @@
 -- replay.lua: send dead-lettered jobs back to their queue, attempts reset.
 -- KEYS[1] dlq  KEYS[2] dlq:meta  KEYS[3] attempts  KEYS[4] target (waiting list or priority zset)
 -- KEYS[5] seq counter (zset target only)
--- ARGV[1] 'list' or 'zset'  ARGV[2..n] job ids to replay; none means every entry.
+-- ARGV[1] 'list', 'zset' or 'reliable' (a list whose `attempts` hash also says which ids are live:
+-- a dead letter whose id is live again stays in the dead-letter queue)
+-- ARGV[2..n] job ids to replay; none means every entry.
 -- A list target gets the job at its tail end (LPUSH: back of the line); a zset target gets the
 -- job's own priority (default 5) scored as priority_push.lua does. Entries that are not valid
 -- jobs stay in the dead-letter queue. Returns the number of jobs replayed.
@@ -17,10 +19,15 @@ for _, id in ipairs(ids) do
   local raw = redis.call('HGET', KEYS[1], id)
   if raw then
     local ok, job = pcall(cjson.decode, raw)
-    if ok and type(job) == 'table' and type(job.id) == 'string' then
+    local free = ok and type(job) == 'table' and type(job.id) == 'string'
+    if free and ARGV[1] == 'reliable' then
+      free = redis.call('HSETNX', KEYS[3], job.id, 0) == 1
+    elseif free then
+      redis.call('HDEL', KEYS[3], job.id)
+    end
+    if free then
       redis.call('HDEL', KEYS[1], id)
       redis.call('HDEL', KEYS[2], id)
-      redis.call('HDEL', KEYS[3], job.id)
       if ARGV[1] == 'zset' then
         local priority = tonumber(job.priority) or 5
         local seq = redis.call('INCR', KEYS[5])

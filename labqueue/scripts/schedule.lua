@@ -1,15 +1,19 @@
--- schedule.lua: add jobs to the delayed sorted set and wake a sleeping scheduler when one of them
--- is due earlier than everything already scheduled.
+-- schedule.lua: add jobs to the delayed sorted set, each due `delay` seconds from now by the
+-- server's clock (TIME), and wake a sleeping scheduler when one of them is due earlier than
+-- everything already scheduled.
 -- KEYS[1] delayed zset  KEYS[2] wake list
--- ARGV[1..2n] pairs of (run-at unix time, serialised job)
+-- ARGV[1..2n] pairs of (delay in seconds, serialised job)
 -- Returns 1 when a scheduler was woken, else 0.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 local earliest = first[2] and tonumber(first[2]) or math.huge
 local wake = 0
 for i = 1, #ARGV, 2 do
-  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
-  if tonumber(ARGV[i]) < earliest then
-    earliest = tonumber(ARGV[i])
+  local run_at = now + tonumber(ARGV[i])
+  redis.call('ZADD', KEYS[1], run_at, ARGV[i + 1])
+  if run_at < earliest then
+    earliest = run_at
     wake = 1
   end
 end

@@ -1,0 +1,19 @@
+-- enqueue.lua: add jobs to the reliable queue's waiting list, each id live at most once.
+-- KEYS[1] waiting  KEYS[2] attempts
+-- ARGV[1..2n] pairs of (job id, serialised job)
+-- A job's `attempts` entry exists from its enqueue (0) until it is acked or dead-lettered, so an
+-- id already waiting, in flight or waiting for a retry is found there: the whole call is then
+-- refused and nothing is written. Returns {} when every job was added, or {id} of the first
+-- duplicate (also a repeat within the call).
+local seen = {}
+for i = 1, #ARGV, 2 do
+  if seen[ARGV[i]] or redis.call('HEXISTS', KEYS[2], ARGV[i]) == 1 then
+    return {ARGV[i]}
+  end
+  seen[ARGV[i]] = true
+end
+for i = 1, #ARGV, 2 do
+  redis.call('HSET', KEYS[2], ARGV[i], 0)
+  redis.call('LPUSH', KEYS[1], ARGV[i + 1])
+end
+return {}

@@ -1,0 +1,27 @@
+-- extend.lua: the heartbeat: push the leases of deliveries still in hand forward, by the server's
+-- clock. A token whose lease is gone (recovery took the job back, or it was acked) is not revived.
+-- Shared by both queues. KEYS[1] the leases sorted set (the reliable queue's `leases`, member =
+-- delivery token; JobQueue's `active`, member = job id)  KEYS[2] (JobQueue only) the `runs` hash
+-- ARGV[1] '' (the server's clock, TIME) or a fake now for tests  ARGV[2] lease seconds
+-- ARGV[3..n] delivery tokens; with KEYS[2], pairs (job id, token): the lease is extended only
+-- while `runs` still holds that token for the job (this delivery's, not a later one's).
+-- Returns the number of leases extended.
+local now = tonumber(ARGV[1])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local deadline = now + tonumber(ARGV[2])
+local extended = 0
+if KEYS[2] then
+  for i = 3, #ARGV, 2 do
+    if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then
+      extended = extended + redis.call('ZADD', KEYS[1], 'XX', 'CH', deadline, ARGV[i])
+    end
+  end
+else
+  for i = 3, #ARGV do
+    extended = extended + redis.call('ZADD', KEYS[1], 'XX', 'CH', deadline, ARGV[i])
+  end
+end
+return extended

@@ -1,0 +1,257 @@
+"""Delivery semantics of the reliable queue (issue 10): one id is live once, every delivery has its
+own token, late calls change nothing, a Redis blip or a hung handler strands no job, and every
+lease, due time and recovery runs on the server's clock, whatever the callers' clocks say.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import redis
+
+import labqueue.delayed
+import labqueue.jobqueue
+import labqueue.jobspec
+import labqueue.reliable
+from labqueue import Backoff, DelayedQueue, JobQueue, ReliableQueue, Worker
+from labqueue.reliable import DEAD, NOT_IN_FLIGHT, RETRIED
+
+CLOCK_MODULES = (labqueue.reliable, labqueue.delayed, labqueue.jobqueue, labqueue.jobspec)
+
+
+def make(r: Any, name: str = "dq", **kw: Any) -> ReliableQueue:
+    kw.setdefault("lease_seconds", 5)
+    kw.setdefault("backoff", Backoff.fixed(0))
+    return ReliableQueue(r, name, **kw)
+
+
+def wait_until(check: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+class SkewedClock:
+    """The `time` module as a process whose clock is `offset` seconds off sees it."""
+
+    def __init__(self, offset: float) -> None:
+        self.offset = offset
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+@contextmanager
+def clock_off_by(offset: float) -> Iterator[None]:
+    """Run the block as a process whose clock is `offset` s off (the server's clock is untouched)."""
+    saved = [(m, m.time) for m in CLOCK_MODULES]
+    for module, _ in saved:
+        module.time = SkewedClock(offset)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for module, original in saved:
+            module.time = original  # type: ignore[assignment]
+
+
+# -- 1. a job id is live once -----------------------------------------------------------------------
+def test_an_id_already_waiting_in_flight_or_delayed_is_rejected_by_name(r: Any) -> None:
+    """enqueue(job_id=X) while X waits, runs or waits for a retry raises DuplicateJob naming X; after the ack X is free."""
+    from labqueue import DuplicateJob
+
+    q = make(r)
+    q.enqueue({"type": "t", "n": 1}, job_id="X")
+    with pytest.raises(DuplicateJob, match="'X'"):
+        q.enqueue({"type": "t", "n": 2}, job_id="X")  # waiting
+    assert q.size() == 1
+    job = q.dequeue(timeout=0.5)
+    with pytest.raises(DuplicateJob, match="'X'"):
+        q.enqueue({"type": "t", "n": 3}, job_id="X")  # in flight
+    assert q.nack(job, "later", delay=30) == RETRIED
+    with pytest.raises(DuplicateJob, match="'X'"):
+        q.enqueue({"type": "t", "n": 4}, job_id="X")  # delayed retry
+    assert q.counts() == {"waiting": 0, "processing": 0, "delayed": 1, "dead": 0}
+    q.enqueue({"type": "t"}, job_id="Y")
+    assert q.ack(q.dequeue(timeout=0.5)) == 1
+    assert q.enqueue({"type": "t"}, job_id="Y") == "Y"  # done: the id is free again
+
+
+def test_one_deliverys_ack_never_touches_another_delivery_of_the_same_id(r: Any) -> None:
+    """Two entries with one id (pushed by hand) are two deliveries: A's ack leaves B's in flight, B's recovery brings B's job back."""
+    q = make(r, lease_seconds=0.3, orphan_grace=0.3)
+    a_raw = json.dumps({"id": "X", "type": "t", "data": {"who": "a"}}, separators=(",", ":"))
+    b_raw = json.dumps({"id": "X", "type": "t", "data": {"who": "b"}}, separators=(",", ":"))
+    r.lpush(q.keys.waiting, a_raw, b_raw)
+    (a,), _ = q.claim(1)
+    (b,), _ = q.claim(1)
+    assert (a.data["who"], b.data["who"]) == ("a", "b")
+    assert q.ack(a) == 1
+    assert r.lrange(q.keys.processing, 0, -1) == [b_raw]  # B's delivery untouched
+    time.sleep(0.35)  # B dies: its lease expires
+    for _ in range(3):  # past the orphan grace as well: nothing of A's comes back
+        q.recover_stale_jobs()
+        time.sleep(0.12)
+    assert r.lrange(q.keys.waiting, 0, -1) == [b_raw] and q.processing_size() == 0
+
+
+# -- 2. late calls after a lease expired -----------------------------------------------------------
+def test_late_ack_nack_extend_after_the_lease_expired_change_nothing(r: Any) -> None:
+    """A's lease expires and B gets the job: A's late nack, nack(retry=False), extend and ack are refused; B's ack works."""
+    q = make(r, lease_seconds=0.2)
+    q.enqueue({"type": "t"}, job_id="J")
+    a = q.dequeue(timeout=0.5)
+    time.sleep(0.25)
+    assert q.recover_stale_jobs()["requeued"] == 1
+    b = q.dequeue(timeout=0.5)
+    assert b.id == a.id == "J" and b.attempts == 2
+    snapshot = (r.lrange(q.keys.processing, 0, -1), r.zrange(q.keys.leases, 0, -1, withscores=True))
+    assert q.nack(a, "late") == NOT_IN_FLIGHT
+    assert q.nack(a, "late", retry=False) == NOT_IN_FLIGHT
+    assert q.release(a) == NOT_IN_FLIGHT
+    assert q.extend_lease([a], 60) == 0
+    assert q.ack(a) == 0
+    assert (r.lrange(q.keys.processing, 0, -1), r.zrange(q.keys.leases, 0, -1, withscores=True)) == snapshot
+    assert q.counts() == {"waiting": 0, "processing": 1, "delayed": 0, "dead": 0}
+    assert q.extend_lease([b]) == 1 and q.ack(b) == 1
+    assert q.counts() == {"waiting": 0, "processing": 0, "delayed": 0, "dead": 0}
+
+
+# -- 3. a Redis blip in the middle of a batch ------------------------------------------------------
+def test_a_redis_blip_during_a_nack_strands_no_job_of_the_batch(r: Any) -> None:
+    """prefetch 3, the first job's nack hits a lost connection: the thread reconnects and the two other jobs still run."""
+    q = make(r, lease_seconds=1.0)
+    ids = [q.enqueue({"type": "t", "n": n}) for n in range(3)]
+    ran: list[int] = []
+    blip = {"left": 1}
+    real_nack = q.nack
+
+    def flaky_nack(job: Any, *args: Any, **kwargs: Any) -> int:
+        if blip["left"]:
+            blip["left"] -= 1
+            raise redis.ConnectionError("connection reset by peer (test)")
+        return real_nack(job, *args, **kwargs)
+
+    def handler(job: Any) -> None:
+        ran.append(job.data["n"])
+        if job.data["n"] == 0 and ran.count(0) == 1:
+            raise RuntimeError("first try fails")
+
+    q.nack = flaky_nack  # type: ignore[method-assign]
+    w = Worker(q, {"t": handler}, prefetch=3, poll_seconds=0.05).start()
+    try:
+        wait_until(lambda: sorted(set(ran)) == [0, 1, 2] and q.counts()["processing"] == 0
+                   and q.size() == 0 and not w.held(), 8, "every job of the batch to run")
+    finally:
+        w.stop(timeout=5)
+    assert ids and w.stats["connection_lost"] == 1
+
+
+# -- 4. a hung handler -------------------------------------------------------------------------------
+def test_a_handler_past_job_timeout_is_failed_with_a_reason_and_its_slot_freed(r: Any) -> None:
+    """job_timeout: a hung job is dead-lettered (last attempt) with a timeout reason, its lease dropped; the next job runs."""
+    q = make(r, lease_seconds=0.6, max_attempts=1)
+    release = threading.Event()
+    done: list[str] = []
+    hung = q.enqueue({"type": "hang"})
+    fine = q.enqueue({"type": "ok"})
+    w = Worker(q, {"hang": lambda job: release.wait(30), "ok": lambda job: done.append(job.id)},
+               concurrency=1, poll_seconds=0.05, job_timeout=0.3).start()
+    try:
+        wait_until(lambda: done == [fine], 5, "the next job to run on the freed slot")
+        dead = q.dead_letters()
+        assert [d.id for d in dead] == [hung] and "timeout" in dead[0].reason.lower()
+        assert q.leases() == {} and q.processing_size() == 0 and w.held() == []
+    finally:
+        release.set()
+        w.stop(timeout=5)
+
+
+def test_stop_reports_a_thread_that_did_not_stop(r: Any, caplog: Any) -> None:
+    """stop(timeout) returns the names of the threads still running, and logs them."""
+    q = make(r, lease_seconds=0.6)
+    release = threading.Event()
+    started = threading.Event()
+    q.enqueue({"type": "hang"})
+    w = Worker(q, {"hang": lambda job: (started.set(), release.wait(30))}, concurrency=1, poll_seconds=0.05).start()
+    try:
+        assert started.wait(5)
+        with caplog.at_level(logging.WARNING, logger="labqueue.worker"):
+            still = w.stop(timeout=0.2)
+        assert f"{w.name}-0" in still  # (its heartbeat too: it keeps the job's lease while the thread runs)
+        assert f"{w.name}-0" in caplog.text and "did not stop" in caplog.text
+    finally:
+        release.set()
+    assert w.stop(timeout=5) == []
+
+
+# -- 7. the server's clock ---------------------------------------------------------------------------
+def test_a_fast_clock_does_not_take_back_a_live_lease(r: Any, make_client: Callable[..., Any]) -> None:
+    """A recoverer whose clock is 30 s ahead leaves a live 10 s lease alone."""
+    q = make(r, lease_seconds=10)
+    q.enqueue({"type": "t"})
+    job = q.dequeue(timeout=0.5)
+    other = make(make_client(), lease_seconds=10)
+    with clock_off_by(30):
+        assert other.recover_stale_jobs() == {"requeued": 0, "dead": 0, "orphans": 0}
+    assert q.ack(job) == 1
+
+
+def test_a_slow_clock_does_not_give_short_leases(r: Any) -> None:
+    """A worker whose clock is 30 s behind still gets a 10 s lease (dequeue and claim): recovery leaves it."""
+    q = make(r, lease_seconds=10)
+    q.enqueue({"type": "t"})
+    q.enqueue({"type": "t"})
+    with clock_off_by(-30):
+        job = q.dequeue(timeout=0.5)
+        (other,), _ = q.claim(1)
+        assert q.extend_lease([job, other]) == 2
+    assert q.recover_stale_jobs() == {"requeued": 0, "dead": 0, "orphans": 0}
+    assert all(9 < left <= 10 for left in q.leases().values())
+
+
+def test_a_fast_clock_makes_no_retry_or_delayed_job_due_early(r: Any) -> None:
+    """A 20 s retry or delay set by, or promoted by, a process 30 s ahead is not due now."""
+    q = make(r, lease_seconds=10)
+    q.enqueue({"type": "t"})
+    job = q.dequeue(timeout=0.5)
+    with clock_off_by(30):
+        assert q.nack(job, "later", delay=20) == RETRIED
+        assert q.claim(1)[0] == []
+    assert q.claim(1)[0] == [] and q.delayed_size() == 1
+    dq = DelayedQueue(r, "dq_delayed")
+    with clock_off_by(30):
+        dq.enqueue({"type": "t"}, delay_seconds=20)
+    dq.enqueue({"type": "t"}, delay_seconds=20)
+    with clock_off_by(30):
+        assert dq.process_delayed_jobs() == 0
+    assert dq.process_delayed_jobs() == 0 and dq.delayed_size() == 2
+
+
+def test_jobqueue_leases_and_delays_use_the_server_clock(r: Any, make_client: Callable[..., Any]) -> None:
+    """JobQueue: a stalled-job check 30 s ahead leaves a live lease; a delay added 30 s ahead is not due now."""
+    q = JobQueue(r, "jq_clock", lease_seconds=10)
+    q.add("t", {}, attempts=2)
+    jobs, *_ = q.claim(1)
+    assert len(jobs) == 1
+    other = JobQueue(make_client(), "jq_clock", lease_seconds=10)
+    with clock_off_by(30):
+        assert other.check_stalled() == {"requeued": 0, "failed": 0}
+        other.add("t", {}, delay=20)
+    with clock_off_by(-30):
+        assert other.claim(1)[0] == []  # the delayed job is not due, and the slow clock does not promote it
+    assert q.claim(1)[0] == [] and q.get_job_counts()["delayed"] == 1
+    with clock_off_by(30):
+        job_id, _, token, _ = jobs[0]
+        assert other.finish(job_id, token, "failed", "boom", retry_in=20) == 2
+    assert q.claim(1)[0] == [] and q.get_job_counts()["delayed"] == 2

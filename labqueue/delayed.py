@@ -95,9 +95,9 @@ class DelayedQueue(SimpleQueue):
         That time is on this process's clock (the server reports how long until then), or on the
         `now` given, so a scheduler sleeps the right time even when the clocks disagree.
         """
+        base = time.time() if now is None else now  # taken before the call: early, never late
         moved, nxt = self._promote(keys=[self.keys.delayed, self.keys.waiting],
                                    args=["" if now is None else repr(now), limit])
-        base = time.time() if now is None else now
         return int(moved), (base + float(text(nxt)) if text(nxt) else None)
 
     def tick(self, now: float | None = None) -> float | None:
@@ -113,11 +113,12 @@ class DelayedQueue(SimpleQueue):
 
     def next_due(self) -> float | None:
         """When the earliest delayed job is due, on this process's clock, or None (TIME, ZRANGE 0 0 WITHSCORES)."""
+        sent_at = time.time()
         pipe = self.redis.pipeline(transaction=False)
         pipe.time()
         pipe.zrange(self.keys.delayed, 0, 0, withscores=True)
         (sec, usec), first = pipe.execute()
-        return time.time() + float(first[0][1]) - (int(sec) + int(usec) / 1e6) if first else None
+        return sent_at + float(first[0][1]) - (int(sec) + int(usec) / 1e6) if first else None
 
     def start_scheduler(self, interval: float | None = None, max_sleep: float = 5.0) -> Scheduler:
         """Start a scheduler thread: sleeping until the next due job, or polling every `interval` s."""

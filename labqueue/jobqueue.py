@@ -225,8 +225,9 @@ class JobQueue:
 
     def check_stalled_and_next(self) -> tuple[dict[str, int], float | None]:
         """check_stalled(), plus the earliest lease deadline still running, or None (jq_stalled.lua)."""
+        sent_at = time.time()
         requeued, failed, nxt = self._run("stalled", self.max_stalled)  # nxt: seconds from now (server)
-        return {"requeued": int(requeued), "failed": int(failed)}, (time.time() + float(text(nxt)) if text(nxt) else None)
+        return {"requeued": int(requeued), "failed": int(failed)}, (sent_at + float(text(nxt)) if text(nxt) else None)
 
     def obliterate(self) -> int:
         """Delete every key of this queue (DEL); returns how many existed."""
@@ -238,12 +239,14 @@ class JobQueue:
 
         One round trip (jq_claim.lua); promotes due delayed jobs first.
         """
+        sent_at = time.time()
         reply = self._run("claim", self.lease_seconds, count, self.rate_max, self.rate_window)
         jobs = [(text(reply[i]), text(reply[i + 1]), int(reply[i + 2]), int(reply[i + 3]))
                 for i in range(4, len(reply), 4)]
         due, server_now = text(reply[1]), float(text(reply[3]))
         # the next due time on this process's clock: the server says how far off it is
-        return jobs, (time.time() + float(due) - server_now if due else None), float(text(reply[2])), server_now
+        # (counted from when the request left: early by the network delay at worst, never late)
+        return jobs, (sent_at + float(due) - server_now if due else None), float(text(reply[2])), server_now
 
     def finish(self, job_id: str, token: int, outcome: str, payload: str, *, retry_in: float = 0.0,
                duration: float = 0.0, name: str = "") -> int:

@@ -93,10 +93,17 @@ class ReliableQueue(BaseQueue):
         """The scripts' ARGV "now": '' (they read the server's TIME), or the test clock's time."""
         return "" if self.clock is None else repr(self.clock())
 
-    def _local(self, seconds_from_now: Any) -> float | None:
-        """A delay the server reported ('' = none) as a time on this process's clock (or the test clock)."""
+    def _local(self, seconds_from_now: Any, sent_at: float) -> float | None:
+        """A delay the server reported ('' = none) as a time on this process's clock (or the test clock).
+
+        Counted from `sent_at`, our time when the request left: early by the network delay at
+        worst, never late (a worker then looks again a little early instead of oversleeping).
+        """
         delay = text(seconds_from_now) if seconds_from_now is not None else ""
-        return (self.clock or time.time)() + float(delay) if delay else None
+        return sent_at + float(delay) if delay else None
+
+    def _clock_now(self) -> float:
+        return (self.clock or time.time)()
 
     # -- producing -----------------------------------------------------------------------------
     def enqueue(self, job_data: dict[str, Any], *, type: str | None = None, job_id: str | None = None,
@@ -105,7 +112,8 @@ class ReliableQueue(BaseQueue):
 
         DuplicateJob when a job with this id is already waiting, in flight or waiting for a retry.
         """
-        job = self._new_job(job_data, type=type, job_id=job_id, max_attempts=max_attempts or self.max_attempts)
+        job = self._new_job(job_data, type=type, job_id=job_id,
+                            max_attempts=self.max_attempts if max_attempts is None else max_attempts)
         self._add([job])
         return job.id
 
@@ -173,10 +181,11 @@ class ReliableQueue(BaseQueue):
         jobs: list[Job] = []
         acks = [token_of(j) for j in ack]
         while True:
+            sent_at = self._clock_now()
             reply = run_script(self.redis, self._claim, self._claim_keys,
                                [self._now(), self.lease_seconds, count - len(jobs), len(acks), *acks])
             acks = []
-            next_due = self._local(reply[1])
+            next_due = self._local(reply[1], sent_at)
             parsed = [self._parse(reply[i], int(reply[i + 1]), text(reply[i + 2])) for i in range(2, len(reply), 3)]
             jobs += [job for job in parsed if job is not None]
             if None not in parsed or len(jobs) >= count:
@@ -247,10 +256,11 @@ class ReliableQueue(BaseQueue):
     def recover_and_next(self) -> tuple[dict[str, int], float | None]:
         """recover_stale_jobs(), plus when the earliest running lease expires, on this process's clock."""
         k = self.keys
+        sent_at = self._clock_now()
         requeued, dead, orphans, next_in = self._recover(
             keys=[k.waiting, k.processing, k.inflight, k.attempts, k.leases, k.orphans, k.dlq, k.dlq_meta],
             args=[self._now(), self.orphan_grace, self.max_attempts])
-        return {"requeued": int(requeued), "dead": int(dead), "orphans": int(orphans)}, self._local(next_in)
+        return {"requeued": int(requeued), "dead": int(dead), "orphans": int(orphans)}, self._local(next_in, sent_at)
 
     # -- inspecting ----------------------------------------------------------------------------
     def size(self) -> int:
@@ -267,8 +277,9 @@ class ReliableQueue(BaseQueue):
 
     def next_lease_deadline(self) -> float | None:
         """When the first lease expires, on this process's clock, or None (TIME, ZRANGE 0 0 WITHSCORES)."""
+        sent_at = self._clock_now()
         left = self._lease_table(0)
-        return (self.clock or time.time)() + min(left.values()) if left else None
+        return sent_at + min(left.values()) if left else None
 
     def leases(self) -> dict[str, float]:
         """In-flight job id -> seconds left on its lease, by the server's clock (TIME, ZRANGE WITHSCORES)."""

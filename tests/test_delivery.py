@@ -168,7 +168,7 @@ def test_a_handler_past_job_timeout_is_failed_with_a_reason_and_its_slot_freed(r
     w = Worker(q, {"hang": lambda job: release.wait(30), "ok": lambda job: done.append(job.id)},
                concurrency=1, poll_seconds=0.05, job_timeout=0.3).start()
     try:
-        wait_until(lambda: done == [fine], 5, "the next job to run on the freed slot")
+        wait_until(lambda: done == [fine] and q.processing_size() == 0, 5, "the next job to run on the freed slot")
         dead = q.dead_letters()
         assert [d.id for d in dead] == [hung] and "timeout" in dead[0].reason.lower()
         assert q.leases() == {} and q.processing_size() == 0 and w.held() == []

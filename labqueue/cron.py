@@ -181,7 +181,7 @@ class CronQueue(DelayedQueue):
         """One scheduler pass: promote due jobs, then enqueue the cron occurrences that follow."""
         nxt = super().tick(now)
         if self.run_cron(now):
-            nxt = self.next_due()
+            nxt = super().tick(now)  # the new occurrence may be the next due, on the caller's clock
         return nxt
 
 

@@ -112,13 +112,13 @@ class DelayedQueue(SimpleQueue):
         return int(self.redis.zcard(self.keys.delayed))
 
     def next_due(self) -> float | None:
-        """When the earliest delayed job is due, on this process's clock, or None (TIME, ZRANGE 0 0 WITHSCORES)."""
-        sent_at = time.time()
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.time()
-        pipe.zrange(self.keys.delayed, 0, 0, withscores=True)
-        (sec, usec), first = pipe.execute()
-        return sent_at + float(first[0][1]) - (int(sec) + int(usec) / 1e6) if first else None
+        """Run-at time of the earliest delayed job, on the server's clock, or None (ZRANGE 0 0 WITHSCORES).
+
+        For inspection and simulated time (`tick(now=next_due())`); a scheduler sleeps on what
+        `tick()` returns instead, which is on its own clock.
+        """
+        first = self.redis.zrange(self.keys.delayed, 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
 
     def start_scheduler(self, interval: float | None = None, max_sleep: float = 5.0) -> Scheduler:
         """Start a scheduler thread: sleeping until the next due job, or polling every `interval` s."""

@@ -35,7 +35,6 @@ from .job import Job, require_job
 from .retry import Backoff
 
 RETRIED, DEAD, RELEASED, NOT_IN_FLIGHT = 1, 2, 3, 0
-LEASED_ID = re.compile(r'^\{"id":"([^"\\]+)",')  # the string match claim.lua reads ids with
 TOKEN = re.compile(r"^[0-9]+:.", re.S)  # a delivery token: '<n>:<job id>'
 
 
@@ -108,31 +107,23 @@ class ReliableQueue(BaseQueue):
     # -- producing -----------------------------------------------------------------------------
     def enqueue(self, job_data: dict[str, Any], *, type: str | None = None, job_id: str | None = None,
                 max_attempts: int | None = None) -> str:
-        """Add a job at the head of the waiting list; returns its id (enqueue.lua).
+        """Add a job at the head of the waiting list; returns its id (LPUSH, or enqueue.lua given a `job_id`).
 
-        DuplicateJob when a job with this id is already waiting, in flight or waiting for a retry.
+        A `job_id` of yours is checked: DuplicateJob when a job with that id is already waiting
+        (enqueued under that id), in flight or waiting for a retry. A generated id (uuid4) is new
+        by construction and costs no check and no memory.
         """
         job = self._new_job(job_data, type=type, job_id=job_id,
                             max_attempts=self.max_attempts if max_attempts is None else max_attempts)
-        self._add([job])
-        return job.id
-
-    def enqueue_many(self, jobs: Iterable[dict[str, Any]]) -> list[str]:
-        """Add many jobs in one round trip, in order; returns their ids (enqueue.lua)."""
-        built = [self._new_job(data) for data in jobs]
-        for i in range(0, len(built), 1000):
-            self._add(built[i:i + 1000])
-        return [job.id for job in built]
-
-    def _add(self, jobs: list[Job]) -> None:
-        args: list[Any] = []
-        for job in jobs:
-            args += [job.id, job.raw]
-        duplicate = self._enqueue(keys=[self.keys.waiting, self.keys.attempts], args=args) if jobs else []
+        if job_id is None:
+            self.redis.lpush(self.keys.waiting, job.raw)
+            return job.id
+        duplicate = self._enqueue(keys=[self.keys.waiting, self.keys.attempts], args=[job.id, job.raw])
         if duplicate:
             raise DuplicateJob(f"job id {text(duplicate[0])!r} is already in queue {self.name!r} (waiting, in "
                                "flight or waiting for a retry): nothing was enqueued; use another id, or "
                                "enqueue it again once that job is done")
+        return job.id
 
     def _target(self) -> tuple[str, str]:
         return "reliable", self.keys.waiting  # replay.lua marks the ids live again in `attempts`

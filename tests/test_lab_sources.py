@@ -52,7 +52,7 @@ def test_tracer_names_the_scripts_each_operation_ran(r):
     t = traced_reliable(r)
     ran = t.scripts_by_operation()
     assert ran == evalsha_scripts(t) and ran, t.summary()
-    assert "enqueue" not in ran                      # a plain LPUSH runs no script
+    assert ran["enqueue"] == ["enqueue.lua"]          # an id of ours ("j1") is checked: one script
     assert t.scripts() == [name for used in ran.values() for name in used]
     assert all(name.endswith(".lua") for name in t.scripts())
 

@@ -20,6 +20,6 @@ with count_round_trips(r) as mine:
         jobs, _ = bq.claim(25, ack=done)        # acks the previous batch, claims the next 25
         if not jobs:
             break
-        done = [job.id for job in jobs]
+        done = jobs                               # acked by their delivery tokens (job.token)
 claim_trips = mine.count
 print("raw:", raw_trips, "round trips; claim.lua with prefetch 25:", claim_trips)

@@ -437,8 +437,8 @@ def test_worker_never_blocks_in_redis_into_the_last_hz_slack(r: Any) -> None:
     q = make(r)
     proxy = _BrpopLog(r)
     q.redis = proxy
-    due = time.time() + 0.6
     q.add("j", {}, job_id="d", delay=0.6)
+    due = float(r.zscore(q.keys.jq("delayed"), "d"))  # due 0.6 s after the server ran the add (TIME)
     q.process("j", lambda job: "ok", poll_seconds=5)
     wait_for(lambda: q.get_job_counts()["completed"] == 1, timeout=3.0)
     q.close()
@@ -693,12 +693,12 @@ def test_an_unreadable_job_record_does_not_make_claim_or_finish_fail_midway(r: A
     assert r.zscore(q.keys.jq("failed"), job_id) is not None
 
 
-@pytest.mark.parametrize("bad", [{"retry_at": math.nan}, {"duration": math.inf}, {"token": "x"}])
+@pytest.mark.parametrize("bad", [{"retry_in": math.nan}, {"duration": math.inf}, {"token": "x"}])
 def test_finish_with_a_bad_number_is_refused_before_any_write(r: Any, bad: dict[str, Any]) -> None:
-    """finish() with a NaN retry time, an infinite duration or a non-integer token raises; nothing written."""
+    """finish() with a NaN retry delay, an infinite duration or a non-integer token raises; nothing written."""
     q = make(r)
     job_id, token = _claimed(q)
-    kwargs = {"retry_at": 0.0, "duration": 0.1, **bad}
+    kwargs = {"retry_in": 0.0, "duration": 0.1, **bad}
     token = kwargs.pop("token", token)
     before = snapshot(r)
     with pytest.raises(ValueError):

@@ -56,6 +56,11 @@ class _Crash(Exception):
     """Raised inside a worker thread to make it die mid-job, as a killed process would."""
 
 
+def _held_key(job: Any) -> str:
+    """A job in hand is known by its delivery token (reliable queue), else by its id (other queues)."""
+    return getattr(job, "token", "") or job.id
+
+
 def call_with_timeout(fn: Callable[[Any], Any], arg: Any, timeout: float | None,
                       name: str) -> tuple[bool, Any, BaseException | None]:
     """Run `fn(arg)`; with a timeout, in a helper thread joined that long: (finished, result, exception).
@@ -192,13 +197,13 @@ class Worker:
 
     def _hold(self, thread: int, jobs: list[Job]) -> None:
         with self._lock:
-            self._held.setdefault(thread, {}).update((job.token or job.id, job) for job in jobs)
+            self._held.setdefault(thread, {}).update((_held_key(job), job) for job in jobs)
 
     def _unhold(self, thread: int, jobs: list[Job]) -> None:
         with self._lock:
             held = self._held.get(thread, {})
             for job in jobs:
-                held.pop(job.token or job.id, None)
+                held.pop(_held_key(job), None)
 
     # -- inside the threads --------------------------------------------------------------------
     def _emit(self, kind: str, job: Job, thread: int, error: str | None = None) -> None:

@@ -116,9 +116,10 @@ class ReliableQueue(BaseQueue):
         job = self._new_job(job_data, type=type, job_id=job_id,
                             max_attempts=self.max_attempts if max_attempts is None else max_attempts)
         if job_id is None:
-            self.redis.lpush(self.keys.waiting, job.raw)
+            self._write(lambda c: c.lpush(self.keys.waiting, job.raw))
             return job.id
-        duplicate = self._enqueue(keys=[self.keys.waiting, self.keys.attempts], args=[job.id, job.raw])
+        duplicate = self._write(lambda c: self._enqueue(keys=[self.keys.waiting, self.keys.attempts],
+                                                        args=[job.id, job.raw], client=c))
         if duplicate:
             raise DuplicateJob(f"job id {text(duplicate[0])!r} is already in queue {self.name!r} (waiting, in "
                                "flight or waiting for a retry): nothing was enqueued; use another id, or "

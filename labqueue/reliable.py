@@ -84,6 +84,7 @@ class ReliableQueue(BaseQueue):
         self._nack = scripts.load(redis_client, "nack")
         self._extend = scripts.load(redis_client, "extend")
         self._recover = scripts.load(redis_client, "recover")
+        self._leases = scripts.load(redis_client, "leases")
         k = self.keys
         self._claim_keys = [k.waiting, k.processing, k.inflight, k.attempts, k.leases, k.delayed,
                             k.dlq, k.dlq_meta, k.seq]
@@ -268,22 +269,18 @@ class ReliableQueue(BaseQueue):
         return int(self.redis.zcard(self.keys.delayed))
 
     def next_lease_deadline(self) -> float | None:
-        """When the first lease expires, on this process's clock, or None (TIME, ZRANGE 0 0 WITHSCORES)."""
+        """When the first lease expires, on this process's clock, or None (leases.lua)."""
         sent_at = self._clock_now()
         left = self._lease_table(0)
         return sent_at + min(left.values()) if left else None
 
     def leases(self) -> dict[str, float]:
-        """In-flight job id -> seconds left on its lease, by the server's clock (TIME, ZRANGE WITHSCORES)."""
+        """In-flight job id -> seconds left on its lease, by the server's clock (leases.lua)."""
         return self._lease_table(-1)
 
     def _lease_table(self, stop: int) -> dict[str, float]:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.time()
-        pipe.zrange(self.keys.leases, 0, stop, withscores=True)
-        (sec, usec), members = pipe.execute()
-        now = self.clock() if self.clock is not None else int(sec) + int(usec) / 1e6
-        return {text(m).split(":", 1)[1]: s - now for m, s in members}
+        reply = self._leases(keys=[self.keys.leases], args=[self._now(), stop])
+        return {text(reply[i]).split(":", 1)[1]: float(text(reply[i + 1])) for i in range(0, len(reply), 2)}
 
     def counts(self) -> dict[str, int]:
         """Waiting, processing, delayed and dead jobs, in one round trip (pipeline)."""

@@ -29,6 +29,8 @@ from types import TracebackType
 
 import redis
 
+from . import _running
+
 BUS_OFFSET = 10000
 
 
@@ -162,6 +164,7 @@ class LocalCluster:
             self.stop()
             raise RuntimeError(f"redis-cli --cluster create failed: {done.stdout[-500:]} {done.stderr[-500:]}")
         self.wait_ok(timeout)
+        _running.started(self, self.stop)  # in a notebook: stopped when its cell runs again
         return self
 
     def stop(self) -> None:

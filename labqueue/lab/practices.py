@@ -43,7 +43,7 @@ CHECKLIST: list[tuple[str, str, str]] = [
     ("Performance", "Auto-scale workers with the load", "workers added and removed from the depth, live — 09 §7"),
     ("Performance", "Rate-limit the workers", "JobQueue limiter, live — 09 §6"),
     ("Reliability", "Job timeout so workers never block",
-     "dequeue(timeout) — 09 §2; a hung handler stopped by JobQueue timeout= — 09 §8"),
+     "dequeue(timeout) — 09 §2; a hung handler given up by JobQueue timeout= and Worker(job_timeout=) — 09 §8"),
     ("Reliability", "Recover stale jobs at start-up", "recover_stale_jobs() in every worker's heartbeat — 02b, 10"),
     ("Reliability", "Idempotent jobs (safe to retry)", "idempotency key — 09 §1"),
     ("Reliability", "Detailed logs for debugging", "WorkerEvent timelines — 01; the events stream — 08a"),

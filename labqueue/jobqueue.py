@@ -39,7 +39,7 @@ class JobQueue:
                  durable_timeout: float = 1.0) -> None:
         lease_seconds = number("lease_seconds", lease_seconds, above=True)
         integer("max_stalled", max_stalled)
-        integer("events_maxlen", events_maxlen, low=1)
+        integer("events_maxlen", events_maxlen, low=1, high=2**63 - 1)  # what XADD MAXLEN accepts
         integer("max_payload_bytes", max_payload_bytes, low=1)
         self.redis = redis_client
         self.name = name

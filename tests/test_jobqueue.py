@@ -704,3 +704,68 @@ def test_finish_with_a_bad_number_is_refused_before_any_write(r: Any, bad: dict[
     with pytest.raises(ValueError):
         q.finish(job_id, token, "failed", "boom", name="email", **kwargs)
     assert snapshot(r) == before
+
+
+# -- junk inside a hash never makes a script fail after its first write (the job would be in no state) --
+@pytest.mark.parametrize("operation, key, field", [
+    ("add", "metrics", "total_enqueued"), ("add priority", "meta", "pseq"),
+    ("claim", "metrics", "total_dequeued"), ("claim", "runs", "{id}"), ("claim", "made", "{id}"),
+    ("finish completed", "metrics", "total_succeeded"), ("finish completed", "metrics", "total_duration_ms"),
+    ("finish completed", "metrics", "hist_sum:email"), ("finish failed", "metrics", "total_failed"),
+    ("finish failed", "made", "{id}"), ("finish completed", "events", "exhausted"),
+    ("stalled", "stalls", "{id}"), ("stalled", "metrics", "total_failed"), ("retry failed", "meta", "pseq"),
+])
+def test_junk_in_a_counter_or_the_event_stream_never_loses_the_job(r: Any, operation: str, key: str,
+                                                                   field: str) -> None:
+    """A counter field holding junk (HINCRBY: 'not an integer') or an event stream that cannot take another
+    entry made jq_finish/claim/stalled/add fail after they had moved the job: it was in no state at all
+    (finish removed it from active, add stored it in no list). The counter restarts, the event is skipped,
+    the job moves. On the old code every case loses or strands the job."""
+    q = make(r, max_stalled=0, lease_seconds=0.05)
+    prio = {"priority": 3} if operation in ("add priority", "retry failed") else {}
+    job_id = "j1"
+
+    def junk() -> None:
+        if field == "exhausted":  # a stream whose last id is the largest there is: XADD * cannot add
+            r.delete(q.keys.jq("events"))
+            r.xadd(q.keys.jq("events"), {"x": "1"}, id="18446744073709551615-18446744073709551615")
+        else:
+            r.hset(q.keys.jq(key), field.format(id=job_id), "junk")
+
+    if operation.startswith("add"):
+        junk()
+        q.add("email", {"to": "a"}, job_id=job_id, **prio)
+        assert q.get_job_counts()["waiting"] == 1 and claim_ids(q) == [job_id]
+        return
+    q.add("email", {"to": "a"}, job_id=job_id, **prio)
+    if operation == "claim":
+        junk()
+        [(claimed, _, token, made)] = q.claim(1)[0]
+        assert (claimed, made) == (job_id, 0) and q.get_job_counts()["active"] == 1
+        assert q.finish(job_id, token, "completed", "1", name="email") == 1
+        return
+    [(_, _, token, _)] = q.claim(1)[0]
+    if operation.startswith("finish"):
+        junk()
+        outcome = operation.split()[1]
+        q.finish(job_id, token, outcome, '"x"', name="email")
+        assert q.get_job_counts()[outcome] == 1, q.get_job_counts()
+    elif operation == "stalled":
+        junk()
+        time.sleep(0.1)  # the lease expires: stalled more than max_stalled = 0 times, the job fails
+        q.check_stalled()
+        assert q.get_job_counts()["failed"] == 1, q.get_job_counts()
+    else:
+        q.finish(job_id, token, "failed", "boom", name="email")
+        junk()
+        assert q.retry_failed() == 1 and q.get_job_counts()["waiting"] == 1 and claim_ids(q) == [job_id]
+
+
+def test_a_junk_job_counter_refuses_add_whole_and_events_maxlen_is_bounded(r: Any) -> None:
+    """The id counter cannot restart (new ids would be those of live jobs: a dedup no-op, a silent loss),
+    so add refuses before any write; events_maxlen beyond XADD's range is a ConfigError."""
+    q = make(r)
+    r.hset(q.keys.jq("meta"), "id", "junk")
+    refused_whole(r, lambda: q.add("email", {"to": "a"}), match="jq_add: .* field id holds")
+    with pytest.raises(ConfigError, match="events_maxlen must be"):
+        make(r, events_maxlen=2**63)

@@ -21,6 +21,19 @@ for i, want in pairs({[1] = 'hash', [2] = 'list', [3] = 'zset', [4] = 'zset', [1
 end
 local jobs, wait, prio, delayed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local meta, marker, repeats, metrics = KEYS[14], KEYS[15], KEYS[18], KEYS[19]
+local function incr(cmd, key, field, by)  -- HINCRBY/HINCRBYFLOAT that cannot fail after a write:
+  local got = redis.pcall(cmd, key, field, by)  -- a field holding junk (or at the limit) restarts from `by`
+  if type(got) == 'table' and got.err then
+    redis.call('HSET', key, field, by)
+    return by
+  end
+  return got
+end
+local last_id = redis.call('HGET', meta, 'id')  -- restarting it would reuse ids of live jobs: refuse
+if last_id and not string.match(last_id, '^%d+$') then
+  return redis.error_reply('ERR jq_add: ' .. meta .. ' field id holds ' .. string.format('%q', last_id:sub(1, 40)) ..
+    ', not a job counter: nothing added')
+end
 local now = tonumber(ARGV[1])
 if not now then
   local t = redis.call('TIME')
@@ -54,13 +67,13 @@ for j = 0, tonumber(ARGV[3]) - 1 do
           woken = math.max(woken, 1)
         end
       elseif priority > 0 then
-        redis.call('ZADD', prio, priority * 4294967296 + redis.call('HINCRBY', meta, 'pseq', 1), id)
+        redis.call('ZADD', prio, priority * 4294967296 + incr('HINCRBY', meta, 'pseq', 1), id)
         woken = woken + 1
       else
         redis.call('LPUSH', wait, id)
         woken = woken + 1
       end
-      redis.call('HINCRBY', metrics, 'total_enqueued', 1)
+      incr('HINCRBY', metrics, 'total_enqueued', 1)
     end
   end
   out[#out + 1] = id

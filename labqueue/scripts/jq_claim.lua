@@ -26,6 +26,14 @@ local function options(raw)  -- the job's options; {} when its stored JSON is un
   local opts = ok and type(record) == 'table' and record.opts
   return type(opts) == 'table' and opts or {}
 end
+local function incr(cmd, key, field, by)  -- HINCRBY/HINCRBYFLOAT that cannot fail after a write:
+  local got = redis.pcall(cmd, key, field, by)  -- a field holding junk (or at the limit) restarts from `by`
+  if type(got) == 'table' and got.err then
+    redis.call('HSET', key, field, by)
+    return by
+  end
+  return got
+end
 local now = tonumber(ARGV[1])
 if not now then
   local t = redis.call('TIME')
@@ -37,7 +45,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0
   if raw then
     local p = tonumber(options(raw).priority) or 0
     if p > 0 then
-      redis.call('ZADD', prio, p * 4294967296 + redis.call('HINCRBY', meta, 'pseq', 1), id)
+      redis.call('ZADD', prio, p * 4294967296 + incr('HINCRBY', meta, 'pseq', 1), id)
     else
       redis.call('LPUSH', wait, id)
     end
@@ -79,15 +87,15 @@ while n > 0 do
   local raw = redis.call('HGET', jobs, id)
   if raw then
     redis.call('ZADD', active, deadline, id)
-    local token = redis.call('HINCRBY', runs, id, 1)
+    local token = incr('HINCRBY', runs, id, 1)
     if rate_max > 0 then
       redis.call('ZADD', limiter, server_now, id .. ':' .. token)
     end
-    redis.call('HINCRBY', metrics, 'total_dequeued', 1)
+    incr('HINCRBY', metrics, 'total_dequeued', 1)
     result[#result + 1] = id
     result[#result + 1] = raw
     result[#result + 1] = token
-    result[#result + 1] = tonumber(redis.call('HGET', made, id) or '0')
+    result[#result + 1] = tonumber(redis.call('HGET', made, id) or '0') or 0
     count = count + 1
     n = n - 1
   end

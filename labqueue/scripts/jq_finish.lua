@@ -42,6 +42,17 @@ local function options(raw)  -- the job's options; {} when its stored JSON is un
   local opts = ok and type(record) == 'table' and record.opts
   return type(opts) == 'table' and opts or {}
 end
+local function incr(cmd, key, field, by)  -- HINCRBY/HINCRBYFLOAT that cannot fail after a write:
+  local got = redis.pcall(cmd, key, field, by)  -- a field holding junk (or at the limit) restarts from `by`
+  if type(got) == 'table' and got.err then
+    redis.call('HSET', key, field, by)
+    return by
+  end
+  return got
+end
+local function emit(...)  -- XADD to the events stream; an event that cannot be written never aborts a move
+  redis.pcall('XADD', ...)
+end
 local opts = options(redis.call('HGET', jobs, id))
 redis.call('ZREM', active, id)
 
@@ -68,24 +79,24 @@ local function trim(set, keep)
 end
 
 local duration = tonumber(ARGV[8])
-redis.call('HINCRBY', metrics, 'hist:' .. ARGV[9] .. ':' .. ARGV[10], 1)
-redis.call('HINCRBYFLOAT', metrics, 'hist_sum:' .. ARGV[10], duration)
+incr('HINCRBY', metrics, 'hist:' .. ARGV[9] .. ':' .. ARGV[10], 1)
+incr('HINCRBYFLOAT', metrics, 'hist_sum:' .. ARGV[10], duration)
 if ARGV[5] == 'completed' then
   redis.call('HSET', results, id, ARGV[6])
   redis.call('ZADD', completed, now, id)
-  redis.call('HINCRBY', metrics, 'total_succeeded', 1)
-  redis.call('HINCRBYFLOAT', metrics, 'total_duration_ms', duration * 1000)
-  redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'event', 'completed', 'job', id,
+  incr('HINCRBY', metrics, 'total_succeeded', 1)
+  incr('HINCRBYFLOAT', metrics, 'total_duration_ms', duration * 1000)
+  emit(events, 'MAXLEN', '~', maxlen, '*', 'event', 'completed', 'job', id,
     'result', ARGV[6], 'duration', ARGV[8])
   trim(completed, opts.remove_on_complete)
   return 1
 end
 local attempts = tonumber(opts.attempts) or 1
-local n = redis.call('HINCRBY', made, id, 1)
+local n = incr('HINCRBY', made, id, 1)
 redis.call('HSET', errors, id, ARGV[6])
-redis.call('HINCRBY', metrics, 'total_failed', 1)
+incr('HINCRBY', metrics, 'total_failed', 1)
 local final = n >= attempts
-redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'event', 'failed', 'job', id, 'error', ARGV[6],
+emit(events, 'MAXLEN', '~', maxlen, '*', 'event', 'failed', 'job', id, 'error', ARGV[6],
   'attempts_made', n, 'attempts', attempts, 'final', final and 1 or 0, 'duration', ARGV[8])
 if not final then
   local retry_at = now + tonumber(ARGV[7])

@@ -22,6 +22,17 @@ local function options(raw)  -- the job's options; {} when its stored JSON is un
   local opts = ok and type(record) == 'table' and record.opts
   return type(opts) == 'table' and opts or {}
 end
+local function incr(cmd, key, field, by)  -- HINCRBY/HINCRBYFLOAT that cannot fail after a write:
+  local got = redis.pcall(cmd, key, field, by)  -- a field holding junk (or at the limit) restarts from `by`
+  if type(got) == 'table' and got.err then
+    redis.call('HSET', key, field, by)
+    return by
+  end
+  return got
+end
+local function emit(...)  -- XADD to the events stream; an event that cannot be written never aborts a move
+  redis.pcall('XADD', ...)
+end
 local ids = {}
 for i = 4, #ARGV do
   ids[#ids + 1] = ARGV[i]
@@ -38,12 +49,12 @@ for _, id in ipairs(ids) do
     end
     local p = tonumber(options(raw).priority) or 0
     if p > 0 then
-      redis.call('ZADD', prio, p * 4294967296 + redis.call('HINCRBY', meta, 'pseq', 1), id)
+      redis.call('ZADD', prio, p * 4294967296 + incr('HINCRBY', meta, 'pseq', 1), id)
     else
       redis.call('LPUSH', wait, id)
     end
     redis.call('LPUSH', marker, '1')
-    redis.call('XADD', events, 'MAXLEN', '~', ARGV[2], '*', 'event', 'retried', 'job', id)
+    emit(events, 'MAXLEN', '~', ARGV[2], '*', 'event', 'retried', 'job', id)
     done[#done + 1] = id
   end
 end

@@ -25,6 +25,17 @@ local function options(raw)  -- the job's options; {} when its stored JSON is un
   local opts = ok and type(record) == 'table' and record.opts
   return type(opts) == 'table' and opts or {}
 end
+local function incr(cmd, key, field, by)  -- HINCRBY/HINCRBYFLOAT that cannot fail after a write:
+  local got = redis.pcall(cmd, key, field, by)  -- a field holding junk (or at the limit) restarts from `by`
+  if type(got) == 'table' and got.err then
+    redis.call('HSET', key, field, by)
+    return by
+  end
+  return got
+end
+local function emit(...)  -- XADD to the events stream; an event that cannot be written never aborts a move
+  redis.pcall('XADD', ...)
+end
 local now = tonumber(ARGV[1])
 if not now then
   local t = redis.call('TIME')
@@ -35,13 +46,13 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', active, '-inf', '(' .. now)) do
   redis.call('ZREM', active, id)
   local raw = redis.call('HGET', jobs, id)
   if raw then
-    local n = redis.call('HINCRBY', stalls, id, 1)
+    local n = incr('HINCRBY', stalls, id, 1)
     if n > max_stalled then
       local reason = 'job stalled ' .. n .. ' times (more than ' .. max_stalled .. ' allowed): its worker keeps dying'
       redis.call('HSET', errors, id, reason)
       redis.call('ZADD', failed, now, id)
-      redis.call('HINCRBY', metrics, 'total_failed', 1)
-      redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'event', 'failed', 'job', id, 'error', reason,
+      incr('HINCRBY', metrics, 'total_failed', 1)
+      emit(events, 'MAXLEN', '~', maxlen, '*', 'event', 'failed', 'job', id, 'error', reason,
         'final', 1)
       local keep = options(raw).remove_on_fail
       if keep == true then
@@ -62,7 +73,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', active, '-inf', '(' .. now)) do
     else
       redis.call('RPUSH', wait, id)
       redis.call('LPUSH', marker, '1')
-      redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'event', 'stalled', 'job', id, 'stalls', n)
+      emit(events, 'MAXLEN', '~', maxlen, '*', 'event', 'stalled', 'job', id, 'stalls', n)
       requeued = requeued + 1
     end
   end

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from typing import Any
 from urllib.parse import SplitResult, parse_qs, urlsplit
@@ -16,8 +17,16 @@ _FAKE_SERVER: Any = None
 
 
 def mask_url(url: str) -> str:
-    """The URL with its password replaced by *** (everything up to the last '@': the password may hold
-    '/', '#', '?', '@' or ':'); a user name before the first ':' is kept."""
+    """The URL with its passwords replaced by ***: the user info's (everything up to the last '@': the
+    password may hold '/', '#', '?', '@' or ':'; a user name before the first ':' is kept) and the value
+    of every query option whose name holds 'password' (redis-py reads ?password=, ?ssl_password=)."""
+    return _QUERY_SECRET.sub(r"\1***", _mask_userinfo(url))
+
+
+_QUERY_SECRET = re.compile(r"([?&;][^=&;?#\s]*password[^=&;?#\s]*=)[^&;#\s]*", re.IGNORECASE)
+
+
+def _mask_userinfo(url: str) -> str:
     head, at, tail = url.rpartition("@")
     if not at:
         return url
@@ -39,7 +48,7 @@ def _url_options(scheme: str) -> set[str]:
         if init is not None:
             names |= {n for n, p in inspect.signature(init).parameters.items()
                       if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-    return names - {"self", "connection_class", "host", "port", "path", "username", "password"}
+    return names - {"self", "connection_class", "host", "port", "path"}  # ?username= and ?password= work
 
 
 def _check_url(url: Any) -> SplitResult:

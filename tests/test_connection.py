@@ -127,3 +127,21 @@ def test_a_password_with_special_characters_works_and_is_never_shown():
         from labqueue.connection import mask_url
 
         assert SECRET not in mask_url(server.url)
+
+
+def test_a_password_in_the_query_string_works_and_is_never_shown():
+    """redis-py reads ?password= (and ?ssl_password=): connect() refused it as an 'unknown option' and
+    quoted it in that error, and mask_url() left it in clear. It now connects, and never shows."""
+    require_redis_server()
+    from labqueue.connection import mask_url
+
+    for url in (f"redis://127.0.0.1:1/0?password={SECRET}", f"redis://127.0.0.1:1/0?client_name=a&Password={SECRET}#x",
+                f"rediss://u:{SECRET}@h:1/0?ssl_password={SECRET}&socket_timeout=1"):
+        assert SECRET not in mask_url(url) and "***" in mask_url(url), mask_url(url)
+    with pytest.raises(ConfigError, match="unknown option.*'colour'") as err:
+        connect(f"redis://127.0.0.1:6390/0?password={SECRET}&colour=blue")
+    assert SECRET not in str(err.value)
+    with RedisServer(password=SECRET) as server:
+        client = connect(f"redis://127.0.0.1:{server.port}/0?password={SECRET}")
+        assert client.ping() and SECRET not in describe(client)
+        client.close()

@@ -255,3 +255,16 @@ def test_jobqueue_leases_and_delays_use_the_server_clock(r: Any, make_client: Ca
         job_id, _, token, _ = jobs[0]
         assert other.finish(job_id, token, "failed", "boom", retry_in=20) == 2
     assert q.claim(1)[0] == [] and q.get_job_counts()["delayed"] == 2
+
+
+def test_jobqueue_heartbeat_extends_only_its_own_delivery(r: Any) -> None:
+    """JobQueue: a stalled delivery's late lease extension is refused; the new delivery's works."""
+    q = JobQueue(r, "jq_tokens", lease_seconds=10)
+    q.add("t", {}, job_id="J")
+    [(job_id, _, first, _)] = q.claim(1)[0]
+    r.zadd(q.keys.jq("active"), {"J": 1.0}, xx=True)  # its lease ran out: the worker hung
+    assert q.check_stalled() == {"requeued": 1, "failed": 0}
+    [(_, _, second, _)] = q.claim(1)[0]
+    before = r.zscore(q.keys.jq("active"), "J")
+    assert q.extend_leases([(job_id, first)]) == 0 and r.zscore(q.keys.jq("active"), "J") == before
+    assert second != first and q.extend_leases([(job_id, second)]) == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -153,6 +154,8 @@ class CronQueue(DelayedQueue):
                 last = float(lasts.get(key, b"-1"))
             except ValueError:
                 last = -1.0  # a junk last run: fire the next occurrence (cron_fire.lua overwrites it)
+            if not math.isfinite(last):
+                last = -1.0  # 'inf' would silence the schedule forever, 'nan' is no time
             if last > now:
                 continue  # its next occurrence is already waiting in the delayed set
             try:

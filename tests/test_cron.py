@@ -198,3 +198,18 @@ def test_a_repeatable_job_whose_cron_never_fires_fails_with_its_reason_and_the_w
     failed = q.get_job(job_id)
     assert "repeat schedule cannot continue" in failed.failed_reason and NEVER in failed.failed_reason
     assert worker.stats["errors"] == 0
+
+
+@pytest.mark.parametrize("junk", ["junk", "inf", "nan", ""])
+def test_a_junk_last_run_does_not_stop_the_schedules(r, junk):
+    """A cron:last field holding junk made cron_fire.lua compare a number with nil: run_cron raised and no
+    schedule of the queue fired again ('inf' silenced its schedule forever). The next occurrence fires."""
+    q = CronQueue(r, "junk-last")
+    start = 1_800_000_000
+    q.schedule_cron({"type": "tick"}, "*/5 * * * *", "UTC", name="every5", now=start)
+    q.schedule_cron({"type": "tock"}, "*/5 * * * *", "UTC", name="other", now=start)
+    r.hset(q.keys.cron_last, "every5", junk)
+    for step in range(1, 4):
+        q.tick(now=start + step * 300)
+    assert q.size() == 6, f"{q.size()} jobs due after 3 passes of two 5-minute schedules, expected 6"
+    assert float(r.hget(q.keys.cron_last, "every5")) > start

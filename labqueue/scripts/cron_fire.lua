@@ -4,6 +4,9 @@
 -- ARGV[1] schedule name  ARGV[2] occurrence run-at (unix s)  ARGV[3] serialised job
 -- Returns 1 when this call enqueued the occurrence, 0 when it was already enqueued.
 local last = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
+if not last or last ~= last or last == math.huge or last == -math.huge then
+  last = -1  -- junk (not a number, nan, inf) is overwritten by this occurrence, never compared
+end
 if tonumber(ARGV[2]) <= last then
   return 0
 end

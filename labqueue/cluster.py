@@ -102,7 +102,7 @@ def durable_write(client: Any, key: str, write: Callable[[Any], None], *, replic
         write(pipe)
         pipe.execute_command("WAIT", replicas, timeout_ms)
         try:
-            replies = pipe.execute()
+            replies = _execute_once(pipe)
         except (redis.exceptions.MovedError, redis.exceptions.AskError, redis.ReadOnlyError) as exc:
             last = exc  # the write was refused by a node that no longer holds the slot: nothing written
             _refresh(client)
@@ -120,6 +120,26 @@ def durable_write(client: Any, key: str, write: Callable[[Any], None], *, replic
         return list(replies[:-1])
     assert last is not None
     raise last
+
+
+def _execute_once(pipe: Any) -> list[Any]:
+    """`pipe.execute()` sent once: never re-sent by redis-py's retry on a timeout or a lost connection.
+
+    A plain redis.Redis(...) retries a pipeline up to 10 times on TimeoutError/ConnectionError; when WAIT
+    outlasts the socket timeout, every retry wrote the job again (11 copies, then a TimeoutError). The
+    pipeline runs on one connection of the pool whose retry is off for that call (execute() releases it).
+    """
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    conn = pipe.connection_pool.get_connection()
+    saved = conn.retry
+    conn.retry = Retry(NoBackoff(), 0)
+    pipe.connection = conn  # execute() uses it and gives it back to the pool in reset()
+    try:
+        return list(pipe.execute())
+    finally:
+        conn.retry = saved
 
 
 def _refresh_quietly(client: Any) -> None:

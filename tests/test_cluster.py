@@ -190,3 +190,26 @@ def test_durable_timeout_under_a_millisecond_does_not_block_forever(redis_server
     assert client.llen("lq:{solo}:waiting") == 0
     for q in queues:
         q.obliterate() if isinstance(q, lq.JobQueue) else client.delete(q.keys.waiting)
+
+
+def test_a_durable_write_is_sent_once_when_wait_outlasts_the_socket_timeout(redis_server: Any) -> None:
+    """A plain redis.Redis(...) retries a pipeline on TimeoutError (redis-py's default Retry): with WAIT longer
+    than the socket timeout and no replica, every retry wrote the job again (11 copies). It is sent once:
+    the caller gets the timeout and one job."""
+    client = redis.Redis(host="127.0.0.1", port=redis_server.port, socket_timeout=0.2)
+    try:
+        queues = [lq.SimpleQueue(client, "once", durable=True, durable_timeout=1.0),
+                  lq.JobQueue(client, "once-jq", durable=True, durable_timeout=1.0)]
+        for q in queues:
+            with pytest.raises(redis.TimeoutError):
+                q.enqueue({"n": 1}) if isinstance(q, lq.SimpleQueue) else q.add("t", {"n": 1})
+        assert client.llen(queues[0].keys.waiting) == 1, "the durable enqueue was written more than once"
+        assert queues[1].get_job_counts()["waiting"] == 1, "the durable add was written more than once"
+        assert client.ping()  # the connection given back to the pool still works (and retries again)
+        conn = client.connection_pool.get_connection()
+        assert conn.retry.get_retries() > 0, "the pooled connection kept the durable write's retry=0"
+        client.connection_pool.release(conn)
+    finally:
+        client.delete(queues[0].keys.waiting)
+        queues[1].obliterate()
+        client.close()

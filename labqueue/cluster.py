@@ -104,6 +104,8 @@ def durable_write(client: Any, key: str, write: Callable[[Any], None], *, replic
         try:
             replies = _execute_once(pipe)
         except (redis.exceptions.MovedError, redis.exceptions.AskError, redis.ReadOnlyError) as exc:
+            if not is_cluster(client):
+                raise  # a plain client talking to a replica: nothing to reload
             last = exc  # the write was refused by a node that no longer holds the slot: nothing written
             _refresh(client)
             time.sleep(0.05 * (attempt + 1))

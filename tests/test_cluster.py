@@ -213,3 +213,21 @@ def test_a_durable_write_is_sent_once_when_wait_outlasts_the_socket_timeout(redi
         client.delete(queues[0].keys.waiting)
         queues[1].obliterate()
         client.close()
+
+
+def test_durable_enqueue_follows_a_failover(cluster: LocalCluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A durable enqueue with a stale slot map (its master failed over since) is redirected (MOVED), not lost."""
+    import labqueue.cluster as lqc
+
+    reloads: list[int] = []
+    reload = lqc._refresh
+    monkeypatch.setattr(lqc, "_refresh", lambda c: (reloads.append(1), reload(c)))
+    client = lq.connect(cluster.url)
+    q = lq.ReliableQueue(client, "moved", durable=True)
+    q.enqueue({"type": "before"})
+    old = node_name(client, q.keys.waiting)  # the client's cached slot map points here
+    new = cluster.failover(old)  # SIGKILL, takeover, old master back as a replica of the new one
+    assert new != old and cluster.master_of(q.keys.waiting) == new
+    q.enqueue({"type": "after"})  # sent to the old master first: MOVED, slot map reloaded, sent again
+    assert node_name(client, q.keys.waiting) == new and reloads, "the MOVED reply reloaded the slot map"
+    assert sorted(job.type for job in [q.dequeue(), q.dequeue()] if job) == ["after", "before"]

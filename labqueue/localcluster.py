@@ -82,7 +82,7 @@ class Node:
 class LocalCluster:
     """`masters` masters with `replicas` replicas each, started by `start()` and removed by `stop()`."""
 
-    def __init__(self, masters: int = 3, replicas: int = 1, *, node_timeout_ms: int = 2000,
+    def __init__(self, masters: int = 3, replicas: int = 1, *, node_timeout_ms: int = 5000,
                  appendonly: bool = False, password: str | None = None) -> None:
         tools = cluster_tools()
         if tools is None:

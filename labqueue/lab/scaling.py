@@ -58,7 +58,7 @@ def lab_cluster() -> LabCluster | None:
 
     if cluster_tools() is None:
         return None
-    local = LocalCluster(node_timeout_ms=2000).start()  # atexit stops it with the kernel
+    local = LocalCluster().start()  # atexit stops it with the kernel
     return LabCluster(local.url, local)
 
 

@@ -105,9 +105,10 @@ class LocalCluster:
 
     @property
     def url(self) -> str:
-        """The URL of the first node (any node leads to the whole cluster)."""
+        """The URL of the first live node (any node leads to the whole cluster)."""
         auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}127.0.0.1:{self.nodes[0].port}/0"
+        node = next((n for n in self.nodes if self.alive(n)), self.nodes[0])
+        return f"redis://{auth}127.0.0.1:{node.port}/0"
 
     # -- processes ---------------------------------------------------------------------------------
     def _spawn(self, node: Node) -> None:
@@ -350,6 +351,13 @@ class LocalCluster:
             self.restart(master)
             self.wait_ok()
         return replica
+
+    def heal(self) -> None:
+        """Restart every node that is down (a deposed master rejoins as a replica), then wait_ok()."""
+        for node in self.nodes:
+            if not self.alive(node):
+                self.restart(node.name)
+        self.wait_ok()
 
     def flushall(self) -> None:
         """FLUSHALL on every live master (tests start clean)."""

@@ -41,7 +41,8 @@ class LabCluster:
     local: Any = None  # labqueue.localcluster.LocalCluster: kill / promote / restart need it
 
     def client(self) -> Any:
-        return connect(self.url)
+        """A cluster client through a live node (after failovers the first node may be down)."""
+        return connect(self.local.url if self.local is not None else self.url)
 
     def close(self) -> None:
         if self.local is not None:
@@ -167,7 +168,14 @@ class FailoverRun:
     that queue's master and promotes its replica meanwhile. Executions are counted in this kernel
     (not in Redis), so a failover cannot lose the count itself."""
 
+    current: FailoverRun | None = None  # the run of this kernel whose workers are still running
+
     def __init__(self, cluster: LabCluster, names: list[str], jobs: int, *, work_ms: float = 2.0) -> None:
+        if FailoverRun.current is not None:  # the cell run again before its tally: stop the last run first
+            FailoverRun.current.stop()
+        if cluster.local is not None:
+            cluster.local.heal()  # a master killed by a run never waited for comes back as a replica
+        FailoverRun.current = self
         self.cluster = cluster
         self.client = cluster.client()
         self.queues = [ReliableQueue(self.client, n, lease_seconds=1.0, durable=True, max_attempts=50)
@@ -213,6 +221,15 @@ class FailoverRun:
         self.killed.append(master)
         return f"{master} -> {replica}"
 
+    def stop(self) -> None:
+        """Stop the worker threads (they finish the jobs in hand)."""
+        for w in self.workers:
+            w.stop(wait=False)
+        for w in self.workers:
+            w.join()
+        if FailoverRun.current is self:
+            FailoverRun.current = None
+
     def drained(self) -> bool:
         try:
             return all(sum(q.counts().values()) == 0 for q in self.queues)
@@ -225,18 +242,16 @@ class FailoverRun:
         while not self.drained() and time.monotonic() < deadline:
             time.sleep(0.05)
         seconds = time.perf_counter() - self.started
-        for w in self.workers:
-            w.stop(wait=False)
-        for w in self.workers:
-            w.join()
+        self.stop()
         with self._lock:
             lost = sum(1 for i in self.ids if self.runs[i] == 0)
             dup = sum(max(n - 1, 0) for n in self.runs.values())
         reconnects = sum(w.stats.get("connection_lost", 0) for w in self.workers)
         if self.cluster.local is not None:
             for name in self.killed:
-                self.cluster.local.restart(name)
+                self.cluster.local.restart(name)  # it rejoins as a replica of the node that took over
             self.killed = []
+            self.cluster.local.wait_ok()
         return Tally(len(self.ids), self.processed(), lost, dup, self.failovers, reconnects, seconds)
 
 
@@ -261,28 +276,33 @@ def ack_loss(cluster: LabCluster, name: str, jobs: int, *, durable: bool) -> Los
     client = cluster.client()
     q = ReliableQueue(client, name, durable=durable, durable_timeout=0.05)
     q.clear()
-    local.wait_ok()
+    local.heal()
     master = local.master_of(q.keys.waiting)
     replica = local.node(local.replica_of(master))
     assert replica.proc is not None
-    os.kill(replica.proc.pid, signal.SIGSTOP)  # frozen first, so it cannot reconnect...
-    link = local.node(master).client()
-    try:
-        link.client_kill_filter(_type="replica")  # ...when its master drops the replication link
-    finally:
-        link.close()
     acked: list[str] = []
-    refused = 0
+    refused, promoted = 0, False
+    os.kill(replica.proc.pid, signal.SIGSTOP)  # frozen first, so it cannot reconnect...
     try:
+        link = local.node(master).client()
+        try:
+            link.client_kill_filter(_type="replica")  # ...when its master drops the replication link
+        finally:
+            link.close()
         for i in range(jobs):
             try:
                 acked.append(q.enqueue({"type": "work", "i": i}))
             except NotReplicated:
                 refused += 1
-    finally:
         local.kill(master)
         os.kill(replica.proc.pid, signal.SIGCONT)
-    local.promote(replica.name)
+        local.promote(replica.name)
+        promoted = True
+    finally:
+        if not promoted:  # interrupted: leave the cluster whole (the replica running, the master back)
+            os.kill(replica.proc.pid, signal.SIGCONT)
+            if not local.alive(local.node(master)):
+                local.restart(master)
     deadline = time.monotonic() + 10
     while True:
         try:

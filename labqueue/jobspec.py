@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,7 +61,9 @@ def _int(name: str, value: Any, low: int, high: int | None = None) -> int:
 
 
 def _seconds(name: str, value: Any, positive: bool = False) -> float:
-    return number(f"option {name!r} (seconds)", value, above=positive, error=InvalidJob)
+    # a timeout is waited for by Thread.join: beyond threading.TIMEOUT_MAX (about 292 years) it raises
+    high = threading.TIMEOUT_MAX if name == "timeout" else None
+    return number(f"option {name!r} (seconds)", value, above=positive, high=high, error=InvalidJob)
 
 
 def _keep(name: str, value: Any) -> bool | int:

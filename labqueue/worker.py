@@ -99,7 +99,7 @@ class Worker:
         number("poll_seconds", poll_seconds, above=True)  # > 0: a worker never spins
         number("crash_probability", crash_probability, high=1)
         if job_timeout is not None:
-            number("job_timeout", job_timeout, above=True)
+            number("job_timeout", job_timeout, above=True, high=threading.TIMEOUT_MAX)  # what join() takes
         if crash_point not in ("before", "after"):
             raise ValueError("crash_point must be 'before' (job never done) or 'after' (done, not acked)")
         self.queue = queue

@@ -769,3 +769,21 @@ def test_a_junk_job_counter_refuses_add_whole_and_events_maxlen_is_bounded(r: An
     refused_whole(r, lambda: q.add("email", {"to": "a"}), match="jq_add: .* field id holds")
     with pytest.raises(ConfigError, match="events_maxlen must be"):
         make(r, events_maxlen=2**63)
+
+
+def test_a_timeout_longer_than_thread_join_takes_is_refused(r: Any) -> None:
+    """A job timeout (or the reliable Worker's job_timeout) of 1e10 s was accepted, then Thread.join raised
+    OverflowError in the worker after the claim, every time: the job stayed active until it stalled, again
+    and again. Beyond threading.TIMEOUT_MAX it is refused up front, naming the option; nothing written."""
+    import threading
+
+    from labqueue import ReliableQueue, Worker
+
+    q = make(r)
+    with pytest.raises(InvalidJob, match="option 'timeout'"):
+        q.add("email", {"to": "a"}, timeout=1e10)
+    assert q.get_job_counts()["waiting"] == 0
+    job_id = q.add("email", {"to": "a"}, timeout=threading.TIMEOUT_MAX)  # the largest that works
+    assert q.get_job(job_id) is not None
+    with pytest.raises(ConfigError, match="job_timeout must be"):
+        Worker(ReliableQueue(r, "jt"), {}, job_timeout=1e10)

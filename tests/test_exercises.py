@@ -25,18 +25,6 @@ import pytest
 
 from labqueue.lab import checks
 
-ON_CLUSTER = ("not applicable on a cluster: the exercises' own queues name their keys without a hash tag "
-              "(e.g. jobs and jobs:processing), so a student's BLMOVE or script fails with CROSSSLOT before "
-              "the check sees the logic it checks (notebook 12 teaches hash tags)")
-
-
-@pytest.fixture
-def r(r: Any, backend: str) -> Any:
-    """The conftest client, except on the cluster backend (ON_CLUSTER)."""
-    if backend == "cluster":
-        pytest.skip(ON_CLUSTER)
-    return r
-
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 SOLUTIONS = NOTEBOOKS / "solutions"

@@ -130,8 +130,8 @@ class Scheduler:
 
     def __init__(self, queue: DelayedQueue, *, interval: float | None = None, max_sleep: float = 5.0) -> None:
         if interval is not None:
-            number("interval", interval, above=True)
-        number("max_sleep", max_sleep, above=True)
+            number("interval", interval, above=True, high=threading.TIMEOUT_MAX)
+        number("max_sleep", max_sleep, above=True, high=threading.TIMEOUT_MAX)
         self.queue = queue
         self.interval = interval
         self.max_sleep = max_sleep

@@ -73,7 +73,7 @@ class QueueWorker:
 
     def __init__(self, queue: JobQueue, handlers: Mapping[str, Callable[[ActiveJob], Any]], *,
                  poll_seconds: float = 0.5, name: str | None = None, heartbeat: bool = True) -> None:
-        number("poll_seconds", poll_seconds, above=True)  # > 0: a worker never spins
+        number("poll_seconds", poll_seconds, above=True, high=threading.TIMEOUT_MAX)  # > 0: never spins
         self.queue = queue
         self.handlers = handlers
         self.poll_seconds = poll_seconds

@@ -96,7 +96,7 @@ class Worker:
                  recover: bool = True, job_timeout: float | None = None) -> None:
         integer("concurrency", concurrency, low=1)
         integer("prefetch", prefetch, low=1, high=1000)
-        number("poll_seconds", poll_seconds, above=True)  # > 0: a worker never spins
+        number("poll_seconds", poll_seconds, above=True, high=threading.TIMEOUT_MAX)  # > 0: never spins
         number("crash_probability", crash_probability, high=1)
         if job_timeout is not None:
             number("job_timeout", job_timeout, above=True, high=threading.TIMEOUT_MAX)  # what join() takes

@@ -164,3 +164,22 @@ def test_thread_killed_by_an_unexpected_error_stops_heartbeating_its_job(r):
         time.sleep(0.02)
     w.stop()
     assert done == [job_id] and q.counts()["processing"] == 0
+
+
+def test_a_poll_longer_than_a_thread_wait_takes_is_refused(r):
+    """poll_seconds=1e10 was accepted; the worker thread then died on OverflowError (Event.wait beyond
+    threading.TIMEOUT_MAX) and stopped taking jobs. Workers, the JobQueue worker and the scheduler refuse
+    it up front, naming it; threading.TIMEOUT_MAX itself is accepted."""
+
+    from labqueue import ConfigError, JobQueue, ReliableQueue
+    from labqueue.jobworker import QueueWorker
+
+    q = ReliableQueue(r, "long-poll")
+    with pytest.raises(ConfigError, match="poll_seconds must be"):
+        Worker(q, {"x": lambda job: None}, poll_seconds=1e10)
+    with pytest.raises(ConfigError, match="poll_seconds must be"):
+        QueueWorker(JobQueue(r, "long-poll-jq"), {}, poll_seconds=1e10)
+    for kwargs in ({"interval": 1e10}, {"max_sleep": 1e10}):
+        with pytest.raises(ConfigError, match="must be a finite number"):
+            DelayedQueue(r, "long-poll-d").start_scheduler(**kwargs)
+    assert Worker(q, {"x": lambda job: None}, poll_seconds=threading.TIMEOUT_MAX).poll_seconds > 0  # the largest

@@ -787,3 +787,17 @@ def test_a_timeout_longer_than_thread_join_takes_is_refused(r: Any) -> None:
     assert q.get_job(job_id) is not None
     with pytest.raises(ConfigError, match="job_timeout must be"):
         Worker(ReliableQueue(r, "jt"), {}, job_timeout=1e10)
+
+
+def test_progress_and_clean_answer_truly_when_the_event_stream_is_full(r: Any) -> None:
+    """With an event stream at its last possible id, set_progress stored the progress then raised (the
+    handler failed a job that had progressed) and clean deleted the jobs then raised (the caller was told
+    nothing was cleaned). The event is skipped; both return what they did."""
+    q = make(r)
+    job_id, token = _claimed(q)
+    r.delete(q.keys.jq("events"))
+    r.xadd(q.keys.jq("events"), {"x": "1"}, id="18446744073709551615-18446744073709551615")
+    assert q.set_progress(job_id, token, 40) is True
+    assert q.get_job(job_id).progress == 40
+    q.finish(job_id, token, "completed", "1", name="email")
+    assert q.clean(0, "completed") == [job_id] and q.get_job(job_id) is None

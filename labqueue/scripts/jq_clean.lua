@@ -40,6 +40,7 @@ for _, id in ipairs(ids) do
   end
 end
 if #ids > 0 then
-  redis.call('XADD', events, 'MAXLEN', '~', ARGV[2], '*', 'event', 'cleaned', 'state', ARGV[3], 'count', #ids)
+  -- pcall: the jobs are gone; an event that cannot be written must not report a failure
+  redis.pcall('XADD', events, 'MAXLEN', '~', ARGV[2], '*', 'event', 'cleaned', 'state', ARGV[3], 'count', #ids)
 end
 return ids

@@ -17,5 +17,6 @@ if redis.call('HGET', runs, id) ~= ARGV[4] or not redis.call('ZSCORE', active, i
   return 0
 end
 redis.call('HSET', progress, id, ARGV[5])
-redis.call('XADD', events, 'MAXLEN', '~', ARGV[2], '*', 'event', 'progress', 'job', id, 'progress', ARGV[5])
+-- pcall: an event that cannot be written (a stream at its last id) does not fail the call after the HSET
+redis.pcall('XADD', events, 'MAXLEN', '~', ARGV[2], '*', 'event', 'progress', 'job', id, 'progress', ARGV[5])
 return 1

@@ -73,7 +73,12 @@ while n > 0 do
     inflight[#inflight + 1] = token
     inflight[#inflight + 1] = raw
     result[#result + 1] = raw
-    result[#result + 1] = redis.call('HINCRBY', KEYS[4], id, 1)
+    local attempts = redis.pcall('HINCRBY', KEYS[4], id, 1)
+    if type(attempts) == 'table' and attempts.err then  -- a count holding junk restarts: the job
+      redis.call('HSET', KEYS[4], id, 1)                -- already moved must not be left unleased
+      attempts = 1
+    end
+    result[#result + 1] = attempts
     result[#result + 1] = token
     n = n - 1
   else

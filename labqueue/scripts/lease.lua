@@ -4,7 +4,8 @@
 -- ARGV[1] the serialised job as moved (its exact bytes)  ARGV[2] lease seconds
 -- ARGV[3] '' (the server's clock, TIME) or a fake now for tests
 -- Returns {1, attempts, token} when leased (token '<n>:<job id>', this delivery's own); {0} when
--- the job is no longer in processing (recovery re-queued it first); {-1} when the entry is not a
+-- the job is no longer in processing, or every copy there is already leased (recovery re-queued it
+-- first and another worker took it); {-1} when the entry is not a
 -- job (it is moved to the dead-letter queue).
 local raw = ARGV[1]
 local now = tonumber(ARGV[3])
@@ -12,8 +13,19 @@ if not now then
   local t = redis.call('TIME')
   now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
-if not redis.call('LPOS', KEYS[1], raw) then
+-- a copy of the entry not already leased: a worker that paused between its BLMOVE and this script
+-- finds its copy gone (recovery re-queued the orphan) and must not lease another worker's copy
+local copies = #redis.call('LPOS', KEYS[1], raw, 'COUNT', 0)
+if copies == 0 then
   return {0}
+end
+for _, leased in ipairs(redis.call('HVALS', KEYS[2])) do
+  if leased == raw then
+    copies = copies - 1
+    if copies == 0 then
+      return {0}
+    end
+  end
 end
 local ok, job = pcall(cjson.decode, raw)
 if not ok or type(job) ~= 'table' or type(job.id) ~= 'string' then
@@ -28,4 +40,9 @@ local token = redis.call('INCR', KEYS[8]) .. ':' .. job.id
 redis.call('HSET', KEYS[2], token, raw)
 redis.call('HDEL', KEYS[5], job.id)
 redis.call('ZADD', KEYS[4], now + tonumber(ARGV[2]), token)
-return {1, redis.call('HINCRBY', KEYS[3], job.id, 1), token}
+local attempts = redis.pcall('HINCRBY', KEYS[3], job.id, 1)
+if type(attempts) == 'table' and attempts.err then  -- a count holding junk restarts (never an error after a write)
+  redis.call('HSET', KEYS[3], job.id, 1)
+  attempts = 1
+end
+return {1, attempts, token}

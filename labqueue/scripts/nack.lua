@@ -32,10 +32,12 @@ local mode = ARGV[3]
 if mode == 'release' then
   redis.call('RPUSH', KEYS[1], raw)
   untrack()
-  redis.call('HINCRBY', KEYS[4], id, -1)
+  if type(redis.pcall('HINCRBY', KEYS[4], id, -1)) == 'table' then
+    redis.call('HSET', KEYS[4], id, 0)  -- a count holding junk restarts
+  end
   return 3
 end
-local attempts = tonumber(redis.call('HGET', KEYS[4], id) or '0')
+local attempts = tonumber(redis.call('HGET', KEYS[4], id)) or 0  -- a count holding junk counts 0
 if mode == 'retry' and attempts < tonumber(ARGV[6]) then
   local delay = tonumber(ARGV[4])
   if delay > 0 then

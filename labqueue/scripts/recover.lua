@@ -22,7 +22,7 @@ for _, token in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now)) do
   if not raw or not id then
     redis.call('ZREM', KEYS[5], token)
   else
-    local attempts = tonumber(redis.call('HGET', KEYS[4], id) or '0')
+    local attempts = tonumber(redis.call('HGET', KEYS[4], id)) or 0  -- a count holding junk counts 0
     local ok, job = pcall(cjson.decode, raw)
     local max = tonumber(ARGV[3])
     local own = ok and type(job) == 'table' and tonumber(job.max_attempts)

@@ -1,0 +1,91 @@
+"""Delivery races and junk counts on the reliable queue: a worker that pauses between its BLMOVE and
+its lease must not lease the copy another worker now holds, and a job's delivery count holding junk
+halts neither recovery (every dead worker's job) nor claim/lease/nack/release.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import labqueue.reliable
+from labqueue import Backoff, ReliableQueue
+from labqueue.reliable import RELEASED, RETRIED
+
+
+class Clock:
+    """A test clock the scripts use instead of the server's TIME (ReliableQueue(clock=))."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(r: Any, **kw: Any) -> ReliableQueue:
+    kw.setdefault("lease_seconds", 5)
+    kw.setdefault("backoff", Backoff.fixed(0))
+    return ReliableQueue(r, "races", **kw)
+
+
+def test_a_worker_paused_before_its_lease_does_not_lease_the_copy_another_worker_holds(
+        r: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    q = make(r, orphan_grace=0)
+    q.enqueue({"n": 1}, job_id="X")
+    taken: list[Any] = []
+    real_run_script = labqueue.reliable.run_script
+
+    def paused_then_lease(client: Any, script: Any, keys: Any, args: Any) -> Any:
+        # worker A moved X to processing and pauses before its lease (GC, swap) past the orphan grace:
+        # recovery re-queues the orphan (two passes: noticed, then grace over) and worker B claims it
+        if script is q._lease and not taken:
+            q.recover_stale_jobs()
+            q.recover_stale_jobs()
+            taken.extend(q.claim(1)[0])
+        return real_run_script(client, script, keys, args)
+
+    monkeypatch.setattr(labqueue.reliable, "run_script", paused_then_lease)
+    late = q.dequeue(0)  # worker A's dequeue, its lease script now running
+    monkeypatch.undo()
+    assert [j.id for j in taken] == ["X"], "worker B should hold the re-queued job"
+    assert late is None, f"worker A leased the copy worker B holds: X delivered twice at once ({late!r})"
+    assert r.hlen(q.keys.inflight) == 1, "one delivery in flight"
+    assert q.ack(*taken) == 1
+    assert q.counts() == {"waiting": 0, "processing": 0, "delayed": 0, "dead": 0}
+    q.enqueue({"n": 2}, job_id="X")  # acked: the id is free again
+    assert q.size() == 1
+
+
+def test_a_junk_delivery_count_halts_neither_recovery_nor_claim_nack_release(r: Any) -> None:
+    clock = Clock()
+    q = make(r, lease_seconds=5, clock=clock)
+    for job_id in ("dead-worker", "other-dead-worker"):
+        q.enqueue({"n": 1}, job_id=job_id)
+    jobs, _ = q.claim(2)
+    assert len(jobs) == 2
+    r.hset(q.keys.attempts, "dead-worker", "junk")  # an operator's mistake, a bad migration
+    clock.now += 10  # both workers died: their leases expired
+    found = q.recover_stale_jobs()
+    assert found["requeued"] + found["dead"] == 2, f"recovery halted on one junk count: {found}"
+    assert q.processing_size() == 0
+
+    q.enqueue({"n": 2}, job_id="waiting")
+    r.hset(q.keys.attempts, "waiting", "junk")
+    claimed, _ = q.claim(3)
+    assert sorted(j.id for j in claimed) == ["dead-worker", "other-dead-worker", "waiting"], \
+        "claim failed on a junk count after moving the job (left in processing, unleased)"
+    assert r.hlen(q.keys.inflight) == 3 and q.processing_size() == 3
+    by_id = {j.id: j for j in claimed}
+    r.hset(q.keys.attempts, "waiting", "junk")
+    assert q.nack(by_id["waiting"], "boom") == RETRIED, "nack failed on a junk count"
+    r.hset(q.keys.attempts, "dead-worker", "junk")
+    assert q.release(by_id["dead-worker"]) == RELEASED
+    assert r.hget(q.keys.attempts, "dead-worker") is not None, "a released job's id stays live"
+    assert q.processing_size() == 1 and q.size() == 2
+
+    r.hset(q.keys.attempts, "dead-worker", "junk")
+    job = q.dequeue(0)  # the BLMOVE path: LMOVE then lease.lua
+    assert job is not None and job.id == "dead-worker" and job.attempts == 1, \
+        "lease.lua failed on a junk count after the move"

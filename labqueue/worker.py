@@ -375,6 +375,11 @@ class Worker:
         queue: ReliableQueue = self.queue
         done = self._unacked.setdefault(thread, [])  # survives a reconnect: sent with the next claim
         pending = self._pending.setdefault(thread, [])  # the batch's jobs not run yet: also survive it
+        for job in list(pending):  # back after an outage: a job whose lease was taken back meanwhile
+            if not queue.extend_lease([job]):  # is another worker's now: run it again? never
+                pending.remove(job)
+                self._unhold(thread, [job])
+                self._emit("lease_lost", job, thread)
         while not self._stopping.is_set():
             if not pending:
                 jobs, next_due = queue.claim(self.prefetch, ack=done)

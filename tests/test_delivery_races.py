@@ -89,3 +89,61 @@ def test_a_junk_delivery_count_halts_neither_recovery_nor_claim_nack_release(r: 
     job = q.dequeue(0)  # the BLMOVE path: LMOVE then lease.lua
     assert job is not None and job.id == "dead-worker" and job.attempts == 1, \
         "lease.lua failed on a junk count after the move"
+
+
+def test_a_batch_job_taken_back_during_an_outage_is_not_run_again_after_reconnecting(r: Any) -> None:
+    """prefetch 3; Redis is away longer than the leases: another worker recovers and runs the batch's
+    other jobs. Back online, this worker must not run them a second time (their deliveries are not its)."""
+    import threading
+    import time
+
+    import redis
+
+    from labqueue import Worker
+
+    q = make(r, lease_seconds=1.0)
+    for n in range(3):
+        q.enqueue({"type": "t", "n": n})
+    ran: list[int] = []
+    other: list[Any] = []
+    went_away = threading.Event()
+    real_nack = q.nack
+
+    def nack_during_outage(job: Any, *args: Any, **kwargs: Any) -> int:
+        if not went_away.is_set():
+            went_away.set()
+            # the outage outlives the leases: another worker's recovery takes the batch back
+            ahead = make(r, lease_seconds=1.0, clock=lambda: time.time() + 60)
+            assert ahead.recover_stale_jobs()["requeued"] == 3
+            other.extend(q.claim(3)[0])  # ... and that worker now runs them
+            raise redis.ConnectionError("connection reset by peer (test)")
+        return real_nack(job, *args, **kwargs)
+
+    def handler(job: Any) -> None:
+        ran.append(job.data["n"])
+        raise RuntimeError("fails: its nack meets the outage")
+
+    q.nack = nack_during_outage  # type: ignore[method-assign]
+    w = Worker(q, {"t": handler}, prefetch=3, poll_seconds=0.05, recover=False).start()
+    try:
+        deadline = time.monotonic() + 8
+        while not (w.stats["connection_lost"] == 1 and not w.held()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)
+    finally:
+        w.stop(timeout=5)
+    assert sorted(j.data["n"] for j in other) == [0, 1, 2]
+    assert ran == [0], f"jobs another worker holds were run again after the reconnect: {ran}"
+    assert q.ack(*other) == 3, "the other worker's deliveries were disturbed"
+    assert q.counts() == {"waiting": 0, "processing": 0, "delayed": 0, "dead": 0}
+
+
+def test_extend_lease_counts_a_delivery_still_ours_even_when_its_deadline_is_unchanged(r: Any) -> None:
+    """extend_lease returns how many deliveries are still ours: one extended twice at the same instant is still ours."""
+    clock = Clock()
+    q = make(r, clock=clock)
+    q.enqueue({"n": 1})
+    jobs, _ = q.claim(1)
+    assert q.extend_lease(jobs) == 1
+    assert q.extend_lease(jobs) == 1, "a live lease whose deadline did not move was reported lost"
+    assert q.ack(*jobs) == 1 and q.extend_lease(jobs) == 0

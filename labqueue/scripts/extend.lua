@@ -15,13 +15,17 @@ local deadline = now + tonumber(ARGV[2])
 local extended = 0
 if KEYS[2] then
   for i = 3, #ARGV, 2 do
-    if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then
-      extended = extended + redis.call('ZADD', KEYS[1], 'XX', 'CH', deadline, ARGV[i])
+    if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] and redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+      redis.call('ZADD', KEYS[1], 'XX', deadline, ARGV[i])
+      extended = extended + 1
     end
   end
 else
   for i = 3, #ARGV do
-    extended = extended + redis.call('ZADD', KEYS[1], 'XX', 'CH', deadline, ARGV[i])
+    if redis.call('ZSCORE', KEYS[1], ARGV[i]) then  -- counted even when the deadline is unchanged
+      redis.call('ZADD', KEYS[1], 'XX', deadline, ARGV[i])
+      extended = extended + 1
+    end
   end
 end
 return extended

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import redis
 from croniter import CroniterError, croniter
 
 from . import scripts
@@ -164,7 +165,11 @@ class CronQueue(DelayedQueue):
                 job = self._new_job(spec["data"], type=spec["type"], job_id=f"{name}@{int(run_at)}",
                                     run_at=run_at)
             except BAD_SCHEDULE as exc:
-                self._bury_bad_schedule(key, value, exc)
+                try:
+                    self._bury_bad_schedule(key, value, exc)
+                except redis.ResponseError as refused:  # e.g. a wrong-typed DLQ key: the others still fire
+                    log.error("queue %s: cron schedule %r cannot run (%s) and cannot be dead-lettered: %s",
+                              self.name, text(key), exc, refused)
                 continue
             fired += int(self._fire(keys=[self.keys.cron_last, self.keys.delayed, self.keys.wake],
                                     args=[name, repr(run_at), job.raw]))

@@ -213,3 +213,19 @@ def test_a_junk_last_run_does_not_stop_the_schedules(r, junk):
         q.tick(now=start + step * 300)
     assert q.size() == 6, f"{q.size()} jobs due after 3 passes of two 5-minute schedules, expected 6"
     assert float(r.hget(q.keys.cron_last, "every5")) > start
+
+
+def test_a_bad_schedule_that_cannot_be_dead_lettered_does_not_stop_the_others(r, caplog):
+    """A bad schedule met before the good ones, with the DLQ key of another type: cron_bury.lua's WRONGTYPE
+    made run_cron raise on every pass and the schedules after it never fired. It is logged and skipped
+    (kept in place: nothing lost); the others fire."""
+    q = CronQueue(r, "no-dlq")
+    start = 1_800_000_000
+    r.set(q.keys.dlq, "not a hash")
+    r.hset(q.keys.cron, "junk", "{not json")  # first in the hash: met first
+    with caplog.at_level(logging.ERROR, logger="labqueue.scheduler"):
+        q.schedule_cron({"type": "tick"}, "*/5 * * * *", "UTC", name="every5", now=start)
+        for step in range(1, 4):
+            q.tick(now=start + step * 300)
+    assert q.size() == 3, f"{q.size()} jobs due after 3 passes of a 5-minute schedule, expected 3"
+    assert r.hget(q.keys.cron, "junk") is not None and "cannot be dead-lettered" in caplog.text

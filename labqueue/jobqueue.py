@@ -186,8 +186,9 @@ class JobQueue:
         return len(self._run("retry", 1, job_id)) == 1
 
     def retry_failed(self, limit: int = 10_000) -> int:
-        """Move up to `limit` failed jobs back to waiting, oldest first; returns how many (jq_retry.lua)."""
-        return len(self._run("retry", limit))
+        """Move up to `limit` failed jobs back to waiting, oldest first (0: all, as clean's limit); returns
+        how many (jq_retry.lua). A negative limit (ZRANGE 0 -4: all but the newest 3) is refused."""
+        return len(self._run("retry", integer("limit", limit, high=MAX_CLEAN)))
 
     def clean(self, grace: float, state: str = "completed", limit: int = 0) -> list[str]:
         """Remove `state` jobs finished more than `grace` s ago (0 = all); returns their ids (jq_clean.lua)."""

@@ -801,3 +801,18 @@ def test_progress_and_clean_answer_truly_when_the_event_stream_is_full(r: Any) -
     assert q.get_job(job_id).progress == 40
     q.finish(job_id, token, "completed", "1", name="email")
     assert q.clean(0, "completed") == [job_id] and q.get_job(job_id) is None
+
+
+def test_retry_failed_refuses_a_negative_or_fractional_limit(r: Any) -> None:
+    """retry_failed(limit=-3) ran ZRANGE failed 0 -4 and retried all but the newest 3 (7 of 10): a wrong
+    answer to 'up to -3'. A negative, fractional or huge limit is a ConfigError naming it; nothing moves."""
+    q = make(r)
+    for i in range(4):
+        q.add("email", {"i": i})
+    for job_id, _, token, _ in q.claim(4)[0]:
+        q.finish(job_id, token, "failed", "boom", name="email")
+    for bad in (-3, 2.5, 2**63):
+        with pytest.raises(ConfigError, match="limit must be an integer"):
+            q.retry_failed(limit=bad)
+    assert q.get_job_counts()["failed"] == 4
+    assert q.retry_failed(limit=1) == 1 and q.retry_failed(limit=0) == 3  # 0: all, as clean's limit

@@ -147,3 +147,25 @@ def test_extend_lease_counts_a_delivery_still_ours_even_when_its_deadline_is_unc
     assert q.extend_lease(jobs) == 1
     assert q.extend_lease(jobs) == 1, "a live lease whose deadline did not move was reported lost"
     assert q.ack(*jobs) == 1 and q.extend_lease(jobs) == 0
+
+
+@pytest.mark.parametrize("reset", ["clear", "flushdb", "junk counter"])
+def test_a_late_ack_after_the_queue_was_reset_does_not_end_a_new_delivery_of_the_same_id(r: Any, reset: str) -> None:
+    """Tokens never repeat: after clear(), FLUSHDB (a notebook's fresh start) or a restart without
+    persistence, the delivery counter restarts, and '1:X' was handed out again to a new job X."""
+    q = make(r)
+    q.enqueue({"n": 1}, job_id="X")
+    old, _ = q.claim(1)  # a worker of the previous run still holds this delivery
+    if reset == "clear":
+        q.clear()
+    elif reset == "flushdb":
+        for client in r.get_primaries() if hasattr(r, "get_primaries") else [r]:
+            (r.get_redis_connection(client) if hasattr(r, "get_redis_connection") else client).flushdb()
+    else:
+        q.clear()
+        r.set(q.keys.seq, "junk")
+    q.enqueue({"n": 2}, job_id="X")
+    new = q.dequeue(0) if reset == "junk counter" else q.claim(1)[0][0]
+    assert new is not None and new.token != old[0].token, f"token {new.token} handed out twice"
+    assert q.ack(*old) == 0, "the old delivery's late ack ended the new delivery of X"
+    assert q.ack(new) == 1

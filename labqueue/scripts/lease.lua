@@ -7,6 +7,18 @@
 -- the job is no longer in processing, or every copy there is already leased (recovery re-queued it
 -- first and another worker took it); {-1} when the entry is not a
 -- job (it is moved to the dead-letter queue).
+-- delivery numbers never repeat: a fresh counter (a new queue, or after clear(), FLUSHDB or a restart
+-- without persistence) starts at the server's time in microseconds, past every token handed out
+-- before, so a late call from an older delivery can never match a new delivery of a reused id
+local function next_number(seq)
+  local n = redis.pcall('INCR', seq)
+  if type(n) ~= 'number' or n == 1 then  -- fresh, or junk in the counter: restart from the time
+    local t = redis.call('TIME')
+    n = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    redis.call('SET', seq, string.format('%.0f', n))
+  end
+  return string.format('%.0f', n)
+end
 local raw = ARGV[1]
 local now = tonumber(ARGV[3])
 if not now then
@@ -29,14 +41,14 @@ for _, leased in ipairs(redis.call('HVALS', KEYS[2])) do
 end
 local ok, job = pcall(cjson.decode, raw)
 if not ok or type(job) ~= 'table' or type(job.id) ~= 'string' then
-  local key = 'invalid:' .. redis.call('INCR', KEYS[8])
+  local key = 'invalid:' .. next_number(KEYS[8])
   redis.call('HSET', KEYS[6], key, raw)  -- DLQ first, LREM last: a failed write loses nothing
   redis.call('HSET', KEYS[7], key, '{"reason":"entry is not a JSON job with a string id","failed_at":'
     .. now .. ',"attempts":0,"invalid":true}')
   redis.call('LREM', KEYS[1], 1, raw)
   return {-1}
 end
-local token = redis.call('INCR', KEYS[8]) .. ':' .. job.id
+local token = next_number(KEYS[8]) .. ':' .. job.id
 redis.call('HSET', KEYS[2], token, raw)
 redis.call('HDEL', KEYS[5], job.id)
 redis.call('ZADD', KEYS[4], now + tonumber(ARGV[2]), token)

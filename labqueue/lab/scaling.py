@@ -192,6 +192,7 @@ class FailoverRun:
         self.processed_at_failover: list[int] = []  # jobs done when each failover started
         self.killed: list[str] = []
         self.work_ms = work_ms
+        self.bar: Any = None  # a live progress bar, once progress_bar() made it
         self.workers = [Worker(q, {"work": self._work}, concurrency=2, prefetch=5, poll_seconds=0.1)
                         for q in self.queues]
         self.started = time.perf_counter()
@@ -202,6 +203,18 @@ class FailoverRun:
         time.sleep(self.work_ms / 1000)
         with self._lock:
             self.runs[job.id] += 1
+            done = len(self.runs)
+        if self.bar is not None:
+            self.bar.value = done  # threads only set widget values
+
+    def progress_bar(self) -> Any:
+        """A live bar (CSS class lq-live) of the jobs processed so far, set by the worker threads."""
+        from .panel import progress_bar
+
+        if self.bar is None:
+            self.bar = progress_bar(len(self.ids), "processed")
+            self.bar.value = self.processed()
+        return self.bar
 
     def processed(self) -> int:
         with self._lock:

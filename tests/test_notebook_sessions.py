@@ -139,8 +139,6 @@ WITH_EXERCISES = [p for p in NOTEBOOKS if kd.exercise_pairs(p)]
 # Known failures, each with its reason: expected failures, not hidden (the table lists them); a scenario
 # that passes simply passes. To remove as they are fixed.
 KNOWN = {
-    ("12_scaling_out.ipynb", "rerun"): "the failover cell run twice: its first run killed a master, the "
-                                      "second writes to a slot with no replica left (scaling.FailoverRun)",
     ("08a_production_queue.ipynb", "interrupt"): "seen once in four loaded runs (fake): after the interrupt "
                                                 "in the worker cell, settle() saw 2 delayed jobs for 15 s; "
                                                 "not reproduced alone; cause not found yet",

@@ -19,18 +19,10 @@ from labqueue.lab.panel import ControlPanel, progress_bar
 from labqueue.lab.pitfalls import ChapterReliableQueue
 from labqueue.lab.trace import Tracer, script_names
 
-CHAPTER_ON_CLUSTER = ("not applicable on a cluster: the chapter's reliable queue names its keys without a hash tag "
-                      "(q, q:processing), so its first RPOPLPUSH fails with CROSSSLOT before the bug this test "
-                      "shows (tests/test_cluster.py checks that CROSSSLOT)")
-
-
-def chapter_client(r: Any) -> Any:
-    """`r`, unless it is a cluster client (then the test is skipped: CHAPTER_ON_CLUSTER)."""
-    from labqueue.cluster import is_cluster
-
-    if is_cluster(r):
-        pytest.skip(CHAPTER_ON_CLUSTER)
-    return r
+# The chapter's reliable queue names its keys without a hash tag (q, q:processing): on a cluster its
+# first RPOPLPUSH fails with CROSSSLOT before the bug these tests show (tests/test_cluster.py checks that
+# CROSSSLOT), so they run on the two single-node backends only, not as skipped cluster cases.
+SINGLE_NODE = pytest.mark.parametrize("backend", ["fake", "real"])
 
 
 def wait_until(predicate: Any, timeout: float = 10.0) -> bool:
@@ -192,9 +184,9 @@ def test_experiment_with_crashes_accounts_for_every_job(r: Any, kind: str) -> No
 
 
 # -- the chapter's pitfall -----------------------------------------------------------------------
+@SINGLE_NODE
 def test_chapter_ack_never_empties_processing_while_labqueue_does(r: Any) -> None:
     """The chapter's ack re-serialises a modified job so LREM misses; labqueue's ack empties processing."""
-    r = chapter_client(r)
     chapter = ChapterReliableQueue(r, "pitfall")
     ours = lq.ReliableQueue(r, "pitfall")
     for i in range(3):
@@ -214,9 +206,9 @@ def test_chapter_ack_never_empties_processing_while_labqueue_does(r: Any) -> Non
     assert chapter.clear() == 1
 
 
+@SINGLE_NODE
 def test_chapter_recovery_requeues_a_live_workers_job_while_labqueue_does_not(r: Any) -> None:
     """The chapter's recovery re-queues a job started a moment ago; labqueue's keeps a leased job."""
-    r = chapter_client(r)
     chapter = ChapterReliableQueue(r, "pitfall2")
     chapter.enqueue({"type": "x"})
     live_job = chapter.dequeue()
@@ -233,9 +225,9 @@ def test_chapter_recovery_requeues_a_live_workers_job_while_labqueue_does_not(r:
     assert ours.size() == 0 and ours.processing_size() == 1
 
 
+@SINGLE_NODE
 def test_chapter_nack_leaves_the_failed_job_in_processing_and_requeues_a_copy(r: Any) -> None:
     """The chapter's nack misses its LREM too: the job is both in processing and waiting again."""
-    r = chapter_client(r)
     chapter = ChapterReliableQueue(r, "pitfall3")
     chapter.enqueue({"type": "x"})
     job = chapter.dequeue()

@@ -53,18 +53,35 @@ class Verdict:
     notes: list[str] = field(default_factory=list)
 
 
+_STARTING = threading.Lock()
+
+
 class Kernel:
     """One ipykernel started on the notebooks folder, with `env` on top of this process' environment."""
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
-        self.km = KernelManager(kernel_name="python3")
         full = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "LABQUEUE_PREFIX")}
         full.setdefault("MPLBACKEND", "Agg")
         full.update(env or {})
-        self.km.start_kernel(env=full, cwd=str(NOTEBOOKS))
-        self.kc = self.km.blocking_client()
-        self.kc.start_channels()
-        self.kc.wait_for_ready(timeout=120)
+        # Kernels are started one at a time: jupyter_client picks a kernel's five ports by binding and
+        # releasing them, so two kernels started at the same moment can pick the same port and one dies
+        # before replying to kernel_info (seen in CI). A kernel that dies at start-up, before any cell
+        # ran, is started once more; that is the harness's set-up, not the notebook under test.
+        for attempt in (1, 2):
+            with _STARTING:
+                self.km = KernelManager(kernel_name="python3")
+                self.km.start_kernel(env=full, cwd=str(NOTEBOOKS))
+                self.kc = self.km.blocking_client()
+                self.kc.start_channels()
+                try:
+                    self.kc.wait_for_ready(timeout=120)
+                    break
+                except RuntimeError:  # "Kernel died before replying to kernel_info"
+                    self.kc.stop_channels()
+                    if self.km.is_alive():
+                        self.km.shutdown_kernel(now=True)
+                    if attempt == 2:
+                        raise
 
     @property
     def pid(self) -> int:

@@ -12,6 +12,9 @@ A notebook names its queues ``qname("nb02_jobs")`` instead of ``"nb02_jobs"``:
   ``LABQUEUE_PREFIX`` in every kernel's environment: ``LABQUEUE_PREFIX=demo`` gives ``demo.nb02_jobs``
   to everyone, ``LABQUEUE_PREFIX=none`` the names exactly as written.
 
+``use_language("fr")`` (from labqueue.lab.i18n) makes everything the lab shows French; every notebook's
+first cell names its language.
+
 ``backend_line(r)`` is the notebooks' "backend:" line: where Redis is, and whose queue names these are.
 Redis structures touched: none (names only).
 """
@@ -26,7 +29,9 @@ import sys
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["ENV_PREFIX", "backend_line", "prefix", "qname", "shared_on_purpose"]
+from .i18n import use_language
+
+__all__ = ["ENV_PREFIX", "backend_line", "prefix", "qname", "shared_on_purpose", "use_language"]
 
 ENV_PREFIX = "LABQUEUE_PREFIX"
 _NONE = "none"

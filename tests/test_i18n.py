@@ -1,0 +1,145 @@
+"""The lab's French catalogue (labqueue.lab.i18n): complete, consistent, and only in labqueue.lab."""
+
+from __future__ import annotations
+
+import ast
+import string
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from labqueue.lab import i18n
+
+ROOT = Path(__file__).resolve().parent.parent
+LAB = ROOT / "labqueue" / "lab"
+CORE = ROOT / "labqueue"
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
+MARKERS = {"_", "N_", "ngettext"}
+
+
+def _extracted() -> dict[str, list[str]]:
+    """Every marked sentence of labqueue.lab (Babel's extractor) -> where it is used."""
+    found: dict[str, list[str]] = {}
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+            str(LAB), method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=()):
+        ids = message if isinstance(message, tuple) else (message,)
+        for mid in ids:
+            if mid:
+                found.setdefault(mid, []).append(f"{filename}:{lineno}")
+    return found
+
+
+def _catalogue(lang: str) -> dict[str, tuple[object, Path]]:
+    messages: dict[str, tuple[object, Path]] = {}
+    for path in i18n.catalogue_files(lang):
+        with path.open("rb") as handle:
+            for message in read_po(handle, locale=lang):
+                if not message.id:
+                    continue
+                key = message.id[0] if isinstance(message.id, tuple) else message.id
+                messages[key] = (message, path)
+    return messages
+
+
+def _fields(text: str) -> set[str]:
+    return {name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name is not None}
+
+
+def test_every_marked_sentence_has_a_french_translation() -> None:
+    catalogue = _catalogue("fr")
+    missing = [f"{mid!r} ({where[0]})" for mid, where in sorted(_extracted().items())
+               if mid not in catalogue or not catalogue[mid][0].string or catalogue[mid][0].fuzzy]
+    assert not missing, (f"{len(missing)} sentence(s) of labqueue.lab have no French translation in "
+                         f"labqueue/lab/locale/fr/LC_MESSAGES/*.po:\n  " + "\n  ".join(missing[:40]))
+
+
+def test_the_catalogue_holds_no_sentence_the_lab_no_longer_uses() -> None:
+    used = _extracted()
+    stale = [f"{mid!r} ({path.name})" for mid, (_m, path) in sorted(_catalogue("fr").items()) if mid not in used]
+    assert not stale, "French catalogue entries no code marks any more:\n  " + "\n  ".join(stale[:40])
+
+
+def test_a_translation_has_the_same_fields_as_its_source() -> None:
+    wrong = []
+    for mid, (message, path) in _catalogue("fr").items():
+        sources = message.id if isinstance(message.id, tuple) else (message.id,)
+        targets = message.string if isinstance(message.string, tuple) else (message.string,)
+        for target in targets:
+            if target and _fields(target) - set().union(*(_fields(s) for s in sources)):
+                wrong.append(f"{path.name}: {mid!r} -> {target!r}")
+        if not isinstance(message.id, tuple) and message.string and _fields(message.string) != _fields(mid):
+            wrong.append(f"{path.name}: {mid!r} -> {message.string!r}")
+    assert not wrong, "translations whose {fields} differ from the English:\n  " + "\n  ".join(wrong)
+
+
+def test_a_sentence_is_written_once_across_the_po_files() -> None:
+    seen: dict[str, Path] = {}
+    twice = []
+    for path in i18n.catalogue_files("fr"):
+        with path.open("rb") as handle:
+            for message in read_po(handle, locale="fr"):
+                key = message.id[0] if isinstance(message.id, tuple) else message.id
+                if key and key in seen:
+                    twice.append(f"{key!r} in {seen[key].name} and {path.name}")
+                seen.setdefault(key, path)
+    assert not twice, "one sentence, two PO files:\n  " + "\n  ".join(twice)
+
+
+def test_marked_sentences_are_literals_the_extractor_can_find() -> None:
+    bad = []
+    for path in sorted(LAB.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in MARKERS:
+                args = node.args[:2] if node.func.id == "ngettext" else node.args[:1]
+                if not args or not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in args):
+                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not bad, ("_()/N_()/ngettext() must get string literals (use named {fields} and .format(), "
+                     "not f-strings):\n  " + "\n  ".join(bad))
+
+
+def test_the_core_never_translates() -> None:
+    importers = [p.name for p in CORE.glob("*.py") if "i18n" in p.read_text(encoding="utf-8")]
+    assert not importers, f"labqueue core modules must stay English, these mention i18n: {importers}"
+
+
+@pytest.fixture
+def restore_language():
+    before = i18n._chosen
+    yield
+    i18n._chosen = before
+
+
+def test_use_language_switches_and_refuses_an_unknown_language(restore_language, tmp_path, monkeypatch) -> None:
+    po = tmp_path / "fr" / "LC_MESSAGES" / "test.po"
+    po.parent.mkdir(parents=True)
+    po.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n'
+                  '"Plural-Forms: nplurals=2; plural=(n > 1);\\n"\n\n'
+                  'msgid "{n} jobs lost"\nmsgstr "{n} jobs perdus"\n\n'
+                  'msgid "{n} job"\nmsgid_plural "{n} jobs"\nmsgstr[0] "{n} job"\nmsgstr[1] "{n} jobs"\n',
+                  encoding="utf-8")
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    i18n._translations.cache_clear()
+    try:
+        monkeypatch.delenv(i18n.ENV_LANG, raising=False)
+        i18n._chosen = None
+        assert i18n.language() == "en"
+        assert i18n._("{n} jobs lost").format(n=3) == "3 jobs lost"
+        assert i18n.use_language("FR") == "fr"
+        assert i18n._("{n} jobs lost").format(n=3) == "3 jobs perdus"
+        assert i18n._("not in the catalogue") == "not in the catalogue"
+        assert i18n.ngettext("{n} job", "{n} jobs", 1) == "{n} job"
+        assert i18n.ngettext("{n} job", "{n} jobs", 0) == "{n} job"     # French: 0 is singular
+        assert i18n.ngettext("{n} job", "{n} jobs", 2) == "{n} jobs"
+        with pytest.raises(ValueError, match="'klingon'"):
+            i18n.use_language("klingon")
+        assert i18n.language() == "fr"                                   # a refused call changes nothing
+        i18n._chosen = None
+        monkeypatch.setenv(i18n.ENV_LANG, "fr_FR")
+        assert i18n.language() == "fr"
+        monkeypatch.setenv(i18n.ENV_LANG, "de")
+        with pytest.raises(ValueError, match=r"\$LABQUEUE_LANG.*'de'"):
+            i18n.language()
+    finally:
+        i18n._translations.cache_clear()

@@ -143,3 +143,23 @@ def test_use_language_switches_and_refuses_an_unknown_language(restore_language,
             i18n.language()
     finally:
         i18n._translations.cache_clear()
+
+
+def test_no_function_that_translates_also_uses_underscore_as_a_variable() -> None:
+    """`for _ in ...` or `_, x = ...` makes `_` local to the whole function: `_("...")` there would fail."""
+    bad = []
+    for path in sorted(LAB.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for func in ast.walk(tree):
+            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            stores = calls = False
+            for node in ast.walk(func):
+                if isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store):
+                    stores = True
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_":
+                    calls = True
+            if stores and calls:
+                bad.append(f"{path.relative_to(ROOT)}:{func.lineno}")
+    assert not bad, "functions that call _() and also assign to _ (rename the throwaway variable):\n  " + \
+        "\n  ".join(bad)

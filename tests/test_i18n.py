@@ -14,6 +14,8 @@ from labqueue.lab import i18n
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB = ROOT / "labqueue" / "lab"
+BENCH = ROOT / "labqueue" / "bench"          # its widgets and charts are shown in notebook 11
+TRANSLATED = (LAB, BENCH)
 CORE = ROOT / "labqueue"
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
 MARKERS = {"_", "N_", "ngettext"}
@@ -22,12 +24,13 @@ MARKERS = {"_", "N_", "ngettext"}
 def _extracted() -> dict[str, list[str]]:
     """Every marked sentence of labqueue.lab (Babel's extractor) -> where it is used."""
     found: dict[str, list[str]] = {}
-    for filename, lineno, message, _comments, _context in extract_from_dir(
-            str(LAB), method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=()):
-        ids = message if isinstance(message, tuple) else (message,)
-        for mid in ids:
-            if mid:
-                found.setdefault(mid, []).append(f"{filename}:{lineno}")
+    for folder in TRANSLATED:
+        for filename, lineno, message, _comments, _context in extract_from_dir(
+                str(folder), method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=()):
+            ids = message if isinstance(message, tuple) else (message,)
+            for mid in ids:
+                if mid:
+                    found.setdefault(mid, []).append(f"{folder.name}/{filename}:{lineno}")
     return found
 
 
@@ -89,7 +92,7 @@ def test_a_sentence_is_written_once_across_the_po_files() -> None:
 
 def test_marked_sentences_are_literals_the_extractor_can_find() -> None:
     bad = []
-    for path in sorted(LAB.rglob("*.py")):
+    for path in sorted(p for folder in TRANSLATED for p in folder.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in MARKERS:
                 args = node.args[:2] if node.func.id == "ngettext" else node.args[:1]
@@ -148,7 +151,7 @@ def test_use_language_switches_and_refuses_an_unknown_language(restore_language,
 def test_no_function_that_translates_also_uses_underscore_as_a_variable() -> None:
     """`for _ in ...` or `_, x = ...` makes `_` local to the whole function: `_("...")` there would fail."""
     bad = []
-    for path in sorted(LAB.rglob("*.py")):
+    for path in sorted(p for folder in TRANSLATED for p in folder.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for func in ast.walk(tree):
             if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):

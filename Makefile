@@ -1,11 +1,11 @@
-# The README's two commands: `make lab` opens the lab, `make test` runs the whole test suite.
+# The README's two commands: `make lab` opens the lab (`make lab-fr` in French, README.fr.md), `make test` runs the whole test suite.
 # Both create .venv and install requirements.txt plus labqueue itself into it first.
 # `make html` renders every notebook, executed, to static pages with their outputs in html/.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install lab test test-unit test-notebooks html
+.PHONY: install lab lab-fr test test-unit test-notebooks html
 
 # JupyterLab refuses to run as root unless told: containers and classroom VMs often are root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -21,6 +21,10 @@ install: $(BIN)/.installed
 
 lab: install
 	$(BIN)/jupyter lab notebooks/ --LabApp.default_url=/lab/tree/index.ipynb $(ALLOW_ROOT)
+
+# Le lab en français: the same lab opened on the French landing page (README.fr.md).
+lab-fr: install
+	$(BIN)/jupyter lab notebooks/ --LabApp.default_url=/lab/tree/fr/index.ipynb $(ALLOW_ROOT)
 
 test: install
 	$(BIN)/python -m tests.run_all

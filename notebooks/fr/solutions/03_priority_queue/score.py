@@ -1,0 +1,8 @@
+from labqueue.lab.session import qname
+
+ex = lq.PriorityQueue(r, qname("nb03-exercise"))
+ex.clear()
+ex.enqueue({"type": "work", "name": "a"}, priority=5)
+ex.enqueue({"type": "work", "name": "b"}, priority=5)
+ex.enqueue({"type": "work", "name": "c"}, priority=1)
+my_score_b = 5 * 10**11 + 2      # priorité 5, arrivé en second

@@ -1,4 +1,8 @@
-"""The run's outputs: a terminal table with ratios to the raw baselines, the JSON file, the PNG chart."""
+"""The run's outputs: a terminal table with ratios to the raw baselines, the JSON file, the PNG chart.
+
+The table's headings and the chart's words follow the lab's language (labqueue.lab.i18n: notebook 11
+shows them); English by default, so the command's output and the README's table stay English.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,21 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ..lab import i18n
+from ..lab.i18n import N_, _
+
 COLUMNS = [  # (heading, metric, baseline metric for the ratio, format)
-    ("enqueue 1-by-1 /s", "enqueue_one", "enqueue_one", "{:,.0f}"),
-    ("enqueue bulk /s", "enqueue_bulk", "enqueue_bulk", "{:,.0f}"),
-    ("process 1 thr /s", "process_1", "process_blmove_lrem", "{:,.0f}"),
-    ("process K thr /s", "process_k", "process_blmove_lrem", "{:,.0f}"),
-    ("bytes/job", "bytes_per_job", "bytes_per_job", "{:,.0f}"),
+    (N_("enqueue 1-by-1 /s"), "enqueue_one", "enqueue_one", "{:,.0f}"),
+    (N_("enqueue bulk /s"), "enqueue_bulk", "enqueue_bulk", "{:,.0f}"),
+    (N_("process 1 thr /s"), "process_1", "process_blmove_lrem", "{:,.0f}"),
+    (N_("process K thr /s"), "process_k", "process_blmove_lrem", "{:,.0f}"),
+    (N_("bytes/job"), "bytes_per_job", "bytes_per_job", "{:,.0f}"),
 ]
 
 
 def _fmt(value: Any, spec: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
+        return _("n/a")
     return spec.format(value)
 
 
@@ -35,28 +42,29 @@ def table(result: dict[str, Any]) -> str:
     """The results as a Markdown table: every figure with its ratio to the raw redis-py baseline."""
     meta, base = result["meta"], result["baseline"]
     k = meta["threads"]
-    head = ["system", *(h.replace("K", str(k)) for h, *_ in COLUMNS), "lateness p50 / p99 ms", "re-delivery s"]
+    head = [_("system"), *(i18n._(h).replace("K", str(k)) for h, *_rest in COLUMNS), _("lateness p50 / p99 ms"),
+            _("re-delivery s")]
     rows = [head, ["---"] * len(head)]
-    rows.append(["raw redis-py: LPUSH / pipelined LPUSH by 500 / BLMOVE+LREM / RPOP",
+    rows.append([_("raw redis-py: LPUSH / pipelined LPUSH by 500 / BLMOVE+LREM / RPOP"),
                  _fmt(base["enqueue_one"], "{:,.0f}"), _fmt(base["enqueue_bulk"], "{:,.0f}"),
                  _fmt(base["process_blmove_lrem"], "{:,.0f}") + " BLMOVE+LREM",
                  _fmt(base["process_rpop"], "{:,.0f}") + " RPOP", _fmt(base["bytes_per_job"], "{:,.0f}"), "", ""])
     for row in result["systems"]:
         name = row["system"]
         if "skipped" in row:
-            rows.append([name, f"skipped: {row['skipped']}", *[""] * (len(head) - 2)])
+            rows.append([name, _("skipped: {reason}").format(reason=row["skipped"]), *[""] * (len(head) - 2)])
             continue
         if row.get("version"):
             name += f" {row['version']}"
         if row.get("n") and row["n"] != meta["n"]:
             name += f" (N={row['n']:,})"
-        cells = [_cell(row, base, m, b, f) for _, m, b, f in COLUMNS]
+        cells = [_cell(row, base, m, b, f) for _heading, m, b, f in COLUMNS]
         if row["system"] == "BullMQ":
             cells[3] = cells[3] + " (conc. 10)" if cells[3] else cells[3]
         late = (f"{row['lateness_p50_ms']:.1f} / {row['lateness_p99_ms']:.1f}"
                 if "lateness_p99_ms" in row else "")
-        redo = (f"{row['redelivery_s']:.2f} (lease {row['lease_s']:g})" if "redelivery_s" in row
-                else ("lost" if "lost" in row.get("redelivery_kind", "") else ""))
+        redo = (_("{seconds} (lease {lease})").format(seconds=f"{row['redelivery_s']:.2f}", lease=f"{row['lease_s']:g}")
+                if "redelivery_s" in row else (_("lost") if "lost" in row.get("redelivery_kind", "") else ""))
         rows.append([name, *cells, late, redo])
     return "\n".join("| " + " | ".join(r) + " |" for r in rows)
 
@@ -106,14 +114,15 @@ def chart(result: dict[str, Any], path: str | Path | None = None) -> Any:
     base = result["baseline"]
     k = result["meta"]["threads"]
     rows = [r for r in result["systems"] if "skipped" not in r]
-    enq = [("raw LPUSH", base["enqueue_one"], base["enqueue_bulk"])]
+    enq = [(_("raw LPUSH"), base["enqueue_one"], base["enqueue_bulk"])]
     enq += [(r["system"].replace("labqueue ", ""), r["enqueue_one"], r["enqueue_bulk"]) for r in rows]
-    proc = [("raw BLMOVE+LREM", base["process_blmove_lrem"], None), ("raw RPOP", base["process_rpop"], None)]
+    proc = [(_("raw BLMOVE+LREM"), base["process_blmove_lrem"], None), (_("raw RPOP"), base["process_rpop"], None)]
     proc += [(r["system"].replace("labqueue ", ""), r.get("process_1"), r.get("process_k")) for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(12, 0.45 * max(len(enq), len(proc)) + 2.0))
     for ax, data, labels, title in (
-            (axes[0], enq, ("one by one", "bulk (500 a call)"), "enqueue, jobs/s"),
-            (axes[1], proc, ("1 thread", f"{k} threads (BullMQ: concurrency 10)"), "process end to end, jobs/s")):
+            (axes[0], enq, (_("one by one"), _("bulk (500 a call)")), _("enqueue, jobs/s")),
+            (axes[1], proc, (_("1 thread"), _("{k} threads (BullMQ: concurrency 10)").format(k=k)),
+             _("process end to end, jobs/s"))):
         names = [d[0] for d in data][::-1]
         ys = range(len(names))
         for j, (label, color) in enumerate(zip(labels, ("#4c72b0", "#dd8452"))):
@@ -122,12 +131,13 @@ def chart(result: dict[str, Any], path: str | Path | None = None) -> Any:
         ax.set_yticks(list(ys), names)
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))  # 1k 2k 5k 10k ...
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v >= 1000 else f"{v:g}"))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v / 1000:g}k" if v >= 1000 else f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(title)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, fontsize=8, frameon=False)
         ax.grid(axis="x", alpha=0.3)
-    fig.suptitle(f"labqueue vs raw redis-py — {result['meta']['backend']}, N={result['meta']['n']:,}", fontsize=10)
+    fig.suptitle(_("labqueue vs raw redis-py — {backend}, N={n}").format(
+        backend=result["meta"]["backend"], n=f"{result['meta']['n']:,}"), fontsize=10)
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=110)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..connection import connect, describe
+from ..lab.i18n import _
 from . import measure
 from .patterns import Pattern, patterns
 
@@ -66,14 +67,14 @@ def _run(n: int, threads: int, url: str | None, fake: bool, compare: bool, impor
     tag = f"bench{os.getpid()}x{int(started * 1000) % 100000}"
     late_jobs = lateness_jobs or max(20, min(200, n // 10))
     try:
-        tick("raw redis-py baselines")
+        tick(_("raw redis-py baselines"))
         baseline = measure.raw_baselines(client, f"lq:{{{tag}}}:raw", n, fake)
         systems: list[dict[str, Any]] = []
         for i, pattern in enumerate(found):
             tick(f"labqueue {pattern.name}")
             queue = pattern.make(client, f"{tag}-{i}", lease)
             systems.append(_pattern(pattern, queue, n, threads, fake, url, lease, late_jobs))
-        tick("import time" if imports else "import time (skipped)")
+        tick(_("import time") if imports else _("import time (skipped)"))
         import_times = {key: measure.import_ms(statement) if imports else None
                         for key, statement in measure.IMPORTS.items()}
         if compare:
@@ -83,16 +84,16 @@ def _run(n: int, threads: int, url: str | None, fake: bool, compare: bool, impor
                 systems.append({"system": "RQ SimpleWorker", "kind": "other", "skipped": "needs a real server"})
                 systems.append({"system": "BullMQ", "kind": "other", "skipped": "needs a real server"})
             else:
-                tick("RQ SimpleWorker (pip install rq if missing)")
+                tick(_("RQ SimpleWorker (pip install rq if missing)"))
                 rq_n = min(n, 3000)  # RQ runs about 150 jobs/s here: a full N would take minutes
                 systems.append({"system": "RQ SimpleWorker", "kind": "other", **cmp.run_rq(url, rq_n)})
-                tick("BullMQ (node; npm install bullmq if missing)")
+                tick(_("BullMQ (node; npm install bullmq if missing)"))
                 systems.append({"system": "BullMQ", "kind": "other", "threads": 10, **cmp.run_bullmq(url, n, 10)})
     except BaseException:  # interrupted (Ctrl-C in a notebook) or failed: leave no key of this run behind
         for key in client.scan_iter(match=f"lq:{{{tag}*", count=1000):
             client.delete(key)
         raise
-    tick("done")
+    tick(_("done"))
     client.close()
     result = {"meta": {"backend": backend, "fake": fake, "n": n, "threads": threads,
                        "prefetch": prefetch, "lease_s": lease, "lateness_jobs": late_jobs,

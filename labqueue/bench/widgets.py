@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..lab.i18n import _
+
 
 class BenchPanel:
     """Controls (N, threads, prefetch) and a live progress bar + status line for `run(progress=...)`."""
@@ -15,11 +17,11 @@ class BenchPanel:
     def __init__(self, n: int = 200, threads: int = 2, prefetch: int = 20) -> None:
         import ipywidgets as w
 
-        self.n = w.IntSlider(value=n, min=50, max=2000, step=50, description="N jobs")
-        self.threads = w.IntSlider(value=threads, min=1, max=8, description="threads")
-        self.prefetch = w.IntSlider(value=prefetch, min=1, max=200, description="prefetch")
-        self.bar = w.FloatProgress(value=0, min=0, max=1, description="benchmark")
-        self.status = w.Label(value="not started")
+        self.n = w.IntSlider(value=n, min=50, max=2000, step=50, description=_("N jobs"))
+        self.threads = w.IntSlider(value=threads, min=1, max=8, description=_("threads"))
+        self.prefetch = w.IntSlider(value=prefetch, min=1, max=200, description=_("prefetch"))
+        self.bar = w.FloatProgress(value=0, min=0, max=1, description=_("benchmark"))
+        self.status = w.Label(value=_("not started"))
         for widget in (self.bar, self.status):
             widget.add_class("lq-live")
         self.box = w.VBox([w.HBox([self.n, self.threads, self.prefetch]), w.HBox([self.bar, self.status])])

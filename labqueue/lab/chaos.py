@@ -30,6 +30,7 @@ from .. import _running
 from ..connection import connect, describe, mask_url
 from ..keys import Keys
 from ..server import RedisServer, free_port, redis_server_binary
+from .i18n import _
 
 LEDGER_ENV = "LABQUEUE_CHAOS_LEDGER"
 _ledger: Any = None
@@ -75,7 +76,7 @@ class Server:
     def describe(self) -> str:
         """What the server is, never its password."""
         if self.kind == "TcpFakeServer":
-            return f"fakeredis TcpFakeServer at {mask_url(self.url)} (slow: about 90 jobs/s)"
+            return _("fakeredis TcpFakeServer at {url} (slow: about 90 jobs/s)").format(url=mask_url(self.url))
         client = connect(self.url)
         try:
             return f"{self.kind}: {describe(client)}"
@@ -133,6 +134,12 @@ class Tally:
     kills: int
     dead: int  # dead-letter entries
     seconds: float
+
+    def __str__(self) -> str:
+        return _("jobs {jobs}, processed {processed}, lost {lost}, duplicated {duplicated}, kills {kills}, "
+                 "dead letters {dead}, {seconds} s").format(
+            jobs=self.jobs, processed=self.processed, lost=self.lost, duplicated=self.duplicated,
+            kills=self.kills, dead=self.dead, seconds=f"{self.seconds:.1f}")
 
 
 class ChaosRun:
@@ -197,7 +204,7 @@ class ChaosRun:
                     if "(pid " in line:
                         return mask_url(line.split(": ", 1)[-1])
             time.sleep(0.05)
-        return "(no worker started)"
+        return _("(no worker started)")
 
     # -- the run -----------------------------------------------------------------------------------
     def start(self) -> ChaosRun:
@@ -250,9 +257,12 @@ class ChaosRun:
         if not w:
             return
         w["progress"].value = snap["executed"]
-        w["counters"].value = " &nbsp; ".join(f"<b>{k}</b> {v}" for k, v in snap.items())
+        labels = {"waiting": _("waiting"), "processing": _("processing"), "leases": _("leases"),
+                  "dead letters": _("dead letters"), "executed": _("executed"), "kills": _("kills")}
+        w["counters"].value = " &nbsp; ".join(f"<b>{labels.get(k, k)}</b> {v}" for k, v in snap.items())
         alive = sum(p.poll() is None for p in self.procs)
-        w["status"].value = f"{alive} worker processes alive, {time.monotonic() - self._started:.1f} s"
+        w["status"].value = _("worker processes alive: {n}, {seconds} s").format(
+            n=alive, seconds=f"{time.monotonic() - self._started:.1f}")
 
     def panel(self) -> Any:
         """A panel (class lq-panel): kill button, auto-kill switch, live counters (class lq-live)."""
@@ -260,14 +270,15 @@ class ChaosRun:
 
         from .panel import live, progress_bar
 
-        kill = widgets.Button(description="kill -9 a worker", icon="bolt", button_style="danger")
-        auto = widgets.Checkbox(value=self.auto_kill, description="kill at random automatically")
-        kill.on_click(lambda _: self.kill_one())
+        kill = widgets.Button(description=_("kill -9 a worker"), icon="bolt", button_style="danger")
+        auto = widgets.Checkbox(value=self.auto_kill, description=_("kill at random automatically"))
+        kill.on_click(lambda _button: self.kill_one())
         auto.observe(lambda change: setattr(self, "auto_kill", bool(change["new"])), names="value")
-        self._widgets = {"progress": progress_bar(self.jobs, "executed"), "status": live(widgets.Label("starting")),
-                         "counters": live(widgets.HTML(""))}
-        box = widgets.VBox([widgets.HTML(f"<b>chaos: {self.workers} worker processes on queue {self.queue!r}"
-                                         f" ({self.pattern})</b>"),
+        self._widgets = {"progress": progress_bar(self.jobs, _("executed")),
+                         "status": live(widgets.Label(_("starting"))), "counters": live(widgets.HTML(""))}
+        heading = _("chaos: {workers} worker processes on queue {queue} ({pattern})").format(
+            workers=self.workers, queue=repr(self.queue), pattern=self.pattern)
+        box = widgets.VBox([widgets.HTML(f"<b>{heading}</b>"),
                             widgets.HBox([kill, auto]),
                             widgets.HBox([self._widgets["progress"], self._widgets["status"]]),
                             self._widgets["counters"]])

@@ -21,16 +21,21 @@ from ..priority import PriorityQueue
 from ..reliable import ReliableQueue
 from ..worker import Worker
 from .experiments import ExecutionLog, Producer, WorkerPool, drained, tally, wait_for
+from . import i18n
+from .frames import labelled
+from .i18n import N_, _
 from .live import Sampler
 
 __all__ = ["AutoScaler", "RateLimitRun", "autoscale_run", "crash_each", "max_in_window", "wait_settled"]
 
-DEQUEUE = {PriorityQueue: "BZPOPMIN (the job leaves Redis)", DelayedQueue: "BRPOP of the ready list",
-           ReliableQueue: "BLMOVE + lease until ack", JobQueue: "jq_claim.lua: lease until finish"}
+DEQUEUE = {PriorityQueue: N_("BZPOPMIN (the job leaves Redis)"), DelayedQueue: N_("BRPOP of the ready list"),
+           ReliableQueue: N_("BLMOVE + lease until ack"), JobQueue: N_("jq_claim.lua: lease until finish")}
+OTHER_DEQUEUE = N_("BRPOP (the job leaves Redis)")
 
 
 def _how(q: Any) -> str:
-    return next((text for kind, text in DEQUEUE.items() if isinstance(q, kind)), "BRPOP (the job leaves Redis)")
+    """How a worker takes a job from `q`, in the lab's language (a cell of crash_each's table)."""
+    return i18n._(next((text for kind, text in DEQUEUE.items() if isinstance(q, kind)), OTHER_DEQUEUE))
 
 
 def _crash_list_queue(label: str, q: Any, jobs: int, timeout: float) -> dict[str, Any]:
@@ -80,12 +85,18 @@ def _crash_job_queue(label: str, q: JobQueue, jobs: int, timeout: float) -> dict
 
 def crash_each(queues: Mapping[str, Any], jobs: int = 4, timeout: float = 8.0) -> Any:
     """For each queue, a worker dies holding the first job; another one then works until the queue is
-    drained. One row per queue (pandas): how a job is taken, crashed, processed, lost."""
+    drained. One row per queue (pandas): how a job is taken, crashed, processed, lost.
+
+    The columns keep their English names for code (`table["lost"]`); in French they are shown translated."""
     import pandas as pd
 
     rows = [(_crash_job_queue if isinstance(q, JobQueue) else _crash_list_queue)(label, q, jobs, timeout)
             for label, q in queues.items()]
-    return pd.DataFrame(rows).set_index("queue")
+    table = pd.DataFrame(rows).set_index("queue")
+    shown = {"a worker takes a job with": _("a worker takes a job with"), "jobs": _("jobs"),
+             "crashed mid-job": _("crashed mid-job"), "processed": _("processed"), "lost": _("lost"),
+             "still in Redis": _("still in Redis")}
+    return labelled(table, columns=shown, names={"queue": _("queue")})
 
 
 # -- rate limiting --------------------------------------------------------------------------------
@@ -114,11 +125,12 @@ class RateLimitRun:
         self.q, self.jobs, self.workers, self.work_seconds = q, jobs, workers, work_seconds
         self.starts: list[float] = []
         self._lock = threading.Lock()
-        self.sampler = Sampler({"waiting": lambda: q.get_job_counts()["waiting"],
-                                "started": lambda: len(self.starts)},
-                               rates={"deliveries / s": "started"}, interval=0.05, live=live,
-                               title=f"limiter: at most {q.rate_max} jobs per {q.rate_window:g} s, "
-                                     f"{workers} worker threads")
+        started = _("started")
+        self.sampler = Sampler({_("waiting"): lambda: q.get_job_counts()["waiting"],
+                                started: lambda: len(self.starts)},
+                               rates={_("deliveries / s"): started}, interval=0.05, live=live,
+                               title=_("limiter: at most {max} jobs per {window} s, {workers} worker threads").format(
+                                   max=q.rate_max, window=f"{q.rate_window:g}", workers=workers))
         self.seconds = 0.0
 
     def _handle(self, job: Any) -> None:
@@ -217,8 +229,10 @@ def autoscale_run(q: Any, *, jobs: int = 150, peak: float = 300.0, work_seconds:
     log = ExecutionLog(work_seconds=work_seconds)
     scaler = AutoScaler(q, log.handler, per_worker=per_worker, high=high)
     producer = Producer(q, jobs, lambda t: peak if 0.3 <= t < 1.0 else peak / 10, prefix="order")
-    sampler = Sampler({"waiting": q.size, "workers": lambda: scaler.workers}, interval=0.05, live=live,
-                      title=f"auto-scaling: ceil(depth / {per_worker}) workers, 1 to {high}", ylabel="jobs, workers")
+    sampler = Sampler({_("waiting"): q.size, _("workers"): lambda: scaler.workers}, interval=0.05, live=live,
+                      title=_("auto-scaling: ceil(depth / {per_worker}) workers, 1 to {high}").format(
+                          per_worker=per_worker, high=high),
+                      ylabel=_("jobs, workers"))
     if show is not None and sampler.widget is not None:
         show(sampler.widget)  # e.g. IPython's display: the chart updates while the run goes on
     sampler.start()

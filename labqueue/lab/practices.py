@@ -24,37 +24,42 @@ from ..keys import Keys
 from ..reliable import ReliableQueue
 from ..worker import Worker
 from .driven import Driven, Feed
+from . import i18n
 from .experiments import Producer, WorkerPool
+from .frames import labelled
+from .i18n import N_, _
 from .live import Sampler
 
 __all__ = ["BlockingLoop", "CardProcessor", "ObjectStore", "PoisonRace", "RedeliveryRun",
            "always_fails", "checklist", "fake_image", "library_figures", "poison_deliveries", "round_trip"]
 
 CHECKLIST: list[tuple[str, str, str]] = [
-    ("Architecture", "Reliable queue (BRPOPLPUSH / BLMOVE) in production",
-     "ReliableQueue — 02a, 02b; why: a crash on each kind of queue — 09 §5"),
-    ("Architecture", "Dead-letter queue for jobs that keep failing", "nack → DLQ, replay_dead() — 02b, 06"),
-    ("Architecture", "Retries with exponential backoff", "Backoff.exponential(jitter='full') — 06"),
-    ("Architecture", "Priority queues for critical jobs", "PriorityQueue — 03; JobQueue priority= — 08a"),
-    ("Architecture", "Delayed jobs for scheduling", "DelayedQueue, CronQueue — 04, 05"),
-    ("Performance", "Several workers to scale", "workers sharing one queue — 00, 01"),
-    ("Performance", "Batch processing when possible", "enqueue_many, claim(N): round trips counted — 11"),
-    ("Performance", "Watch the queue length", "live depth charts — 01, 07"),
-    ("Performance", "Auto-scale workers with the load", "workers added and removed from the depth, live — 09 §7"),
-    ("Performance", "Rate-limit the workers", "JobQueue limiter, live — 09 §6"),
-    ("Reliability", "Job timeout so workers never block",
-     "dequeue(timeout) — 09 §2; a hung handler given up by JobQueue timeout= and Worker(job_timeout=) — 09 §8"),
-    ("Reliability", "Recover stale jobs at start-up", "recover_stale_jobs() in every worker's heartbeat — 02b, 10"),
-    ("Reliability", "Idempotent jobs (safe to retry)", "idempotency key — 09 §1"),
-    ("Reliability", "Detailed logs for debugging", "WorkerEvent timelines — 01; the events stream — 08a"),
-    ("Reliability", "Alert when the queue is too long",
-     "the Prometheus alerting rule is shown — 07 (the lab runs no Prometheus server: not fired)"),
-    ("Monitoring", "Metrics: size, throughput, latency, errors", "Prometheus metrics scraped — 07"),
-    ("Monitoring", "Real-time dashboard", "dashboard — 08b"),
-    ("Monitoring", "Alerting on anomalies",
-     "not covered: the lab runs no Prometheus or Alertmanager (07 shows the rule, not an alert)"),
-    ("Monitoring", "Distributed tracing for complex jobs",
-     "not covered: the lab's Tracer records one client's Redis commands, not a trace across services"),
+    (N_("Architecture"), N_("Reliable queue (BRPOPLPUSH / BLMOVE) in production"),
+     N_("ReliableQueue — 02a, 02b; why: a crash on each kind of queue — 09 §5")),
+    (N_("Architecture"), N_("Dead-letter queue for jobs that keep failing"), N_("nack → DLQ, replay_dead() — 02b, 06")),
+    (N_("Architecture"), N_("Retries with exponential backoff"), N_("Backoff.exponential(jitter='full') — 06")),
+    (N_("Architecture"), N_("Priority queues for critical jobs"), N_("PriorityQueue — 03; JobQueue priority= — 08a")),
+    (N_("Architecture"), N_("Delayed jobs for scheduling"), N_("DelayedQueue, CronQueue — 04, 05")),
+    (N_("Performance"), N_("Several workers to scale"), N_("workers sharing one queue — 00, 01")),
+    (N_("Performance"), N_("Batch processing when possible"), N_("enqueue_many, claim(N): round trips counted — 11")),
+    (N_("Performance"), N_("Watch the queue length"), N_("live depth charts — 01, 07")),
+    (N_("Performance"), N_("Auto-scale workers with the load"),
+     N_("workers added and removed from the depth, live — 09 §7")),
+    (N_("Performance"), N_("Rate-limit the workers"), N_("JobQueue limiter, live — 09 §6")),
+    (N_("Reliability"), N_("Job timeout so workers never block"),
+     N_("dequeue(timeout) — 09 §2; a hung handler given up by JobQueue timeout= and Worker(job_timeout=) — 09 §8")),
+    (N_("Reliability"), N_("Recover stale jobs at start-up"),
+     N_("recover_stale_jobs() in every worker's heartbeat — 02b, 10")),
+    (N_("Reliability"), N_("Idempotent jobs (safe to retry)"), N_("idempotency key — 09 §1")),
+    (N_("Reliability"), N_("Detailed logs for debugging"), N_("WorkerEvent timelines — 01; the events stream — 08a")),
+    (N_("Reliability"), N_("Alert when the queue is too long"),
+     N_("the Prometheus alerting rule is shown — 07 (the lab runs no Prometheus server: not fired)")),
+    (N_("Monitoring"), N_("Metrics: size, throughput, latency, errors"), N_("Prometheus metrics scraped — 07")),
+    (N_("Monitoring"), N_("Real-time dashboard"), N_("dashboard — 08b")),
+    (N_("Monitoring"), N_("Alerting on anomalies"),
+     N_("not covered: the lab runs no Prometheus or Alertmanager (07 shows the rule, not an alert)")),
+    (N_("Monitoring"), N_("Distributed tracing for complex jobs"),
+     N_("not covered: the lab's Tracer records one client's Redis commands, not a trace across services")),
 ]
 
 
@@ -101,14 +106,24 @@ def library_figures(path: str | Path | None = None) -> tuple[Any, dict[str, Any]
                      "process, 1 worker /s": round(s["process_1"]),
                      "process vs BullMQ": f"{s['process_1'] / bull['process_1']:.2f}x",
                      "Redis bytes per job": round(s["bytes_per_job"])})
-    return pd.DataFrame(rows).set_index("system"), run["meta"]
+    table = pd.DataFrame(rows).set_index("system")
+    return labelled(table, names={"system": _("system")}, columns={
+        "jobs measured": _("jobs measured"), "enqueue one by one /s": _("enqueue one by one /s"),
+        "enqueue bulk /s": _("enqueue bulk /s"), "process, 1 worker /s": _("process, 1 worker /s"),
+        "process vs BullMQ": _("process vs BullMQ"), "Redis bytes per job": _("Redis bytes per job")}), run["meta"]
 
 
 def checklist() -> Any:
-    """The chapter's checklist as a pandas DataFrame, with where the lab covers each item."""
+    """The chapter's checklist as a pandas DataFrame, with where the lab covers each item.
+
+    In French, the items are the chapter's own words (its "Checklist de production"); the columns keep
+    their English names for code."""
     import pandas as pd
 
-    return pd.DataFrame(CHECKLIST, columns=["area", "the chapter says", "in labqueue"])
+    rows = [tuple(i18n._(text) for text in row) for row in CHECKLIST]  # N_-marked constants, translated here
+    table = pd.DataFrame(rows, columns=["area", "the chapter says", "in labqueue"])
+    return labelled(table, columns={"area": _("area"), "the chapter says": _("the chapter says"),
+                                    "in labqueue": _("in labqueue")})
 
 
 # -- anti-pattern 1: non-idempotent jobs ------------------------------------------------------
@@ -302,12 +317,12 @@ class PoisonRace(Driven):
                                      poll_seconds=0.05)
         self.total = 2 * jobs
         self.sampler = Sampler({
-            "poison deliveries, no limit": lambda: self.deliveries(unlimited),
-            "poison deliveries, max 3": lambda: self.deliveries(limited),
-            "DLQ, max 3": limited.dlq_size,
-            "good invoices done, no limit": lambda: self.done_per_queue[unlimited.name],
-            "good invoices done, max 3": lambda: self.done_per_queue[limited.name],
-        }, title="a poison invoice, retried forever or 3 times", live=live)
+            _("poison deliveries, no limit"): lambda: self.deliveries(unlimited),
+            _("poison deliveries, max 3"): lambda: self.deliveries(limited),
+            _("DLQ, max 3"): limited.dlq_size,
+            _("good invoices done, no limit"): lambda: self.done_per_queue[unlimited.name],
+            _("good invoices done, max 3"): lambda: self.done_per_queue[limited.name],
+        }, title=_("a poison invoice, retried forever or 3 times"), live=live)
 
     def deliveries(self, q: ReliableQueue) -> int:
         return poison_deliveries(q, self.poison_ids.get(q.name, ""))
@@ -326,8 +341,8 @@ class PoisonRace(Driven):
 
     def progress(self) -> dict[str, int]:
         return {"completed": sum(self.done_per_queue.values()),
-                "poison deliveries (no limit)": self.deliveries(self.unlimited),
-                "DLQ (max 3)": self.limited.dlq_size()}
+                _("poison deliveries (no limit)"): self.deliveries(self.unlimited),
+                _("DLQ (max 3)"): self.limited.dlq_size()}
 
     def done(self) -> bool:
         """Every good invoice is done on both queues."""

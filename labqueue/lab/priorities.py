@@ -19,6 +19,7 @@ from ..job import Job
 from ..priority import SCORE_STEP, PriorityQueue
 from .driven import Driven, Feed
 from .experiments import Producer, WorkerPool
+from .i18n import _
 from .live import Sampler
 
 
@@ -116,10 +117,10 @@ class StarvationExperiment(Driven):
         self.producer = Producer(high, int(high_rate * load_seconds), high_rate, prefix="high")
         self.pool = WorkerPool(q, {"work": self._handle}, workers, poll_seconds=0.1)
         self.total = low_jobs + high_backlog + self.producer.jobs
-        self.sampler = Sampler({"HIGH waiting": lambda: self._waiting(q.PRIORITY_HIGH),
-                                "LOW waiting": lambda: self._waiting(q.PRIORITY_LOW),
-                                "LOW served": lambda: self.served_count(q.PRIORITY_LOW)},
-                               title="steady HIGH load, then none", live=live)
+        self.sampler = Sampler({_("HIGH waiting"): lambda: self._waiting(q.PRIORITY_HIGH),
+                                _("LOW waiting"): lambda: self._waiting(q.PRIORITY_LOW),
+                                _("LOW served"): lambda: self.served_count(q.PRIORITY_LOW)},
+                               title=_("steady HIGH load, then none"), live=live)
 
     def _waiting(self, priority: int) -> int:
         return waiting_by_priority(self.q, [priority])[priority]
@@ -139,7 +140,7 @@ class StarvationExperiment(Driven):
             self.low_waiting_when_load_ended = self._waiting(self.q.PRIORITY_LOW)
             self.load_ended_at = time.time()
             if self.sampler is not None:
-                self.sampler.mark("load stops")
+                self.sampler.mark(_("load stops"))
 
     def served_count(self, priority: int) -> int:
         with self._lock:
@@ -148,7 +149,7 @@ class StarvationExperiment(Driven):
     def progress(self) -> dict[str, int]:
         with self._lock:
             n = len(self.served)
-        return {"completed": n, "LOW served": self.served_count(self.q.PRIORITY_LOW)}
+        return {"completed": n, _("LOW served"): self.served_count(self.q.PRIORITY_LOW)}
 
     def done(self) -> bool:
         """The load has ended, the queue is empty and no worker holds a job."""
@@ -168,11 +169,11 @@ def order_figure(jobs: list[Job]) -> Any:
     ax = fig.add_subplot()
     points = ax.scatter(range(len(jobs)), [j.priority for j in jobs], c=[j.data["i"] for j in jobs],
                         cmap="viridis", s=25)
-    fig.colorbar(points, ax=ax, label="arrival number")
-    ax.set_xlabel("dequeue position")
-    ax.set_ylabel("priority (1 = high)")
+    fig.colorbar(points, ax=ax, label=_("arrival number"))
+    ax.set_xlabel(_("dequeue position"))
+    ax.set_ylabel(_("priority (1 = high)"))
     ax.invert_yaxis()
-    ax.set_title("ZPOPMIN order: priority first, then arrival")
+    ax.set_title(_("ZPOPMIN order: priority first, then arrival"))
     fig.tight_layout()
     return fig
 
@@ -185,9 +186,9 @@ def ties_figure(orders: dict[str, list[int]]) -> Any:
     ax = fig.add_subplot()
     for label, order in orders.items():
         ax.plot(range(len(order)), order, marker="o", label=label)
-    ax.set_xlabel("dequeue position")
-    ax.set_ylabel("arrival number")
-    ax.set_title("equal priorities: who comes out first?")
+    ax.set_xlabel(_("dequeue position"))
+    ax.set_ylabel(_("arrival number"))
+    ax.set_title(_("equal priorities: who comes out first?"))
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

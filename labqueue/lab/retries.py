@@ -21,6 +21,8 @@ from ..reliable import ReliableQueue
 from ..retry import Backoff
 from .driven import Driven
 from .experiments import Producer, WorkerPool
+from .frames import labelled
+from .i18n import _
 from .live import Sampler
 
 
@@ -56,11 +58,11 @@ def delay_table(policies: dict[str, Backoff], attempts: int = 6) -> Any:
         row = {}
         for a in range(1, attempts + 1):
             if policy.jitter is None:
-                row[f"after #{a}"] = f"{policy.delay(a):.2f}"
+                row[_("after #{n}").format(n=a)] = f"{policy.delay(a):.2f}"
             else:
                 full = Backoff(policy.kind, policy.base, policy.factor, policy.cap, None).delay(a)
                 low = 0.0 if policy.jitter == "full" else full / 2
-                row[f"after #{a}"] = f"{low:.2f}–{full:.2f}"
+                row[_("after #{n}").format(n=a)] = f"{low:.2f}–{full:.2f}"
         rows[name] = row
     return pd.DataFrame(rows).T
 
@@ -167,8 +169,8 @@ class EmailExperiment(Driven):
         self.pool = WorkerPool(q, {"send_email": mailer.send}, workers, poll_seconds=0.1,
                                crash_probability=crash_probability)
         self.total = len(to)
-        self.sampler = Sampler({"waiting": q.size, "retries (delayed)": q.delayed_size, "DLQ": q.dlq_size,
-                                "sent": self.sent}, title="10 % SMTP timeouts, some mailboxes bounce",
+        self.sampler = Sampler({_("waiting"): q.size, _("retries (delayed)"): q.delayed_size, _("DLQ"): q.dlq_size,
+                                _("sent"): self.sent}, title=_("10 % SMTP timeouts, some mailboxes bounce"),
                                live=live)
 
     def sent(self) -> int:
@@ -177,8 +179,9 @@ class EmailExperiment(Driven):
 
     def progress(self) -> dict[str, int]:
         c = self.q.counts()
-        return {"completed": self.sent() + c["dead"], "sent": self.sent(), "retrying": c["delayed"],
-                "dead": c["dead"]}
+        # `completed` drives the panel's bar (the panel shows it translated); the other counters are labels
+        return {"completed": self.sent() + c["dead"], _("sent"): self.sent(), _("retrying"): c["delayed"],
+                _("dead"): c["dead"]}
 
     def done(self) -> bool:
         """Everything produced and settled: nothing waiting, in flight or delayed."""
@@ -188,13 +191,17 @@ class EmailExperiment(Driven):
 
 
 def dead_table(q: ReliableQueue, since: float = 0.0) -> Any:
-    """A pandas DataFrame of the dead-letter queue: id, recipient, reason, attempts, failed at (s)."""
+    """A pandas DataFrame of the dead-letter queue: id, recipient, reason, attempts, failed at (s).
+
+    The columns keep these English names for code; in French they are shown translated."""
     import pandas as pd
 
     rows = [{"id": d.id[:8], "to": (d.job.data.get("to") if d.job else None), "reason": d.reason,
              "attempts": d.attempts, "failed at (s)": round(d.failed_at - since, 2)}
             for d in q.dead_letters(limit=10_000)]
-    return pd.DataFrame(rows, columns=["id", "to", "reason", "attempts", "failed at (s)"])
+    table = pd.DataFrame(rows, columns=["id", "to", "reason", "attempts", "failed at (s)"])
+    return labelled(table, columns={"to": _("to"), "reason": _("reason"), "attempts": _("attempts"),
+                                    "failed at (s)": _("failed at (s)")})
 
 
 def dead_ids_by_recipient(q: ReliableQueue) -> dict[str, str]:
@@ -218,7 +225,10 @@ def bullmq_exponential(delay: float, attempts_made: int) -> float:
 
 
 def bull_backoffs(delay: float, attempts: int) -> Any:
-    """Wait before each retry of a job that always fails, per formula, with the total (pandas)."""
+    """Wait before each retry of a job that always fails, per formula, with the total (pandas).
+
+    Rows and columns keep their English labels for code (`table.loc["total wait"]`); in French they are
+    shown translated."""
     import pandas as pd
 
     mine = Backoff.exponential(delay, cap=None)
@@ -228,7 +238,12 @@ def bull_backoffs(delay: float, attempts: int) -> Any:
         "labqueue Backoff.exponential(delay)": mine.delay(n)} for n in range(1, attempts)}
     table = pd.DataFrame(rows).T
     table.loc["total wait"] = table.sum()
-    return table
+    rows_shown = {f"after failure {n} (before attempt {n + 1})":
+                  _("after failure {n} (before attempt {next})").format(n=n, next=n + 1) for n in range(1, attempts)}
+    rows_shown["total wait"] = _("total wait")
+    return labelled(table, index=rows_shown,
+                    columns={"Bull 3: delay·(2^n − 1)": _("Bull 3: delay·(2^n − 1)"),
+                             "BullMQ: delay·2^(n−1)": _("BullMQ: delay·2^(n−1)")})
 
 
 __all__ = ["EmailExperiment", "bull3_exponential", "bull_backoffs", "bullmq_exponential", "FlakyMailer", "addresses", "dead_ids_by_recipient", "dead_table", "delay_table",
@@ -244,10 +259,10 @@ def policies_figure(policies: dict[str, Backoff], attempts: int = 7, samples: in
     for i, (name, policy) in enumerate(policies.items()):
         pts = delays(policy, attempts, samples if policy.jitter else 1, seed)
         shift = (i - len(policies) / 2) * 0.08
-        ax.scatter([a + shift for a, _ in pts], [d for _, d in pts], s=10 if policy.jitter else 30,
+        ax.scatter([a + shift for a, _d in pts], [d for _a, d in pts], s=10 if policy.jitter else 30,
                    alpha=0.5 if policy.jitter else 1.0, label=name)
-    ax.set_xlabel("failed attempt")
-    ax.set_ylabel("wait before the next (s)")
+    ax.set_xlabel(_("failed attempt"))
+    ax.set_ylabel(_("wait before the next (s)"))
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -264,9 +279,10 @@ def herd_figure(offsets: dict[str, list[float]], bucket: float = 0.1, capacity: 
     for name, values in offsets.items():
         ax.hist(values, bins=bins, alpha=0.6, label=name)
     if capacity:
-        ax.axhline(capacity, color="red", linestyle=":", label=f"downstream capacity / {bucket:g} s")
-    ax.set_xlabel("retry due (s after the failure)")
-    ax.set_ylabel(f"retries per {bucket:g} s")
+        ax.axhline(capacity, color="red", linestyle=":",
+                   label=_("downstream capacity / {bucket} s").format(bucket=f"{bucket:g}"))
+    ax.set_xlabel(_("retry due (s after the failure)"))
+    ax.set_ylabel(_("retries per {bucket} s").format(bucket=f"{bucket:g}"))
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

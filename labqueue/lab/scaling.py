@@ -29,6 +29,7 @@ from ..cluster import LOST_NODE, NotReplicated, node_name
 from ..connection import connect
 from ..reliable import ReliableQueue
 from ..worker import Worker
+from .i18n import _
 
 ENV_URL = "LABQUEUE_CLUSTER_URL"
 
@@ -159,8 +160,10 @@ class Tally:
     seconds: float
 
     def __str__(self) -> str:
-        return (f"jobs {self.jobs}, processed {self.processed}, lost {self.lost}, duplicated {self.duplicated}, "
-                f"failovers {self.failovers}, worker reconnections {self.reconnects}, {self.seconds:.1f} s")
+        return _("jobs {jobs}, processed {processed}, lost {lost}, duplicated {duplicated}, failovers {failovers}, "
+                 "worker reconnections {reconnects}, {seconds} s").format(
+            jobs=self.jobs, processed=self.processed, lost=self.lost, duplicated=self.duplicated,
+            failovers=self.failovers, reconnects=self.reconnects, seconds=f"{self.seconds:.1f}")
 
 
 class FailoverRun:
@@ -212,7 +215,7 @@ class FailoverRun:
         from .panel import progress_bar
 
         if self.bar is None:
-            self.bar = progress_bar(len(self.ids), "processed")
+            self.bar = progress_bar(len(self.ids), _("processed"))
             self.bar.value = self.processed()
         return self.bar
 
@@ -343,7 +346,7 @@ def _peek(client: Any, q: ReliableQueue) -> list[Any]:
 def enqueue_latencies(client: Any, name: str, jobs: int) -> dict[str, list[float]]:
     """Milliseconds per one-by-one enqueue, plain then durable (LPUSH, then LPUSH + WAIT 1)."""
     out: dict[str, list[float]] = {}
-    for label, durable in (("plain", False), ("durable (WAIT 1)", True)):
+    for label, durable in ((_("plain"), False), (_("durable (WAIT 1)"), True)):
         q = ReliableQueue(client, name, durable=durable)
         q.clear()
         lat = []

@@ -21,6 +21,8 @@ from ..delayed import DelayedQueue, Scheduler
 from ..job import Job
 from .driven import Driven, Feed
 from .experiments import Producer, WorkerPool
+from .frames import labelled
+from .i18n import _
 from .live import Sampler
 
 # -- notebook 04: planned vs actual start times ------------------------------------------------
@@ -111,9 +113,9 @@ class DelayExperiment(Driven):
         self.producer = Producer(feed, jobs, rate, job_type="remind")
         self.pool = WorkerPool(q, {"remind": self._handle}, workers, poll_seconds=0.1)
         self.total = jobs
-        self.sampler = Sampler({"delayed": q.delayed_size, "waiting": q.size, "started": self.started,
-                                "scheduler passes": lambda: self.scheduler.passes if self.scheduler else 0},
-                               title="polling every second" if interval else "sleeping until the next due job",
+        self.sampler = Sampler({_("delayed"): q.delayed_size, _("waiting"): q.size, _("started"): self.started,
+                                _("scheduler passes"): lambda: self.scheduler.passes if self.scheduler else 0},
+                               title=_("polling every second") if interval else _("sleeping until the next due job"),
                                live=live)
 
     def setup(self) -> None:
@@ -132,8 +134,8 @@ class DelayExperiment(Driven):
             return len(self.starts)
 
     def progress(self) -> dict[str, int]:
-        return {"completed": self.started(), "delayed": self.q.delayed_size(),
-                "scheduler passes": self.scheduler.passes if self.scheduler else 0}
+        return {"completed": self.started(), _("delayed"): self.q.delayed_size(),
+                _("scheduler passes"): self.scheduler.passes if self.scheduler else 0}
 
     def done(self) -> bool:
         """All jobs produced, none delayed or waiting, none in a worker's hands."""
@@ -147,14 +149,14 @@ class DelayExperiment(Driven):
         return ([s.planned - self.t0 for s in rows], [s.started - self.t0 for s in rows])
 
     def lateness(self) -> dict[str, float]:
-        """Median and max lateness (seconds) and scheduler passes."""
+        """Median and max lateness (seconds) and scheduler passes (labels in the lab's language)."""
         with self._lock:
             late = sorted(s.late for s in self.starts)
         passes = self.scheduler.passes if self.scheduler else 0
         if not late:
-            return {"median late (s)": 0.0, "max late (s)": 0.0, "scheduler passes": passes}
-        return {"median late (s)": round(late[len(late) // 2], 3), "max late (s)": round(late[-1], 3),
-                "scheduler passes": passes}
+            return {_("median late (s)"): 0.0, _("max late (s)"): 0.0, _("scheduler passes"): passes}
+        return {_("median late (s)"): round(late[len(late) // 2], 3), _("max late (s)"): round(late[-1], 3),
+                _("scheduler passes"): passes}
 
 
 # -- notebook 05: cron in simulated time -------------------------------------------------------
@@ -178,17 +180,26 @@ def dst_changes(tz: str, after: float, count: int = 2) -> list[datetime]:
 
 
 def occurrences(expr: str, tz: str, after: float, count: int = 5, *, show: Iterable[str] = ("UTC",)) -> Any:
-    """A pandas DataFrame of the next `count` occurrences: local time, weekday, UTC offset, other zones."""
+    """A pandas DataFrame of the next `count` occurrences: local time, weekday, UTC offset, other zones.
+
+    The columns keep these English names for code (`table["local time"]`); in French they are shown
+    translated, and the weekdays are French."""
     import pandas as pd
 
     rows = []
     for moment in upcoming(expr, tz, after, count):
-        row = {"local time": moment.strftime("%Y-%m-%d %H:%M"), "weekday": moment.strftime("%a"),
+        row = {"local time": moment.strftime("%Y-%m-%d %H:%M"), "weekday": _weekday(moment),
                "UTC offset": moment.strftime("%z")[:3] + ":" + moment.strftime("%z")[3:]}
         for other in show:
             row[other] = moment.astimezone(zone(other)).strftime("%Y-%m-%d %H:%M")
         rows.append(row)
-    return pd.DataFrame(rows)
+    return labelled(pd.DataFrame(rows), columns={"local time": _("local time"), "weekday": _("weekday"),
+                                                 "UTC offset": _("UTC offset")})
+
+
+def _weekday(moment: datetime) -> str:
+    """The day's short name in the lab's language (strftime's %a depends on the process locale)."""
+    return (_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun"))[moment.weekday()]
 
 
 def every_24h(first: float, count: int) -> list[float]:
@@ -328,9 +339,9 @@ def planned_vs_actual_figure(runs: dict[str, tuple[list[float], list[float]]]) -
     for label, (planned, actual) in runs.items():
         ax.scatter(planned, actual, s=18, label=label)
         top = max([top, *planned, *actual])
-    ax.plot([0, top], [0, top], color="grey", linestyle=":", label="on time")
-    ax.set_xlabel("planned start (s)")
-    ax.set_ylabel("actual start (s)")
+    ax.plot([0, top], [0, top], color="grey", linestyle=":", label=_("on time"))
+    ax.set_xlabel(_("planned start (s)"))
+    ax.set_ylabel(_("actual start (s)"))
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -354,12 +365,12 @@ class CronTimeline:
         ax = fig.add_subplot()
         if rows:
             dates = [r[0] for r in rows]
-            ax.scatter(dates, [r[1] for r in rows], s=10, label=f"local hour ({self.tz})")
-            ax.scatter(dates, [r[2] for r in rows], s=10, marker="x", label="UTC hour")
+            ax.scatter(dates, [r[1] for r in rows], s=10, label=_("local hour ({tz})").format(tz=self.tz))
+            ax.scatter(dates, [r[2] for r in rows], s=10, marker="x", label=_("UTC hour"))
         for m in marks:
             ax.axvline(m, color="red", linestyle=":", linewidth=1)
         ax.set_ylim(-0.5, 24)
-        ax.set_ylabel("hour of day")
+        ax.set_ylabel(_("hour of day"))
         ax.set_title(self.title)
         ax.legend(fontsize=8, loc="lower left")
         fig.autofmt_xdate()

@@ -226,6 +226,25 @@ def test_stalled_job_is_redelivered(r: Any) -> None:
     assert job is not None and job.stalls == 1 and job.return_value == "done"
 
 
+def test_a_job_failed_for_stalling_is_trimmed_by_its_remove_on_fail(r: Any) -> None:
+    """A job failed for stalling too often is kept or removed as its remove_on_fail says, as one failed by its handler."""
+    q = make(r, lease_seconds=0.1, max_stalled=0)
+    kept = q.add("j", {}, remove_on_fail=1)
+    assert claim_ids(q) == [kept]
+    time.sleep(0.15)
+    assert q.check_stalled() == {"requeued": 0, "failed": 1}
+    gone = q.add("j", {}, remove_on_fail=1)  # the newest one failed is kept, the older one removed
+    assert claim_ids(q) == [gone]
+    time.sleep(0.15)
+    assert q.check_stalled() == {"requeued": 0, "failed": 1}
+    assert q.get_job(kept) is None and [j.id for j in q.get_failed()] == [gone]
+    dropped = q.add("j", {}, remove_on_fail=True)
+    assert claim_ids(q) == [dropped]
+    time.sleep(0.15)
+    assert q.check_stalled() == {"requeued": 0, "failed": 1}
+    assert q.get_job(dropped) is None and q.get_job_counts()["failed"] == 0
+
+
 def test_heartbeat_detects_stalled_job_by_itself(r: Any) -> None:
     """A running worker's heartbeat takes back a dead worker's job and runs it, with no manual call."""
     q = make(r, lease_seconds=0.3)

@@ -46,12 +46,18 @@ def highlight(code: str, language: str = "lua") -> str:
 
 
 def script_html(name: str, used_by: Iterable[str] = ()) -> str:
-    """One script as an HTML block: its file name, the operations that ran it, its highlighted source."""
+    """One script as an HTML block: its file name, the operations that ran it, its highlighted source,
+    then (closed) each file it includes (`--- @include jq_lib`): together, what Redis runs."""
     stem = name[:-4] if name.endswith(".lua") else name
     ops = ", ".join(html.escape(op) for op in used_by)
     caption = f"<code>labqueue/scripts/{html.escape(stem)}.lua</code>" + (f" &nbsp;ran in: {ops}" if ops else "")
+    text = source(stem)
+    included = "".join(
+        f"<details class='lq-lua'><summary style='cursor:pointer'><code>labqueue/scripts/{html.escape(lib)}.lua"
+        f"</code> &nbsp;included by {html.escape(stem)}.lua</summary><div style='{BOX}'>{highlight(source(lib))}</div>"
+        "</details>" for lib in scripts.INCLUDE.findall(text))
     return (f"<details open class='lq-lua'><summary style='cursor:pointer'>{caption}</summary>"
-            f"<div style='{BOX}'>{highlight(source(stem))}</div></details>")
+            f"<div style='{BOX}'>{highlight(text)}</div></details>{included}")
 
 
 def _scripts_of(what: Any) -> dict[str, list[str]]:

@@ -2,11 +2,14 @@
 
 Each file opens with a header listing KEYS, ARGV and what it returns. Scripts touch only the keys
 passed in KEYS and are never built at run time: `load(client, name)` reads the file once and
-returns a redis-py Script (EVALSHA, falling back to EVAL after a server restart).
+returns a redis-py Script (EVALSHA, falling back to EVAL after a server restart). A line
+`--- @include jq_lib` (as BullMQ's) stands for that file's text: helpers written once, shared by
+the scripts that include them; `source` returns the script with it in place, as Redis runs it.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from importlib.resources import files
 from typing import Any
@@ -14,8 +17,12 @@ from typing import Any
 
 @lru_cache(maxsize=None)
 def source(name: str) -> str:
-    """The Lua source of script `name` (a file `name.lua` beside this module)."""
-    return (files(__package__) / f"{name}.lua").read_text(encoding="utf-8")
+    """The Lua source of script `name` (a file `name.lua` beside this module), its includes in place."""
+    text = (files(__package__) / f"{name}.lua").read_text(encoding="utf-8")
+    return INCLUDE.sub(lambda m: source(m.group(1)).rstrip("\n"), text)
+
+
+INCLUDE = re.compile(r"^--- @include (\w+)$", re.M)
 
 
 def load(client: Any, name: str) -> Any:

@@ -10,35 +10,18 @@
 -- Idle workers are woken (LPUSH marker) for every ready job, and once for a delayed job due earlier
 -- than everything already delayed: the woken worker's claim then reports the new next due time.
 -- Returns {id1, added1, id2, added2, ...} with added 1 or 0.
--- Before the first write: a key this script touches that holds another Redis type is refused
--- whole (a script that fails midway keeps what it already wrote).
-for i, want in pairs({[1] = 'hash', [2] = 'list', [3] = 'zset', [4] = 'zset', [14] = 'hash', [15] = 'list',
-    [18] = 'hash', [19] = 'hash'}) do
-  local got = redis.call('TYPE', KEYS[i])['ok']
-  if got ~= 'none' and got ~= want then
-    return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. got .. ', not a ' .. want)
-  end
-end
-local jobs, wait, prio, delayed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local meta, marker, repeats, metrics = KEYS[14], KEYS[15], KEYS[18], KEYS[19]
-local function incr(cmd, key, field, by)  -- HINCRBY/HINCRBYFLOAT that cannot fail after a write:
-  local got = redis.pcall(cmd, key, field, by)  -- a field holding junk (or at the limit) restarts from `by`
-  if type(got) == 'table' and got.err then
-    redis.call('HSET', key, field, by)
-    return by
-  end
-  return got
+--- @include jq_lib
+local bad = wrong_type({[jobs] = 'hash', [wait] = 'list', [prio] = 'zset', [delayed] = 'zset',
+  [meta] = 'hash', [marker] = 'list', [repeats] = 'hash', [metrics] = 'hash'})
+if bad then
+  return bad
 end
 local last_id = redis.call('HGET', meta, 'id')  -- restarting it would reuse ids of live jobs: refuse
 if last_id and not string.match(last_id, '^%d+$') then
   return redis.error_reply('ERR jq_add: ' .. meta .. ' field id holds ' .. string.format('%q', last_id:sub(1, 40)) ..
     ', not a job counter: nothing added')
 end
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
+local now = clock(ARGV[1])
 local out, woken = {}, 0
 local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
 local earliest = first[2] and tonumber(first[2]) or math.huge
@@ -66,11 +49,8 @@ for j = 0, tonumber(ARGV[3]) - 1 do
           earliest = run_at
           woken = math.max(woken, 1)
         end
-      elseif priority > 0 then
-        redis.call('ZADD', prio, priority * 4294967296 + incr('HINCRBY', meta, 'pseq', 1), id)
-        woken = woken + 1
       else
-        redis.call('LPUSH', wait, id)
+        ready(id, priority)
         woken = woken + 1
       end
       incr('HINCRBY', metrics, 'total_enqueued', 1)
@@ -80,9 +60,6 @@ for j = 0, tonumber(ARGV[3]) - 1 do
   out[#out + 1] = added
 end
 if woken > 0 then
-  for _ = 1, math.min(woken, 64) do
-    redis.call('LPUSH', marker, '1')
-  end
-  redis.call('LTRIM', marker, 0, 63)
+  wake(woken)
 end
 return out

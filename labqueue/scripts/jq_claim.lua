@@ -10,45 +10,19 @@
 -- Returns {n, next_due, limited_for, server_now, id1, json1, token1, made1, id2, ...}: next_due is the
 -- run-at of the earliest delayed job ('' if none), limited_for the seconds until the limiter frees
 -- a slot ('0' when not limited), token the job's delivery count (finish and progress must show it).
--- Before the first write: a key this script touches that holds another Redis type is refused
--- whole (a script that fails midway keeps what it already wrote).
-for i, want in pairs({[1] = 'hash', [2] = 'list', [3] = 'zset', [4] = 'zset', [5] = 'zset', [8] = 'hash',
-    [9] = 'hash', [14] = 'hash', [15] = 'list', [17] = 'zset', [19] = 'hash'}) do
-  local got = redis.call('TYPE', KEYS[i])['ok']
-  if got ~= 'none' and got ~= want then
-    return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. got .. ', not a ' .. want)
-  end
+--- @include jq_lib
+local bad = wrong_type({[jobs] = 'hash', [wait] = 'list', [prio] = 'zset', [delayed] = 'zset',
+  [active] = 'zset', [runs] = 'hash', [made] = 'hash', [meta] = 'hash', [marker] = 'list',
+  [limiter] = 'zset', [metrics] = 'hash'})
+if bad then
+  return bad
 end
-local jobs, wait, prio, delayed, active = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local runs, made, meta, marker, limiter, metrics = KEYS[8], KEYS[9], KEYS[14], KEYS[15], KEYS[17], KEYS[19]
-local function options(raw)  -- the job's options; {} when its stored JSON is unreadable (never an error)
-  local ok, record = pcall(cjson.decode, raw or '')
-  local opts = ok and type(record) == 'table' and record.opts
-  return type(opts) == 'table' and opts or {}
-end
-local function incr(cmd, key, field, by)  -- HINCRBY/HINCRBYFLOAT that cannot fail after a write:
-  local got = redis.pcall(cmd, key, field, by)  -- a field holding junk (or at the limit) restarts from `by`
-  if type(got) == 'table' and got.err then
-    redis.call('HSET', key, field, by)
-    return by
-  end
-  return got
-end
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
+local now = clock(ARGV[1])
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)) do
   redis.call('ZREM', delayed, id)
   local raw = redis.call('HGET', jobs, id)
   if raw then
-    local p = tonumber(options(raw).priority) or 0
-    if p > 0 then
-      redis.call('ZADD', prio, p * 4294967296 + incr('HINCRBY', meta, 'pseq', 1), id)
-    else
-      redis.call('LPUSH', wait, id)
-    end
+    ready(id, tonumber(options(raw).priority) or 0)
   end
 end
 local server_now = now

@@ -5,27 +5,18 @@
 -- ARGV[1] '' (the server's clock, TIME: every time here is the server's)  ARGV[2] events maxlen  ARGV[3] 'completed' or 'failed'  ARGV[4] grace (s)
 -- ARGV[5] limit (0 = no limit)
 -- Returns the ids removed.
--- Before the first write: a key this script touches that holds another Redis type is refused
--- whole (a script that fails midway keeps what it already wrote).
-for i, want in pairs({[1] = 'hash', [6] = 'zset', [7] = 'zset', [8] = 'hash', [9] = 'hash', [10] = 'hash',
-    [11] = 'hash', [12] = 'hash', [13] = 'hash', [16] = 'stream'}) do
-  local got = redis.call('TYPE', KEYS[i])['ok']
-  if got ~= 'none' and got ~= want then
-    return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. got .. ', not a ' .. want)
-  end
+--- @include jq_lib
+local bad = wrong_type({[jobs] = 'hash', [completed] = 'zset', [failed] = 'zset', [runs] = 'hash',
+  [made] = 'hash', [stalls] = 'hash', [progress] = 'hash', [results] = 'hash', [errors] = 'hash',
+  [events] = 'stream'})
+if bad then
+  return bad
 end
-local jobs, completed, failed = KEYS[1], KEYS[6], KEYS[7]
-local runs, made, stalls, progress, results, errors = KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]
-local events = KEYS[16]
 local set = completed
 if ARGV[3] == 'failed' then
   set = failed
 end
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
+local now = clock(ARGV[1])
 local limit = tonumber(ARGV[5])
 local ids
 if limit > 0 then
@@ -35,12 +26,9 @@ else
 end
 for _, id in ipairs(ids) do
   redis.call('ZREM', set, id)
-  for _, key in ipairs({jobs, runs, made, stalls, progress, results, errors}) do
-    redis.call('HDEL', key, id)
-  end
+  drop(id)
 end
-if #ids > 0 then
-  -- pcall: the jobs are gone; an event that cannot be written must not report a failure
-  redis.pcall('XADD', events, 'MAXLEN', '~', ARGV[2], '*', 'event', 'cleaned', 'state', ARGV[3], 'count', #ids)
+if #ids > 0 then  -- the jobs are gone: an event that cannot be written must not report a failure
+  emit('event', 'cleaned', 'state', ARGV[3], 'count', #ids)
 end
 return ids

@@ -6,9 +6,7 @@
 -- (inclusive, 0-based; stop -1 = to the end)
 -- Returns {id, json, score, made, stalls, progress, result, error, ...}: score is the run-at time
 -- (delayed), lease deadline (active), finish time (completed, failed) or '' (waiting).
-local jobs, wait, prio, delayed, active = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local completed, failed, made, stalls, progress, results, errors =
-  KEYS[6], KEYS[7], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]
+--- @include jq_lib
 local state, start, stop = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local ids, scores = {}, {}
 local function take(list, withscores)

@@ -5,33 +5,12 @@
 -- ARGV[1] '' (unused here: times are the server's)  ARGV[2] events maxlen  ARGV[3] limit (for 'all')  ARGV[4..] job ids; none = all
 -- failed jobs, oldest first, up to the limit. Ids that are not in `failed` are skipped.
 -- Returns the ids retried.
--- Before the first write: a key this script touches that holds another Redis type is refused
--- whole (a script that fails midway keeps what it already wrote).
-for i, want in pairs({[1] = 'hash', [2] = 'list', [3] = 'zset', [7] = 'zset', [9] = 'hash', [10] = 'hash',
-    [11] = 'hash', [13] = 'hash', [14] = 'hash', [15] = 'list', [16] = 'stream'}) do
-  local got = redis.call('TYPE', KEYS[i])['ok']
-  if got ~= 'none' and got ~= want then
-    return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. got .. ', not a ' .. want)
-  end
-end
-local jobs, wait, prio, failed = KEYS[1], KEYS[2], KEYS[3], KEYS[7]
-local made, stalls, progress, errors = KEYS[9], KEYS[10], KEYS[11], KEYS[13]
-local meta, marker, events = KEYS[14], KEYS[15], KEYS[16]
-local function options(raw)  -- the job's options; {} when its stored JSON is unreadable (never an error)
-  local ok, record = pcall(cjson.decode, raw or '')
-  local opts = ok and type(record) == 'table' and record.opts
-  return type(opts) == 'table' and opts or {}
-end
-local function incr(cmd, key, field, by)  -- HINCRBY/HINCRBYFLOAT that cannot fail after a write:
-  local got = redis.pcall(cmd, key, field, by)  -- a field holding junk (or at the limit) restarts from `by`
-  if type(got) == 'table' and got.err then
-    redis.call('HSET', key, field, by)
-    return by
-  end
-  return got
-end
-local function emit(...)  -- XADD to the events stream; an event that cannot be written never aborts a move
-  redis.pcall('XADD', ...)
+--- @include jq_lib
+local bad = wrong_type({[jobs] = 'hash', [wait] = 'list', [prio] = 'zset', [failed] = 'zset',
+  [made] = 'hash', [stalls] = 'hash', [progress] = 'hash', [errors] = 'hash', [meta] = 'hash',
+  [marker] = 'list', [events] = 'stream'})
+if bad then
+  return bad
 end
 local ids = {}
 for i = 4, #ARGV do
@@ -47,16 +26,10 @@ for _, id in ipairs(ids) do
     for _, key in ipairs({made, stalls, progress, errors}) do
       redis.call('HDEL', key, id)
     end
-    local p = tonumber(options(raw).priority) or 0
-    if p > 0 then
-      redis.call('ZADD', prio, p * 4294967296 + incr('HINCRBY', meta, 'pseq', 1), id)
-    else
-      redis.call('LPUSH', wait, id)
-    end
-    redis.call('LPUSH', marker, '1')
-    emit(events, 'MAXLEN', '~', ARGV[2], '*', 'event', 'retried', 'job', id)
+    ready(id, tonumber(options(raw).priority) or 0)
+    wake(1)
+    emit('event', 'retried', 'job', id)
     done[#done + 1] = id
   end
 end
-redis.call('LTRIM', marker, 0, 63)
 return done

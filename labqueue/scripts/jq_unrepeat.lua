@@ -4,15 +4,12 @@
 --   stalls progress results errors meta marker events limiter repeat metrics
 -- ARGV[1] repeat key
 -- Returns 1 when the repeatable job existed, else 0.
--- Before the first write: a key this script touches that holds another Redis type is refused
--- whole (a script that fails midway keeps what it already wrote).
-for i, want in pairs({[1] = 'hash', [2] = 'list', [3] = 'zset', [4] = 'zset', [18] = 'hash'}) do
-  local got = redis.call('TYPE', KEYS[i])['ok']
-  if got ~= 'none' and got ~= want then
-    return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. got .. ', not a ' .. want)
-  end
+--- @include jq_lib
+local bad = wrong_type({[jobs] = 'hash', [wait] = 'list', [prio] = 'zset', [delayed] = 'zset',
+  [repeats] = 'hash'})
+if bad then
+  return bad
 end
-local jobs, wait, prio, delayed, repeats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[18]
 local id = redis.call('HGET', repeats, ARGV[1])
 if not id then
   return 0

@@ -1,0 +1,82 @@
+-- jq_lib.lua: what every jq_*.lua script shares, inlined where a script says `--- @include jq_lib`
+-- (labqueue.scripts.source resolves it when the file is read: the script Redis runs is one file).
+-- KEYS[1..19] (JobQueueKeys.script_keys()), named once here:
+local jobs, wait, prio, delayed, active = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local completed, failed, runs, made, stalls = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local progress, results, errors, meta, marker = KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15]
+local events, limiter, repeats, metrics = KEYS[16], KEYS[17], KEYS[18], KEYS[19]
+
+-- Before the first write: a key the script touches that holds another Redis type is refused
+-- whole (a script that fails midway keeps what it already wrote). `want`: key -> Redis type.
+local function wrong_type(want)
+  for key, kind in pairs(want) do
+    local got = redis.call('TYPE', key)['ok']
+    if got ~= 'none' and got ~= kind then
+      return redis.error_reply('WRONGTYPE ' .. key .. ' holds a ' .. got .. ', not a ' .. kind)
+    end
+  end
+end
+
+local function clock(arg)  -- ARGV[1]: '' = the server's clock (TIME), never the caller's
+  local now = tonumber(arg)
+  if now then
+    return now
+  end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+
+local function options(raw)  -- the job's options; {} when its stored JSON is unreadable (never an error)
+  local ok, record = pcall(cjson.decode, raw or '')
+  local opts = ok and type(record) == 'table' and record.opts
+  return type(opts) == 'table' and opts or {}
+end
+
+local function incr(cmd, key, field, by)  -- HINCRBY/HINCRBYFLOAT that cannot fail after a write:
+  local got = redis.pcall(cmd, key, field, by)  -- a field holding junk (or at the limit) restarts from `by`
+  if type(got) == 'table' and got.err then
+    redis.call('HSET', key, field, by)
+    return by
+  end
+  return got
+end
+
+local function emit(...)  -- XADD to the events stream (ARGV[2] = its maxlen); never aborts a move
+  redis.pcall('XADD', events, 'MAXLEN', '~', ARGV[2], '*', ...)
+end
+
+local function wake(n)  -- wake up to n idle workers (BRPOP on the marker list, at most 64 tokens)
+  for _ = 1, math.min(n, 64) do
+    redis.call('LPUSH', marker, '1')
+  end
+  redis.call('LTRIM', marker, 0, 63)
+end
+
+local function ready(id, priority)  -- a job ready to run: `prio` (score priority * 2^32 + sequence) or `wait`
+  if priority > 0 then
+    redis.call('ZADD', prio, priority * 4294967296 + incr('HINCRBY', meta, 'pseq', 1), id)
+  else
+    redis.call('LPUSH', wait, id)
+  end
+end
+
+local function drop(id)  -- forget a finished job: its record and everything that changed while it ran
+  for _, key in ipairs({jobs, runs, made, stalls, progress, results, errors}) do
+    redis.call('HDEL', key, id)
+  end
+end
+
+local function trim(set, keep)  -- retention: keep true = remove at once, false/nil = keep all, N = the newest N
+  if keep == true then
+    keep = 0
+  elseif type(keep) ~= 'number' then
+    return
+  end
+  local extra = redis.call('ZCARD', set) - keep
+  if extra > 0 then
+    for _, old in ipairs(redis.call('ZRANGE', set, 0, extra - 1)) do
+      drop(old)
+    end
+    redis.call('ZREMRANGEBYRANK', set, 0, extra - 1)
+  end
+end

@@ -182,6 +182,44 @@ def test_known_wrong_answer_is_rejected_with_its_reason(ex, path, r):
     assert re.search(expect.group(1), str(info.value)), f"{path.name}: the check said: {info.value}"
 
 
+FRENCH_WORDS = {"le", "la", "les", "des", "du", "un", "une", "est", "pas", "avec", "dans", "sur", "votre", "vous",
+                "et", "a", "ont", "été", "ne", "au", "que", "qui", "d'abord", "jamais", "fois"}
+ENGLISH_WORDS = {"the", "is", "was", "were", "with", "your", "you", "and", "not", "should", "of", "it", "in", "to",
+                 "than", "but", "first", "never", "times"}
+
+
+def speaks_french(text: str) -> bool:
+    """More French little words than English ones (the checks' sentences, not their data or code)."""
+    words = re.findall(r"[a-zà-ÿ']+", text.lower())
+    return sum(w in FRENCH_WORDS for w in words) > sum(w in ENGLISH_WORDS for w in words)
+
+
+@pytest.fixture
+def in_french():
+    """use_language("fr") for the test, the language before it restored after."""
+    from labqueue.lab import i18n
+
+    before = i18n._chosen
+    i18n.use_language("fr")
+    yield
+    i18n._chosen = before
+
+
+@pytest.mark.parametrize(("ex", "path"), wrong_cases())
+def test_known_wrong_answer_is_rejected_in_french(ex, path, r, in_french):
+    """With French on (a French notebook's first cell), the same wrong answer still fails, and the verdict is French."""
+    ns = namespace(r, ex)
+    run_cell(path.read_text(encoding="utf-8"), ns)
+    with pytest.raises(checks.CheckFailed) as info:
+        run_cell(EXERCISES[ex]["check"], ns)
+    assert speaks_french(str(info.value)), f"{path.name}: the check answered in English: {info.value}"
+
+
+def test_speaks_french_tells_the_languages_apart():
+    assert speaks_french("le job {job} a été perdu : il a quitté Redis au dequeue")
+    assert not speaks_french("job job-03 was lost: it left Redis at dequeue and the worker died")
+
+
 def with_solutions(path: Path) -> Any:
     """The notebook with every exercise cell replaced by its solution."""
     nb = nbformat.read(path, 4)

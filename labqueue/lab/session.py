@@ -29,7 +29,7 @@ import sys
 from functools import lru_cache
 from typing import Any
 
-from .i18n import use_language
+from .i18n import _, use_language
 
 __all__ = ["ENV_PREFIX", "backend_line", "prefix", "qname", "shared_on_purpose", "use_language"]
 
@@ -107,12 +107,14 @@ def backend_line(client: Any) -> str:
     where = describe(client)
     p = prefix()
     if shared_on_purpose():
-        whose = (f"queue names shared on purpose: {p}{_SEPARATOR}<name> ({ENV_PREFIX}={os.environ[ENV_PREFIX]})"
-                 if p else f"queue names as written, shared on purpose ({ENV_PREFIX}={_NONE})")
+        whose = (_("queue names shared on purpose: {names} ({setting})").format(
+                     names=f"{p}{_SEPARATOR}<name>", setting=f"{ENV_PREFIX}={os.environ[ENV_PREFIX]}")
+                 if p else _("queue names as written, shared on purpose ({setting})").format(
+                     setting=f"{ENV_PREFIX}={_NONE}"))
     elif p:
-        whose = f"this kernel's queues are {p}{_SEPARATOR}<name>"
+        whose = _("this kernel's queues are {names}").format(names=f"{p}{_SEPARATOR}<name>")
     elif is_fake(client):
-        whose = "queue names as written (this kernel's own server)"
+        whose = _("queue names as written (this kernel's own server)")
     else:
-        whose = "queue names as written"
+        whose = _("queue names as written")
     return f"{where} | {whose}"

@@ -16,6 +16,10 @@ and ends in one of four ways:
 
 Every check rebuilds its own state (its own keys, deleted first and after), so it can be run again.
 In Jupyter a `CheckFailed` shows as its sentence alone, without a traceback.
+
+Every sentence goes through `_()` (labqueue.lab.i18n): a French notebook (`use_language("fr")`) gets
+its checks' verdicts in French from ``locale/fr/LC_MESSAGES/checks.po``. The cell a check names is the
+heading above the exercise cell, translated with the notebook (`_("Exercise")` is "Exercice").
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from ..i18n import _
 from ..session import qname
 
 PASSED = "passed"
@@ -50,7 +55,7 @@ def passed(message: str) -> str:
 
 def not_done(message: str) -> str:
     """Print the "not done yet" sentence; returns "not done"."""
-    print(f"… not done yet: {message}")
+    print(_("… not done yet: {message}").format(message=message))
     return NOT_DONE
 
 
@@ -63,7 +68,8 @@ def need(namespace: Mapping[str, Any], cell: str, *names: str) -> list[Any]:
     """The values of `names` in the notebook's namespace; CheckFailed naming `cell` when one is missing."""
     missing = [n for n in names if n not in namespace]
     if missing:
-        raise fail(f"`{missing[0]}` is not defined yet: run the cell under “{cell}” first, then this check.")
+        raise fail(_("`{name}` is not defined yet: run the cell under “{cell}” first, then this check.")
+                   .format(name=missing[0], cell=cell))
     return [namespace[n] for n in names]
 
 
@@ -99,9 +105,11 @@ def guard(check: Callable[..., str]) -> Callable[..., str]:
         except NotDone as exc:
             return not_done(str(exc))
         except NotImplementedError as exc:
-            where = f" ({exc})" if str(exc) else ""
-            return not_done(f"part of the skeleton still raises NotImplementedError{where}; "
-                            "write it, run its cell, then run this check again.")
+            if str(exc):
+                return not_done(_("part of the skeleton still raises NotImplementedError ({what}); write it, "
+                                  "run its cell, then run this check again.").format(what=exc))
+            return not_done(_("part of the skeleton still raises NotImplementedError; write it, run its cell, "
+                              "then run this check again."))
 
     return run
 
@@ -114,11 +122,12 @@ def record_of(entry: Any) -> dict[str, Any]:
         try:
             value = json.loads(entry)
         except ValueError:
-            raise fail(f"dequeue returned {entry!r:.60}, which is not the JSON of a job") from None
+            raise fail(_("dequeue returned {entry!r:.60}, which is not the JSON of a job").format(entry=entry)) \
+                from None
         if isinstance(value, dict):
             return value
-    raise fail(f"dequeue returned {entry!r:.60} ({type(entry).__name__}); expected the job (a dict, "
-               "or its JSON text) or None")
+    raise fail(_("dequeue returned {entry!r:.60} ({kind}); expected the job (a dict, or its JSON text) or None")
+               .format(entry=entry, kind=type(entry).__name__))
 
 
 def job_ids(entries: list[Any]) -> list[str]:

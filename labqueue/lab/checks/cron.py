@@ -6,11 +6,11 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
+from ..i18n import _, language
 from . import NotDone, fail, guard, need, passed
 
-BUILD_CELL = "Build it yourself: next runs across a daylight-saving change"
-PREDICTION_CELL = "Exercise"
 FMT = "%a %d %b %Y %H:%M"
+FMT_FR = "EEE d MMM y HH:mm"  # the same in French (Babel's pattern): 'dim. 29 mars 2026 09:00'
 
 # (expression, time zone, after): each spans a daylight-saving change of its zone
 CASES = [
@@ -21,15 +21,24 @@ CASES = [
 ]
 
 
+def _day(moment: datetime, fmt: str, fmt_fr: str) -> str:
+    """`moment` (aware, shown in its own zone) with day and month names in the language in use."""
+    if language() == "fr":
+        from babel.dates import format_datetime
+
+        return format_datetime(moment, fmt_fr, tzinfo=moment.tzinfo, locale="fr")
+    return moment.strftime(fmt)
+
+
 def _local(moment: datetime, tz: ZoneInfo) -> str:
-    return f"{moment.astimezone(tz).strftime(FMT)} {tz.key.split('/')[-1].replace('_', ' ')} " \
+    return f"{_day(moment.astimezone(tz), FMT, FMT_FR)} {tz.key.split('/')[-1].replace('_', ' ')} " \
            f"({moment.astimezone(timezone.utc).strftime('%H:%M')} UTC)"
 
 
 @guard
 def next_runs(r: Any, namespace: Mapping[str, Any]) -> str:
     """Compares the student's next_runs with labqueue.cron.upcoming on four spans that cross a DST change."""
-    (student,) = need(namespace, BUILD_CELL, "next_runs")
+    (student,) = need(namespace, _("Build it yourself: next runs across a daylight-saving change"), "next_runs")
     from ... import cron
 
     for expr, tz, after in CASES:
@@ -37,31 +46,38 @@ def next_runs(r: Any, namespace: Mapping[str, Any]) -> str:
         expected = cron.upcoming(expr, tz, after.timestamp(), 5)
         got = student(expr, tz, after, 5)
         if got is None:
-            raise NotDone("next_runs returns None: return the list of datetimes.")
+            raise NotDone(_("next_runs returns None: return the list of datetimes."))
         got = list(got)
         if len(got) != 5:
-            raise fail(f"next_runs({expr!r}, {tz!r}, after, 5) returned {len(got)} datetimes, not 5.")
+            raise fail(_("next_runs({expr!r}, {tz!r}, after, 5) returned {n} datetimes, not 5.")
+                       .format(expr=expr, tz=tz, n=len(got)))
         for n, (want, have) in enumerate(zip(expected, got), 1):
             if not isinstance(have, datetime):
-                raise fail(f"run {n} of {expr!r} is {have!r}, not a datetime.")
+                raise fail(_("run {n} of {expr!r} is {got!r}, not a datetime.").format(n=n, expr=expr, got=have))
             if have.tzinfo is None or have.utcoffset() is None:
-                raise fail(f"run {n} of {expr!r} in {tz} is a naive datetime ({have:%a %d %b %H:%M}, no time zone), "
-                           f"so it names no instant: give croniter an aware datetime in {tz} and return what it gives.")
+                raise fail(_("run {n} of {expr!r} in {tz} is a naive datetime ({got}, no time zone), so it names no "
+                             "instant: give croniter an aware datetime in {tz} and return what it gives.")
+                           .format(n=n, expr=expr, tz=tz, got=_day(have, "%a %d %b %H:%M", "EEE d MMM HH:mm")))
             if have.timestamp() != want.timestamp():
-                change = "; the daylight-saving change was ignored" if have.astimezone(zone).hour != want.hour else ""
-                raise fail(f"run {n} of {expr!r} in {tz} should be {_local(want, zone)}, yours is "
-                           f"{_local(have, zone)}{change}: let croniter iterate on an aware datetime in {tz}.")
-    return passed("next_runs matches labqueue's cron on four spans across a daylight-saving change (Paris in "
-                  "March and October, New York in November, Sydney in April): same wall-clock time, new UTC offset.")
+                if have.astimezone(zone).hour != want.hour:
+                    raise fail(_("run {n} of {expr!r} in {tz} should be {want}, yours is {got}; the daylight-saving "
+                                 "change was ignored: let croniter iterate on an aware datetime in {tz}.")
+                               .format(n=n, expr=expr, tz=tz, want=_local(want, zone), got=_local(have, zone)))
+                raise fail(_("run {n} of {expr!r} in {tz} should be {want}, yours is {got}: let croniter iterate on "
+                             "an aware datetime in {tz}.")
+                           .format(n=n, expr=expr, tz=tz, want=_local(want, zone), got=_local(have, zone)))
+    return passed(_("next_runs matches labqueue's cron on four spans across a daylight-saving change (Paris in "
+                    "March and October, New York in November, Sydney in April): same wall-clock time, new UTC "
+                    "offset."))
 
 
 @guard
 def weekday_cron(r: Any, namespace: Mapping[str, Any]) -> str:
     """"Every weekday at 18:30, New York time": the next three runs after Friday 27 November 2026 noon."""
-    my_expr, my_tz = need(namespace, PREDICTION_CELL, "my_expr", "my_tz")
+    my_expr, my_tz = need(namespace, _("Exercise"), "my_expr", "my_tz")
     if my_expr is None or my_tz is None:
-        raise NotDone("write the cron expression in `my_expr` and the time zone in `my_tz`, run their cell, "
-                      "then this check.")
+        raise NotDone(_("write the cron expression in `my_expr` and the time zone in `my_tz`, run their cell, "
+                        "then this check."))
     from ... import cron
     from ...errors import ConfigError
 
@@ -69,9 +85,11 @@ def weekday_cron(r: Any, namespace: Mapping[str, Any]) -> str:
     try:
         runs = cron.upcoming(my_expr, my_tz, datetime(2026, 11, 27, 12, tzinfo=ny).timestamp(), 3)
     except ConfigError as exc:
-        raise fail(f"labqueue refuses it: {exc}.") from None
+        raise fail(_("labqueue refuses it: {error}.").format(error=exc)) from None
     got = [d.astimezone(ny).strftime("%a %H:%M") for d in runs]
     if got != ["Fri 18:30", "Mon 18:30", "Tue 18:30"]:
-        raise fail(f"after Friday 27 November 2026, noon in New York, yours runs at {', '.join(got)} New York time, "
-                   "not at 18:30 on the next three weekdays.")
-    return passed("correct: " + ", ".join(d.strftime("%a %d %b %H:%M %Z") for d in runs) + " (23:30 UTC).")
+        shown = ", ".join(_day(d.astimezone(ny), "%a %H:%M", "EEE HH:mm") for d in runs)
+        raise fail(_("after Friday 27 November 2026, noon in New York, yours runs at {runs} New York time, not at "
+                     "18:30 on the next three weekdays.").format(runs=shown))
+    shown = ", ".join(_day(d, "%a %d %b %H:%M", "EEE d MMM HH:mm") + d.strftime(" %Z") for d in runs)
+    return passed(_("correct: {runs} (23:30 UTC).").format(runs=shown))

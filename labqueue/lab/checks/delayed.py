@@ -6,10 +6,9 @@ import threading
 import time
 from typing import Any, Mapping
 
+from ..i18n import _
 from . import NotDone, fail, guard, job_ids, need, passed, qname, said, state
 
-BUILD_CELL = "Build it yourself: an atomic promotion in Lua"
-PREDICTION_CELL = "Exercise"
 DELAYS = [0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5]
 
 
@@ -22,7 +21,7 @@ def _client_like(r: Any) -> Any:
 def my_scheduler(r: Any, namespace: Mapping[str, Any]) -> str:
     """Time travel (what is due when), order of the ready list, moved once; two promoters racing on
     the same due jobs; and the commands one promote_due sends (one script, EVALSHA)."""
-    (MyScheduler,) = need(namespace, BUILD_CELL, "MyScheduler")
+    (MyScheduler,) = need(namespace, _("Build it yourself: an atomic promotion in Lua"), "MyScheduler")
     from ..trace import Tracer
 
     name = qname("nb04-mysched")
@@ -33,21 +32,22 @@ def my_scheduler(r: Any, namespace: Mapping[str, Any]) -> str:
             s.schedule({"id": f"job-{i:02d}", "type": "work", "delay": d}, base + d)
         moved = s.promote_due(base + 2.75)
         if not isinstance(moved, int) or isinstance(moved, bool):
-            raise fail(f"promote_due() returned {moved!r}; it should return how many jobs it moved (an integer, "
-                       "the script's return value).")
+            raise fail(_("promote_due() returned {moved!r}; it should return how many jobs it moved (an integer, "
+                         "the script's return value).").format(moved=moved))
         ready = r.lrange(s.ready, 0, -1)
         if moved != 5 or len(ready) != 5 or r.zcard(s.delayed) != 5:
-            raise fail(f"at base + 2.75 s the jobs due at +0.5 … +2.5 s (5 of them) should move to the ready list; "
-                       f"promote_due returned {moved}, the ready list holds {len(ready)} and the delayed set "
-                       f"{r.zcard(s.delayed)}.")
+            raise fail(_("at base + 2.75 s the jobs due at +0.5 … +2.5 s (5 of them) should move to the ready list; "
+                         "promote_due returned {moved}, the ready list holds {ready} and the delayed set {delayed}.")
+                       .format(moved=moved, ready=len(ready), delayed=r.zcard(s.delayed)))
         taken = job_ids(list(reversed(ready)))  # workers RPOP from the tail
         if taken != [f"job-{i:02d}" for i in range(5)]:
-            raise fail(f"workers (RPOP at the tail) would take {said(taken)}: the job due first should be taken "
-                       "first, so LPUSH the due jobs in due order (ZRANGEBYSCORE gives them oldest first).")
+            raise fail(_("workers (RPOP at the tail) would take {taken}: the job due first should be taken first, so "
+                         "LPUSH the due jobs in due order (ZRANGEBYSCORE gives them oldest first).")
+                       .format(taken=said(taken)))
         again = s.promote_due(base + 2.75)
         if again != 0 or r.llen(s.ready) != 5:
-            raise fail(f"a second promote_due at the same time moved {again!r} jobs: each due job moves once; "
-                       "with nothing due the script must return 0.")
+            raise fail(_("a second promote_due at the same time moved {moved!r} jobs: each due job moves once; with "
+                         "nothing due the script must return 0.").format(moved=again))
 
         r.delete(s.ready, s.delayed)
         due = base - 1
@@ -77,13 +77,13 @@ def my_scheduler(r: Any, namespace: Mapping[str, Any]) -> str:
             got = job_ids(r.lrange(s.ready, 0, -1))
             twice = sorted({j for j in got if got.count(j) > 1})
             if twice:
-                raise fail(f"with two promoters racing, job {twice[0]} reached the ready list "
-                           f"{got.count(twice[0])} times: both read it as due before either removed it; do the "
-                           "read, the push and the removal in one Lua script, which Redis runs atomically.")
+                raise fail(_("with two promoters racing, job {job} reached the ready list {times} times: both read it "
+                             "as due before either removed it; do the read, the push and the removal in one Lua "
+                             "script, which Redis runs atomically.").format(job=twice[0], times=got.count(twice[0])))
             expected = {f"{j}-{rnd}" for j in ids}
             if missing := sorted(expected - set(got)):
-                raise fail(f"with two promoters racing, job {missing[0]} left the delayed set but never reached "
-                           "the ready list.")
+                raise fail(_("with two promoters racing, job {job} left the delayed set but never reached the ready "
+                             "list.").format(job=missing[0]))
             r.delete(s.ready)
 
         tracer = Tracer(r, preload_scripts=False)
@@ -96,22 +96,22 @@ def my_scheduler(r: Any, namespace: Mapping[str, Any]) -> str:
         tracer.close()
         names = [c.name for c in sent if not c.error and c.name != "SCRIPT LOAD"]
         if len(names) != 1 or not names[0].startswith(("EVALSHA", "EVAL")):
-            raise fail(f"one promote_due sent {' + '.join(names) or 'nothing'}: separate commands, so another "
-                       "scheduler, or a crash, can come between them (a crash between ZREM and LPUSH loses the "
-                       "job); send one Lua script registered with register_script (EVALSHA).")
+            raise fail(_("one promote_due sent {sent}: separate commands, so another scheduler, or a crash, can "
+                         "come between them (a crash between ZREM and LPUSH loses the job); send one Lua script "
+                         "registered with register_script (EVALSHA).").format(sent=" + ".join(names) or _("nothing")))
         if not names[0].startswith("EVALSHA"):
-            raise fail("promote_due sends the script's source every time (EVAL): register it once with "
-                       "r.register_script(...) and call that, which sends EVALSHA.")
-    return passed("your script promotes what is due and nothing else, oldest due first, each job once; two "
-                  "promoters racing over 600 due jobs moved each exactly once; one promote_due is one EVALSHA.")
+            raise fail(_("promote_due sends the script's source every time (EVAL): register it once with "
+                         "r.register_script(...) and call that, which sends EVALSHA."))
+    return passed(_("your script promotes what is due and nothing else, oldest due first, each job once; two "
+                    "promoters racing over 600 due jobs moved each exactly once; one promote_due is one EVALSHA."))
 
 
 @guard
 def due_prediction(r: Any, namespace: Mapping[str, Any]) -> str:
     """Schedules the same ten jobs on its own queue, then compares `my_due` and `my_next` with Redis."""
-    my_due, my_next = need(namespace, PREDICTION_CELL, "my_due", "my_next")
+    my_due, my_next = need(namespace, _("Exercise"), "my_due", "my_next")
     if my_due is None or my_next is None:
-        raise NotDone("put your answers in `my_due` and `my_next`, run their cell, then this check.")
+        raise NotDone(_("put your answers in `my_due` and `my_next`, run their cell, then this check."))
     import labqueue as lq
 
     q = lq.DelayedQueue(r, qname("nb04-exercise-check"))
@@ -123,12 +123,15 @@ def due_prediction(r: Any, namespace: Mapping[str, Any]) -> str:
         moved = q.process_delayed_jobs(now=base + 2.75)
         next_in = q.next_due() - base
         if q.size() != moved or q.delayed_size() != 10 - moved:
-            raise fail(f"the experiment did not run as planned ({q.size()} ready, {q.delayed_size()} delayed).")
+            raise fail(_("the experiment did not run as planned ({ready} ready, {delayed} delayed).")
+                       .format(ready=q.size(), delayed=q.delayed_size()))
     finally:
         q.clear()
     if my_due != moved:
-        raise fail(f"{my_due} is not how many are due at base + 2.75 s: list the delays that are ≤ 2.75.")
+        raise fail(_("{said} is not how many are due at base + 2.75 s: list the delays that are ≤ 2.75.")
+                   .format(said=my_due))
     if abs(next_in - my_next) >= 0.1:
-        raise fail(f"{my_due} due is right, but the next job is not due {my_next} s after base: which is the "
-                   "smallest delay still waiting?")
-    return passed(f"correct: {moved} due at base + 2.75 s, the next at base + {next_in:.1f} s.")
+        raise fail(_("{due} due is right, but the next job is not due {said} s after base: which is the smallest "
+                     "delay still waiting?").format(due=my_due, said=my_next))
+    return passed(_("correct: {moved} due at base + 2.75 s, the next at base + {next:.1f} s.")
+                  .format(moved=moved, next=next_in))

@@ -14,6 +14,7 @@ from typing import Any
 
 from ...worker import Worker
 from .. import experiments
+from ..i18n import _
 from . import CheckFailed, NotDone, fail, record_of
 
 
@@ -76,12 +77,13 @@ class StudentQueue:
         """NotDone for a skeleton method called by a worker thread, CheckFailed for any other error."""
         for method, exc in self.errors:
             if isinstance(exc, NotImplementedError):
-                raise NotDone(f"{method}() still raises NotImplementedError; write it, run its cell, "
-                              "then run this check again.")
+                raise NotDone(_("{method}() still raises NotImplementedError; write it, run its cell, "
+                                "then run this check again.").format(method=method))
         for method, exc in self.errors:
             if isinstance(exc, CheckFailed):
                 raise exc
-            raise fail(f"your {method}() raised {type(exc).__name__}: {exc} in a worker thread.")
+            raise fail(_("your {method}() raised {error}: {message} in a worker thread.")
+                       .format(method=method, error=type(exc).__name__, message=exc))
 
 
 def run_workers(view: StudentQueue, ids: list[str], *, workers: int = 3, crash_first: int = 0,

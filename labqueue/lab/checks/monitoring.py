@@ -5,30 +5,28 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
+from ..i18n import _
 from . import NotDone, fail, guard, job_ids, jobs, need, passed, qname, state
-
-BUILD_CELL = "Build it yourself: a size that cannot drift"
-PREDICTION_CELL = "Exercise"
 
 
 def _metrics(q: Any) -> dict[str, int]:
     m = q.get_metrics()
     if m is None:
-        raise NotDone("get_metrics returns None: return the dict of metrics.")
+        raise NotDone(_("get_metrics returns None: return the dict of metrics."))
     if not isinstance(m, dict) or not {"total_enqueued", "total_dequeued", "current_size"} <= set(m):
-        raise fail(f"get_metrics() returned {m!r}; it should return a dict with total_enqueued, total_dequeued "
-                   "and current_size.")
+        raise fail(_("get_metrics() returned {got!r}; it should return a dict with total_enqueued, total_dequeued "
+                     "and current_size.").format(got=m))
     try:
         return {k: int(m[k]) for k in ("total_enqueued", "total_dequeued", "current_size")}
     except (TypeError, ValueError):
-        raise fail(f"get_metrics() returned {m!r}: each metric should be an integer.") from None
+        raise fail(_("get_metrics() returned {got!r}: each metric should be an integer.").format(got=m)) from None
 
 
 @guard
 def monitored_queue(r: Any, namespace: Mapping[str, Any]) -> str:
     """The drift scenario of the lesson (a retry pushed back by another path, a list emptied by hand), a
     worker crash with the lab's crash injection, and the commands one get_metrics sends (one MULTI)."""
-    (MonitoredQueue,) = need(namespace, BUILD_CELL, "MyMonitoredQueue")
+    (MonitoredQueue,) = need(namespace, _("Build it yourself: a size that cannot drift"), "MyMonitoredQueue")
     from ..trace import Tracer
     from .harness import StudentQueue, run_workers
 
@@ -37,20 +35,22 @@ def monitored_queue(r: Any, namespace: Mapping[str, Any]) -> str:
         q = MonitoredQueue(r, name)
         for job in jobs(10):
             q.enqueue(job)
-        taken = [q.dequeue(timeout=1) for _ in range(3)]
+        taken = [q.dequeue(timeout=1) for _n in range(3)]
         m = _metrics(q)
         if (m["total_enqueued"], m["total_dequeued"]) != (10, 3):
-            raise fail(f"after 10 enqueues and 3 dequeues get_metrics() says {m['total_enqueued']} enqueued and "
-                       f"{m['total_dequeued']} dequeued: read the counters from the hash `{q.metrics_key}`.")
+            raise fail(_("after 10 enqueues and 3 dequeues get_metrics() says {enqueued} enqueued and {dequeued} "
+                         "dequeued: read the counters from the hash `{key}`.")
+                       .format(enqueued=m["total_enqueued"], dequeued=m["total_dequeued"], key=q.metrics_key))
         r.lpush(name, json.dumps(taken[0]))  # a retry path: back in the list without calling enqueue()
         m = _metrics(q)
         if m["current_size"] != r.llen(name):
-            raise fail(f"a job was pushed back by a retry path (LPUSH, not your enqueue()): current_size says "
-                       f"{m['current_size']} but the list holds {r.llen(name)} jobs; read the size from the list "
-                       "itself (LLEN), never from a counter.")
+            raise fail(_("a job was pushed back by a retry path (LPUSH, not your enqueue()): current_size says {size} "
+                         "but the list holds {n} jobs; read the size from the list itself (LLEN), never from a "
+                         "counter.").format(size=m["current_size"], n=r.llen(name)))
         r.delete(name)  # someone empties the list by hand
         if (size := _metrics(q)["current_size"]) != 0:
-            raise fail(f"the list was deleted by hand and current_size still says {size}: read it with LLEN.")
+            raise fail(_("the list was deleted by hand and current_size still says {size}: read it with LLEN.")
+                       .format(size=size))
 
         batch = jobs(12, prefix="crash")
         for job in batch:
@@ -58,8 +58,8 @@ def monitored_queue(r: Any, namespace: Mapping[str, Any]) -> str:
         tally = run_workers(StudentQueue(q, r, name), job_ids(batch), workers=2, crash_first=1)
         m = _metrics(q)
         if m["current_size"] != r.llen(name) or tally.processed + tally.lost != 12:
-            raise fail(f"after a worker crash, current_size says {m['current_size']} but the list holds "
-                       f"{r.llen(name)} jobs.")
+            raise fail(_("after a worker crash, current_size says {size} but the list holds {n} jobs.")
+                       .format(size=m["current_size"], n=r.llen(name)))
 
         tracer = Tracer(r, preload_scripts=False)
         traced = MonitoredQueue(tracer.client, name)
@@ -69,20 +69,22 @@ def monitored_queue(r: Any, namespace: Mapping[str, Any]) -> str:
         names = [c.name for c in sent]
         reads = [c for c in sent if c.name not in ("MULTI", "EXEC")]
         if names[:1] != ["MULTI"] or names[-1:] != ["EXEC"] or any(not c.pipeline for c in reads):
-            raise fail(f"get_metrics sent {' + '.join(names)}: separate reads, so under load the counters and the "
-                       "size come from different instants; read them in one MULTI (r.pipeline(transaction=True)).")
-    return passed("get_metrics reads the size from the list (LLEN) with the counters in one MULTI: it stayed "
-                  "true after a retry pushed behind the queue's back, a list emptied by hand and a worker crash.")
+            raise fail(_("get_metrics sent {sent}: separate reads, so under load the counters and the size come "
+                         "from different instants; read them in one MULTI (r.pipeline(transaction=True)).")
+                       .format(sent=" + ".join(names)))
+    return passed(_("get_metrics reads the size from the list (LLEN) with the counters in one MULTI: it stayed "
+                    "true after a retry pushed behind the queue's back, a list emptied by hand and a worker crash."))
 
 
 @guard
 def p95_bucket(r: Any, namespace: Mapping[str, Any]) -> str:
     """Compares `my_p95_bucket` with the smallest `le` whose cumulative count reaches 95 % of the attempts."""
-    buckets, total, my_p95_bucket = need(namespace, PREDICTION_CELL, "buckets", "total", "my_p95_bucket")
+    buckets, total, my_p95_bucket = need(namespace, _("Exercise"), "buckets", "total", "my_p95_bucket")
     if my_p95_bucket is None:
-        raise NotDone("put your answer, in seconds, in `my_p95_bucket`, run its cell, then this check.")
+        raise NotDone(_("put your answer, in seconds, in `my_p95_bucket`, run its cell, then this check."))
     expected = min(le for le, count in buckets if count >= 0.95 * total)
     if my_p95_bucket != expected:
-        raise fail(f"{my_p95_bucket} is not it: each bucket counts the attempts that took at most `le` seconds "
-                   f"(cumulative); find the first bound whose count reaches 95 % of the {total:.0f} attempts.")
-    return passed(f"correct: {expected} s; 95 % of the send-email attempts finished within it.")
+        raise fail(_("{said} is not it: each bucket counts the attempts that took at most `le` seconds "
+                     "(cumulative); find the first bound whose count reaches 95 % of the {total:.0f} attempts.")
+                   .format(said=my_p95_bucket, total=total))
+    return passed(_("correct: {bucket} s; 95 % of the send-email attempts finished within it.").format(bucket=expected))

@@ -6,21 +6,22 @@ from __future__ import annotations
 import time
 from typing import Any, Mapping
 
+from ..i18n import _
 from . import NotDone, fail, guard, need, passed, qname
 
-EXERCISE = "Exercise"
 PLACES = ("waiting", "delayed", "processing", "dead")
 
 
 @guard
 def where_after_failures(r: Any, namespace: Mapping[str, Any]) -> str:
     """00: an email that fails every attempt (max_attempts=3) on its own queue; then `my_answer`."""
-    (answer,) = need(namespace, EXERCISE, "my_answer")
+    (answer,) = need(namespace, _("Exercise"), "my_answer")
     if answer is None:
-        raise NotDone("set `my_answer` to one of " + ", ".join(f'"{p}"' for p in PLACES) + ", run its cell, "
-                      "then this check.")
+        raise NotDone(_("set `my_answer` to one of {places}, run its cell, then this check.")
+                      .format(places=", ".join(f'"{p}"' for p in PLACES)))
     if answer not in PLACES:
-        raise fail(f"my_answer should be one of {', '.join(repr(p) for p in PLACES)}, not {answer!r}.")
+        raise fail(_("my_answer should be one of {places}, not {got!r}.")
+                   .format(places=", ".join(repr(p) for p in PLACES), got=answer))
     import labqueue as lq
 
     from .. import experiments
@@ -34,22 +35,23 @@ def where_after_failures(r: Any, namespace: Mapping[str, Any]) -> str:
         lq.Worker(q, {"send_email": log.handler}, poll_seconds=0.1, burst=True).run()
         where = {name for name, ids in experiments.ids_in_redis(q).items() if "always-fails" in ids}
         if len(log.executions) != 3 or len(where) != 1:
-            raise fail(f"the experiment did not run as planned ({len(log.executions)} attempts, found in {where}).")
+            raise fail(_("the experiment did not run as planned ({n} attempts, found in {where}).")
+                       .format(n=len(log.executions), where=where))
     finally:
         q.clear()
     (place,) = where
     if answer != place:
-        raise fail(f"not quite: the job is not in {answer!r}. How many attempts does the queue allow, and where "
-                   "does a job go once they are spent?")
-    return passed(f"correct: after {len(log.executions)} failed attempts the job is in {place!r}, with its last "
-                  "error, until someone inspects or replays it.")
+        raise fail(_("not quite: the job is not in {said!r}. How many attempts does the queue allow, and where does "
+                     "a job go once they are spent?").format(said=answer))
+    return passed(_("correct: after {n} failed attempts the job is in {place!r}, with its last error, until someone "
+                    "inspects or replays it.").format(n=len(log.executions), place=place))
 
 
 @guard
 def add_once(r: Any, namespace: Mapping[str, Any]) -> str:
     """08a: the student's add_order_confirmation called twice (a backend retry) on a fresh JobQueue,
     then a worker: one job in Redis, one email sent."""
-    (add_order_confirmation,) = need(namespace, EXERCISE, "add_order_confirmation")
+    (add_order_confirmation,) = need(namespace, _("Exercise"), "add_order_confirmation")
     from ...jobqueue import JobQueue
 
     q = JobQueue(r, qname("nb08a-exercise"))
@@ -61,53 +63,56 @@ def add_once(r: Any, namespace: Mapping[str, Any]) -> str:
         counts = q.get_job_counts()
         jobs = counts["waiting"] + counts["delayed"]
         if first is None or second is None:
-            raise NotDone("add_order_confirmation returns None: return the id that queue.add gives back.")
+            raise NotDone(_("add_order_confirmation returns None: return the id that queue.add gives back."))
         if jobs != 1 or first != second:
-            raise fail(f"two calls for order 1001 created {jobs} jobs (ids {first!r} and {second!r}): the backend's "
-                       "retry would send the email twice; give both calls the same job id, derived from the order, "
-                       "so the second add finds the first.")
+            raise fail(_("two calls for order 1001 created {n} jobs (ids {first!r} and {second!r}): the backend's "
+                         "retry would send the email twice; give both calls the same job id, derived from the order, "
+                         "so the second add finds the first.").format(n=jobs, first=first, second=second))
         q.process("send-email", lambda job: sent.append(job.data.get("order")), concurrency=1, poll_seconds=0.05)
         deadline = time.time() + 10
         while time.time() < deadline and (c := q.get_job_counts())["completed"] + c["failed"] < 1:
             time.sleep(0.02)
         q.close()
         if sent != [1001]:
-            raise fail(f"the worker sent {len(sent)} confirmation(s) for {sent!r}; one for order 1001 was expected.")
+            raise fail(_("the worker sent {n} confirmation(s) for {sent!r}; one for order 1001 was expected.")
+                       .format(n=len(sent), sent=sent))
         if add_order_confirmation(q, 1002, "other@example.com") == first:
-            raise fail("order 1002 got the same job id as order 1001: derive the id from the order number.")
+            raise fail(_("order 1002 got the same job id as order 1001: derive the id from the order number."))
     finally:
         q.close()
         q.obliterate()
-    return passed(f"one job ({first!r}) for two calls, one email sent: an existing job id makes add a no-op.")
+    return passed(_("one job ({job!r}) for two calls, one email sent: an existing job id makes add a no-op.")
+                  .format(job=first))
 
 
 @guard
 def duplicates_per_kill(r: Any, namespace: Mapping[str, Any]) -> str:
     """10: `max_duplicates_per_kill` against the chaos run's threads per process, and its measured bound."""
-    (answer,) = need(namespace, EXERCISE, "max_duplicates_per_kill")
-    run, result = need(namespace, "The reliable queue under fire", "run", "result")
+    (answer,) = need(namespace, _("Exercise"), "max_duplicates_per_kill")
+    run, result = need(namespace, _("The reliable queue under fire"), "run", "result")
     if answer is None:
-        raise NotDone("set `max_duplicates_per_kill`, run its cell, then this check.")
+        raise NotDone(_("set `max_duplicates_per_kill`, run its cell, then this check."))
     if isinstance(answer, bool) or not isinstance(answer, int):
-        raise fail(f"max_duplicates_per_kill should be an integer, not {answer!r}.")
+        raise fail(_("max_duplicates_per_kill should be an integer, not {got!r}.").format(got=answer))
     bound = run.concurrency  # one finished-but-unacked job per thread of the killed process
     if result.duplicated > result.kills * bound:
-        raise fail(f"the run saw {result.duplicated} duplicates for {result.kills} kills: more than the bound, "
-                   "which is a bug in the queue, not in your answer.")
+        raise fail(_("the run saw {duplicated} duplicates for {kills} kills: more than the bound, which is a bug in "
+                     "the queue, not in your answer.").format(duplicated=result.duplicated, kills=result.kills))
     if answer != bound:
-        raise fail(f"not quite: you said {answer}. How many jobs can one process hold done but not yet acked, "
-                   "given its threads and that each acks a finished job with its next claim?")
-    return passed(f"correct: at most {bound} per kill (one finished, unacked job per thread); this run: "
-                  f"{result.kills} kills, {result.duplicated} duplicates.")
+        raise fail(_("not quite: you said {said}. How many jobs can one process hold done but not yet acked, given "
+                     "its threads and that each acks a finished job with its next claim?").format(said=answer))
+    return passed(_("correct: at most {bound} per kill (one finished, unacked job per thread); this run: {kills} "
+                    "kills, {duplicated} duplicates.")
+                  .format(bound=bound, kills=result.kills, duplicated=result.duplicated))
 
 
 @guard
 def round_trips(r: Any, namespace: Mapping[str, Any]) -> str:
     """11: measures the raw loop (LMOVE + LREM) and claim(25, ack=...) on 50 jobs itself, then compares."""
-    raw_trips, claim_trips = need(namespace, EXERCISE, "raw_trips", "claim_trips")
+    raw_trips, claim_trips = need(namespace, _("Exercise"), "raw_trips", "claim_trips")
     if raw_trips is None or claim_trips is None:
-        raise NotDone("write the two loops, set `raw_trips` and `claim_trips` from the counters, run the cell, "
-                      "then this check.")
+        raise NotDone(_("write the two loops, set `raw_trips` and `claim_trips` from the counters, run the cell, "
+                        "then this check."))
     import labqueue as lq
 
     from ...bench.roundtrips import count_round_trips
@@ -126,7 +131,7 @@ def round_trips(r: Any, namespace: Mapping[str, Any]) -> str:
         with count_round_trips(r) as mine:
             done: list[Any] = []
             while True:
-                jobs, _ = q.claim(25, ack=done)
+                jobs, _rest = q.claim(25, ack=done)
                 if not jobs:
                     break
                 done = jobs  # acked by their delivery tokens
@@ -134,10 +139,10 @@ def round_trips(r: Any, namespace: Mapping[str, Any]) -> str:
         q.clear()
         r.delete(key, proc)
     if raw_trips != raw.count:
-        raise fail(f"raw_trips = {raw_trips} is not what the raw loop sends for 50 jobs: count the commands of "
-                   "one turn, and the one that ends the loop.")
+        raise fail(_("raw_trips = {said} is not what the raw loop sends for 50 jobs: count the commands of one "
+                     "turn, and the one that ends the loop.").format(said=raw_trips))
     if claim_trips != mine.count:
-        raise fail(f"claim_trips = {claim_trips} is not it: each claim acks the previous batch and takes the "
-                   "next 25, and one more claim finds the queue empty.")
-    return passed(f"correct: {raw.count} round trips for the raw loop against {mine.count} for claim.lua with "
-                  f"prefetch 25, about {raw.count / mine.count:.0f} times fewer.")
+        raise fail(_("claim_trips = {said} is not it: each claim acks the previous batch and takes the next 25, and "
+                     "one more claim finds the queue empty.").format(said=claim_trips))
+    return passed(_("correct: {raw} round trips for the raw loop against {mine} for claim.lua with prefetch 25, "
+                    "about {ratio:.0f} times fewer.").format(raw=raw.count, mine=mine.count, ratio=raw.count / mine.count))

@@ -5,16 +5,15 @@ from __future__ import annotations
 import time
 from typing import Any, Mapping
 
+from ..i18n import _
 from . import NotDone, fail, fresh, guard, need, passed, qname
-
-BUILD_CELL = "Exercise"
 
 
 @guard
 def guarded_handler(r: Any, namespace: Mapping[str, Any]) -> str:
     """The redelivery run of part 1 with the student's handler: worker A charges pay-1 and dies before
     the ack, worker B gets it again. A and B each build their own handler, as two processes would."""
-    my_handler, done_prefix = need(namespace, BUILD_CELL, "my_handler", "DONE")
+    my_handler, done_prefix = need(namespace, _("Exercise"), "my_handler", "DONE")
     from ...reliable import ReliableQueue
     from ...worker import Worker
     from ..practices import CardProcessor
@@ -34,12 +33,14 @@ def guarded_handler(r: Any, namespace: Mapping[str, Any]) -> str:
         try:
             my_handler(probe_card)(probe)
         except NotImplementedError:
-            raise NotDone("handle() still raises NotImplementedError; write it, run its cell, then this check.") from None
+            raise NotDone(_("handle() still raises NotImplementedError; write it, run its cell, then this check.")) \
+                from None
         except Exception as exc:
-            raise fail(f"your handler raised {type(exc).__name__}: {exc} on a first delivery.") from None
+            raise fail(_("your handler raised {error}: {message} on a first delivery.")
+                       .format(error=type(exc).__name__, message=exc)) from None
         if probe_card.charged_per_payment() != {"probe": 1}:
-            raise fail(f"on a first delivery your handler charged {probe_card.charged_per_payment() or 'nothing'}: "
-                       "it should charge the payment once.")
+            raise fail(_("on a first delivery your handler charged {charged}: it should charge the payment once.")
+                       .format(charged=probe_card.charged_per_payment() or _("nothing")))
         fresh(r, done_prefix.rstrip(":"))
 
         q.enqueue_many({"type": "process_payment", "payment_id": f"pay-{i + 1}", "amount": 49.90} for i in range(3))
@@ -58,25 +59,26 @@ def guarded_handler(r: Any, namespace: Mapping[str, Any]) -> str:
         for w in workers:
             w.stop()
         if a.stats["crashed"] != 1 or b.stats["recovered"] < 1:
-            raise fail("the redelivery did not happen as planned (worker A should crash and B recover its job); "
-                       "run the check again.")
+            raise fail(_("the redelivery did not happen as planned (worker A should crash and B recover its job); "
+                         "run the check again."))
         charged = card.charged_per_payment()
         for payment in ("pay-1", "pay-2", "pay-3"):
             n = charged.get(payment, 0)
             if n > 1:
-                raise fail(f"{payment} was charged {n} times: worker A charged it and died before the ack, worker B "
-                           "got the job again and its handler charged again; mark the payment in Redis with SET NX "
-                           "(shared by every worker process) and charge only when the mark is new.")
+                raise fail(_("{payment} was charged {n} times: worker A charged it and died before the ack, worker B "
+                             "got the job again and its handler charged again; mark the payment in Redis with SET NX "
+                             "(shared by every worker process) and charge only when the mark is new.")
+                           .format(payment=payment, n=n))
             if n == 0:
-                raise fail(f"{payment} was never charged: the guard said 'already done' on its first delivery (keep "
-                           "the marks under DONE, which the check clears before each run).")
+                raise fail(_("{payment} was never charged: the guard said 'already done' on its first delivery (keep "
+                             "the marks under DONE, which the check clears before each run).").format(payment=payment))
         if q.dlq_size():
-            raise fail(f"{q.dlq_size()} payment job(s) ended in the dead-letter queue: the handler failed.")
+            raise fail(_("{n} payment job(s) ended in the dead-letter queue: the handler failed.").format(n=q.dlq_size()))
     finally:
         for w in workers:
             w.stop()
         for stale in (q, card, probe_card):
             stale.clear()
         fresh(r, done_prefix.rstrip(":"))
-    return passed("one charge per payment despite the redelivery: worker A charged pay-1 and died before its "
-                  "ack, worker B ran the job again, and your guard in Redis stopped the second charge.")
+    return passed(_("one charge per payment despite the redelivery: worker A charged pay-1 and died before its "
+                    "ack, worker B ran the job again, and your guard in Redis stopped the second charge."))

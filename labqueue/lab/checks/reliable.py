@@ -6,11 +6,8 @@ import threading
 import time
 from typing import Any, Mapping
 
+from ..i18n import _
 from . import NotDone, fail, guard, job_ids, jobs, need, passed, qname, said, state
-
-DEQUEUE_CELL = "Build it yourself: a reliable dequeue and an exact ack"
-RECOVER_CELL = "Build it yourself: recovering expired leases"
-PREDICTION_CELL = "Exercise"
 
 
 def _ids(r: Any, key: str) -> list[str]:
@@ -22,7 +19,7 @@ def my_reliable_queue(r: Any, namespace: Mapping[str, Any]) -> str:
     """Twenty jobs through labqueue Workers, the first one killed mid-job (the lab's crash injection):
     nothing lost, the crashed job waits in the processing list, every acked job left it; then an ack
     among two jobs in flight removes exactly the delivered one."""
-    (MyReliableQueue,) = need(namespace, DEQUEUE_CELL, "MyReliableQueue")
+    (MyReliableQueue,) = need(namespace, _("Build it yourself: a reliable dequeue and an exact ack"), "MyReliableQueue")
     from .harness import StudentQueue, run_workers
 
     name = qname("nb02a-myreliable")
@@ -33,22 +30,23 @@ def my_reliable_queue(r: Any, namespace: Mapping[str, Any]) -> str:
             q.enqueue(job)
         first, second = q.dequeue(1), q.dequeue(1)
         if first is None or second is None:
-            raise fail("with two jobs waiting, two dequeue(1) calls should deliver both.")
+            raise fail(_("with two jobs waiting, two dequeue(1) calls should deliver both."))
         if job_ids([first, second]) != ["pair-00", "pair-01"]:
-            raise fail(f"jobs came out as {said(job_ids([first, second]))}: the oldest first (move from the tail).")
+            raise fail(_("jobs came out as {order}: the oldest first (move from the tail).")
+                       .format(order=said(job_ids([first, second]))))
         if sorted(_ids(r, processing)) == ["pair-00", "pair-01"]:  # moved: now the ack must be exact
             q.ack(second)
             left = _ids(r, processing)
             if "pair-00" not in left:
-                raise fail("with pair-00 and pair-01 in flight, ack(pair-01) removed pair-00, a job still being "
-                           "worked on: remove the delivered entry itself (LREM processing 1 entry), never whatever "
-                           "is at one end of the list.")
+                raise fail(_("with pair-00 and pair-01 in flight, ack(pair-01) removed pair-00, a job still being "
+                             "worked on: remove the delivered entry itself (LREM processing 1 entry), never whatever "
+                             "is at one end of the list."))
             if left != ["pair-00"]:
-                raise fail("ack(pair-01) left pair-01 in the processing list: LREM removed nothing, because the "
-                           "entry ack got is not byte for byte the string the move stored (a job changed and "
-                           "re-serialised after the move never matches); ack the entry exactly as dequeue got it.")
+                raise fail(_("ack(pair-01) left pair-01 in the processing list: LREM removed nothing, because the "
+                             "entry ack got is not byte for byte the string the move stored (a job changed and "
+                             "re-serialised after the move never matches); ack the entry exactly as dequeue got it."))
             if r.llen(name):
-                raise fail("an ack should not touch the waiting list.")
+                raise fail(_("an ack should not touch the waiting list."))
         r.delete(name, processing)
 
         batch = jobs(20)
@@ -57,29 +55,31 @@ def my_reliable_queue(r: Any, namespace: Mapping[str, Any]) -> str:
         view = StudentQueue(q, r, name, processing)
         tally = run_workers(view, job_ids(batch), workers=2, crash_first=1)
         if tally.lost:
-            raise fail(f"job {tally.lost_ids[0]} was lost: it left Redis at dequeue and the worker died before "
-                       f"finishing it; move it into the processing list instead (BLMOVE {name} → {processing}).")
+            raise fail(_("job {job} was lost: it left Redis at dequeue and the worker died before finishing it; move "
+                         "it into the processing list instead (BLMOVE {name} → {processing}).")
+                       .format(job=tally.lost_ids[0], name=name, processing=processing))
         left = _ids(r, processing)
         crashed = [e.job_id for e in view.last_log.crashed()]
         stale = [j for j in left if j not in crashed]
         if stale:
-            raise fail(f"job {stale[0]} was done and acked but is still in the processing list ({len(left)} entries "
-                       "left): your ack did not remove the entry it was given (LREM processing 1 <entry> removes it only "
-                       "if it is byte for byte the string the move stored; a job changed and re-serialised after the "
-                       "move never matches).")
+            raise fail(_("job {job} was done and acked but is still in the processing list ({n} entries left): your "
+                         "ack did not remove the entry it was given (LREM processing 1 <entry> removes it only if it is "
+                         "byte for byte the string the move stored; a job changed and re-serialised after the move "
+                         "never matches).").format(job=stale[0], n=len(left)))
         if left != crashed:
-            raise fail(f"after the run the processing list holds {said(left) or 'nothing'}; it should hold just "
-                       f"{said(crashed)}, the job of the worker that died, until a recovery puts it back.")
-    return passed("MyReliableQueue works: a worker killed mid-job lost nothing (its job waits in the processing "
-                  "list for a recovery), every acked job left the processing list, and an ack removes exactly "
-                  "the entry it was given.")
+            raise fail(_("after the run the processing list holds {left}; it should hold just {crashed}, the job of "
+                         "the worker that died, until a recovery puts it back.")
+                       .format(left=said(left) or _("nothing"), crashed=said(crashed)))
+    return passed(_("MyReliableQueue works: a worker killed mid-job lost nothing (its job waits in the processing "
+                    "list for a recovery), every acked job left the processing list, and an ack removes exactly "
+                    "the entry it was given."))
 
 
 @guard
 def my_recovery(r: Any, namespace: Mapping[str, Any]) -> str:
     """A crashed worker's job comes back once its lease expired (and only then), a live worker's job is
     left alone, an acked job is never re-queued, and two recoverers racing re-queue each job once."""
-    (MyLeasedQueue,) = need(namespace, RECOVER_CELL, "MyLeasedQueue")
+    (MyLeasedQueue,) = need(namespace, _("Build it yourself: recovering expired leases"), "MyLeasedQueue")
     from .harness import StudentQueue, run_workers
 
     name = qname("nb02b-myleased")
@@ -93,44 +93,49 @@ def my_recovery(r: Any, namespace: Mapping[str, Any]) -> str:
         tally = run_workers(view, job_ids(batch), workers=2, crash_first=1)
         held = _ids(r, q.processing)
         if len(held) != 1 or tally.lost:
-            raise fail(f"before any recovery the processing list should hold the crashed worker's job alone; it "
-                       f"holds {said(held) or 'nothing'} (the dequeue and ack are given: run their cell unchanged).")
+            raise fail(_("before any recovery the processing list should hold the crashed worker's job alone; it "
+                         "holds {held} (the dequeue and ack are given: run their cell unchanged).")
+                       .format(held=said(held) or _("nothing")))
         crashed = held[0]
         early = q.recover(time.time())
         if _ids(r, q.processing) != [crashed] or early:
-            raise fail(f"recover(now) right after the crash moved {early!r} jobs: {crashed}'s lease has not expired "
-                       "yet (its worker may only be slow), so leave it; re-queue only leases whose deadline ≤ now.")
+            raise fail(_("recover(now) right after the crash moved {moved!r} jobs: {job}'s lease has not expired yet "
+                         "(its worker may only be slow), so leave it; re-queue only leases whose deadline ≤ now.")
+                       .format(moved=early, job=crashed))
         moved = q.recover(time.time() + q.lease_seconds + 1)
         if crashed in _ids(r, q.processing):
-            raise fail(f"{crashed}'s lease expired but recover() left it in the processing list: nobody will ever "
-                       "run it; push it back to the waiting list and remove it from processing and leases.")
+            raise fail(_("{job}'s lease expired but recover() left it in the processing list: nobody will ever run "
+                         "it; push it back to the waiting list and remove it from processing and leases.")
+                       .format(job=crashed))
         if crashed not in _ids(r, name):
-            raise fail(f"job {crashed} was lost: recover() removed it from the processing list but did not push it "
-                       "back to the waiting list.")
+            raise fail(_("job {job} was lost: recover() removed it from the processing list but did not push it back "
+                         "to the waiting list.").format(job=crashed))
         if moved != 1:
-            raise fail(f"recover() re-queued one job but returned {moved!r}; return how many it re-queued.")
+            raise fail(_("recover() re-queued one job but returned {moved!r}; return how many it re-queued.")
+                       .format(moved=moved))
         again = run_workers(view, [crashed], workers=2)
         if again.processed != 1 or r.llen(q.processing) or r.zcard(q.leases):
-            raise fail(f"after the recovery the workers ran {crashed} {again.processed} time(s); the processing list "
-                       f"holds {r.llen(q.processing)} and the leases {r.zcard(q.leases)}: recover() should move the "
-                       "job back to the waiting list and remove its lease.")
+            raise fail(_("after the recovery the workers ran {job} {times} time(s); the processing list holds "
+                         "{processing} and the leases {leases}: recover() should move the job back to the waiting "
+                         "list and remove its lease.").format(job=crashed, times=again.processed,
+                                                              processing=r.llen(q.processing), leases=r.zcard(q.leases)))
 
         q.enqueue({"id": "live", "type": "work"})
         live = q.dequeue(1)
         q.enqueue({"id": "acked", "type": "work"})
         q.ack(q.dequeue(1))
         if q.recover(time.time() + 0.01 * q.lease_seconds) or job_ids(r.lrange(name, 0, -1)):
-            raise fail("recover() re-queued a job whose worker is alive (lease not expired) or already acked: "
-                       "that job would run twice.")
+            raise fail(_("recover() re-queued a job whose worker is alive (lease not expired) or already acked: "
+                         "that job would run twice."))
         q.ack(live)
 
         r.delete(name, q.processing, q.leases)
         for job in jobs(150, prefix="stale"):
             q.enqueue(job)
-        for _ in range(150):
+        for _n in range(150):
             q.dequeue(1)  # 150 deliveries whose workers then died
         later = time.time() + q.lease_seconds + 1
-        recoverers = [MyLeasedQueue(type(r)(connection_pool=r.connection_pool), name) for _ in range(2)]
+        recoverers = [MyLeasedQueue(type(r)(connection_pool=r.connection_pool), name) for _n in range(2)]
         for p in recoverers:
             p.lease_seconds = q.lease_seconds
         barrier = threading.Barrier(2)
@@ -153,26 +158,27 @@ def my_recovery(r: Any, namespace: Mapping[str, Any]) -> str:
         back = _ids(r, name)
         twice = sorted({j for j in back if back.count(j) > 1})
         if twice:
-            raise fail(f"with two recoverers racing (two workers' heartbeats), job {twice[0]} was re-queued "
-                       f"{back.count(twice[0])} times: both read its lease as expired before either removed it; "
-                       "do the read and the moves in one Lua script (or re-queue only when your ZREM removed it).")
+            raise fail(_("with two recoverers racing (two workers' heartbeats), job {job} was re-queued {times} "
+                         "times: both read its lease as expired before either removed it; do the read and the moves "
+                         "in one Lua script (or re-queue only when your ZREM removed it).")
+                       .format(job=twice[0], times=back.count(twice[0])))
         if len(set(back)) != 150 or r.llen(q.processing) or r.zcard(q.leases):
-            raise fail(f"with two recoverers racing, {len(set(back))} of 150 expired jobs came back to the waiting "
-                       f"list; {r.llen(q.processing)} are still in processing.")
-    return passed("your recover() brings back a dead worker's job once its lease has expired and not before, "
-                  "leaves live and acked jobs alone, and two recoverers racing over 150 expired leases "
-                  "re-queued each job once.")
+            raise fail(_("with two recoverers racing, {back} of 150 expired jobs came back to the waiting list; "
+                         "{left} are still in processing.").format(back=len(set(back)), left=r.llen(q.processing)))
+    return passed(_("your recover() brings back a dead worker's job once its lease has expired and not before, "
+                    "leaves live and acked jobs alone, and two recoverers racing over 150 expired leases "
+                    "re-queued each job once."))
 
 
 @guard
 def twice_prediction(r: Any, namespace: Mapping[str, Any]) -> str:
     """Thirty jobs on a ReliableQueue, two workers killed after their work and before their ack, a
     survivor whose heartbeat recovers the leases; then `my_prediction` against the tally."""
-    (prediction,) = need(namespace, PREDICTION_CELL, "my_prediction")
+    (prediction,) = need(namespace, _("Exercise"), "my_prediction")
     if prediction is None:
-        raise NotDone("put your prediction in `my_prediction` (an integer), run its cell, then this check.")
+        raise NotDone(_("put your prediction in `my_prediction` (an integer), run its cell, then this check."))
     if isinstance(prediction, bool) or not isinstance(prediction, int):
-        raise fail(f"my_prediction should be an integer number of jobs, not {prediction!r}.")
+        raise fail(_("my_prediction should be an integer number of jobs, not {got!r}.").format(got=prediction))
     import labqueue as lq
 
     from .. import experiments
@@ -195,12 +201,15 @@ def twice_prediction(r: Any, namespace: Mapping[str, Any]) -> str:
             survivor.stop()
         measured = experiments.tally(q, ids, log)
         if measured.lost or measured.processed != 30 or measured.crashed != 2 or any(q.counts().values()):
-            raise fail(f"the experiment did not run as planned: {measured.as_dict()} (re-run the notebook from the top).")
+            raise fail(_("the experiment did not run as planned: {tally} (re-run the notebook from the top).")
+                       .format(tally=measured.as_dict()))
     finally:
         q.clear()
     if prediction != measured.processed_twice:
-        raise fail(f"not quite: you said {prediction}. Ask what the two workers had done before dying, what "
-                   "Redis still held for them, and what the recovery did with it; then change my_prediction.")
-    return passed(f"correct: {measured.processed_twice} of 30 ran twice, none lost. A worker that dies after the "
-                  "work but before the ack leaves its job in processing; its lease expires and the job runs "
-                  "again: at-least-once, so handlers must be idempotent (notebook 09).")
+        raise fail(_("not quite: you said {said}. Ask what the two workers had done before dying, what Redis "
+                     "still held for them, and what the recovery did with it; then change my_prediction.")
+                   .format(said=prediction))
+    return passed(_("correct: {twice} of 30 ran twice, none lost. A worker that dies after the work but before "
+                    "the ack leaves its job in processing; its lease expires and the job runs again: "
+                    "at-least-once, so handlers must be idempotent (notebook 09).")
+                  .format(twice=measured.processed_twice))

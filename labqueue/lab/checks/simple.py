@@ -6,17 +6,15 @@ import threading
 import time
 from typing import Any, Mapping
 
+from ..i18n import _
 from . import NotDone, fail, fresh, guard, job_ids, jobs, need, passed, qname, record_of, said, state
-
-MY_QUEUE_CELL = "Build it yourself: MyQueue"
-PREDICTION_CELL = "Exercise"
 
 
 @guard
 def my_queue(r: Any, namespace: Mapping[str, Any]) -> str:
     """MyQueue: FIFO, size read from Redis, dequeue blocks up to its timeout and wakes on a new job,
     then 60 jobs through three labqueue Workers and one crashed worker (the lab's crash injection)."""
-    (MyQueue,) = need(namespace, MY_QUEUE_CELL, "MyQueue")
+    (MyQueue,) = need(namespace, _("Build it yourself: MyQueue"), "MyQueue")
     from .harness import StudentQueue, run_workers
 
     name = qname("nb01-myqueue")
@@ -26,40 +24,45 @@ def my_queue(r: Any, namespace: Mapping[str, Any]) -> str:
         for job in sent:
             q.enqueue(job)
         if r.type(name) not in ("list", b"list"):
-            raise fail(f"after three enqueue() calls the key {name!r} is not a Redis list "
-                       f"(it is {r.type(name)!r}): LPUSH each job, as JSON, onto the list named `name`.")
+            raise fail(_("after three enqueue() calls the key {name!r} is not a Redis list (it is {kind!r}): "
+                         "LPUSH each job, as JSON, onto the list named `name`.").format(name=name, kind=r.type(name)))
         if (size := q.size()) != 3:
-            raise fail(f"after three enqueue() calls size() says {size!r}, but the list holds {r.llen(name)} jobs.")
-        got = [q.dequeue(timeout=1) for _ in range(3)]
+            raise fail(_("after three enqueue() calls size() says {size!r}, but the list holds {n} jobs.")
+                       .format(size=size, n=r.llen(name)))
+        got = [q.dequeue(timeout=1) for _i in range(3)]
         if None in got:
-            raise fail(f"dequeue(timeout=1) returned None while jobs were waiting (it returned {said(got)}).")
+            raise fail(_("dequeue(timeout=1) returned None while jobs were waiting (it returned {got}).")
+                       .format(got=said(got)))
         order = job_ids(got)
         if order != job_ids(sent):
-            raise fail(f"jobs enqueued in the order {said(job_ids(sent))} came out as {said(order)}: a queue "
-                       "gives the oldest first (LPUSH at the head, BRPOP at the tail).")
+            raise fail(_("jobs enqueued in the order {sent} came out as {order}: a queue gives the oldest first "
+                         "(LPUSH at the head, BRPOP at the tail).").format(sent=said(job_ids(sent)), order=said(order)))
         if record_of(got[0]) != sent[0]:
-            raise fail(f"job-00 came back as {record_of(got[0])!r}, not as it was enqueued ({sent[0]!r}).")
+            raise fail(_("job-00 came back as {got!r}, not as it was enqueued ({sent!r}).")
+                       .format(got=record_of(got[0]), sent=sent[0]))
 
         other = MyQueue(r, name)  # a second client of the same queue, e.g. another process
         for job in jobs(2, prefix="more"):
             q.enqueue(job)
         if (size := other.size()) != 2:
-            raise fail(f"another MyQueue on the same name says size() = {size!r} while the list holds "
-                       f"{r.llen(name)} jobs: read the size from Redis (LLEN), not from a Python counter.")
+            raise fail(_("another MyQueue on the same name says size() = {size!r} while the list holds {n} jobs: "
+                         "read the size from Redis (LLEN), not from a Python counter.").format(size=size, n=r.llen(name)))
         fresh(r, name)
         if (size := q.size()) != 0:
-            raise fail(f"with the list deleted, size() still says {size!r}: read it from Redis (LLEN).")
+            raise fail(_("with the list deleted, size() still says {size!r}: read it from Redis (LLEN).").format(size=size))
 
         start = time.monotonic()
         nothing = q.dequeue(timeout=0.3)
         waited = time.monotonic() - start
         if nothing is not None:
-            raise fail(f"dequeue(timeout=0.3) on an empty queue returned {nothing!r}; it should return None.")
+            raise fail(_("dequeue(timeout=0.3) on an empty queue returned {got!r}; it should return None.")
+                       .format(got=nothing))
         if waited < 0.2:
-            raise fail(f"dequeue(timeout=0.3) on an empty queue returned after {waited:.2f} s: it should block "
-                       "up to its timeout in Redis (BRPOP with timeout), not return at once (RPOP).")
+            raise fail(_("dequeue(timeout=0.3) on an empty queue returned after {waited:.2f} s: it should block up to "
+                         "its timeout in Redis (BRPOP with timeout), not return at once (RPOP).").format(waited=waited))
         if waited > 2.0:
-            raise fail(f"dequeue(timeout=0.3) on an empty queue waited {waited:.1f} s: pass the timeout to BRPOP.")
+            raise fail(_("dequeue(timeout=0.3) on an empty queue waited {waited:.1f} s: pass the timeout to BRPOP.")
+                       .format(waited=waited))
 
         got_late: list[Any] = []
         waiter = threading.Thread(target=lambda: got_late.append((q.dequeue(timeout=3), time.monotonic())),
@@ -70,10 +73,11 @@ def my_queue(r: Any, namespace: Mapping[str, Any]) -> str:
         q.enqueue({"id": "late", "type": "work", "n": 99})
         waiter.join(5)
         if not got_late or got_late[0][0] is None:
-            raise fail("a job enqueued while dequeue(timeout=3) was waiting was not delivered to it.")
+            raise fail(_("a job enqueued while dequeue(timeout=3) was waiting was not delivered to it."))
         if (delay := got_late[0][1] - pushed) > 1.0:
-            raise fail(f"a job enqueued while dequeue(timeout=3) was waiting reached it {delay:.1f} s later: "
-                       "block in Redis (BRPOP), which returns as soon as a job arrives, instead of sleeping.")
+            raise fail(_("a job enqueued while dequeue(timeout=3) was waiting reached it {delay:.1f} s later: block "
+                         "in Redis (BRPOP), which returns as soon as a job arrives, instead of sleeping.")
+                       .format(delay=delay))
 
         view = StudentQueue(q, r, name)
         batch = jobs(60)
@@ -81,29 +85,32 @@ def my_queue(r: Any, namespace: Mapping[str, Any]) -> str:
             q.enqueue(job)
         tally = run_workers(view, job_ids(batch), workers=3)
         if tally.lost or tally.processed != 60 or tally.processed_twice:
-            raise fail(f"through three labqueue Workers, {tally.processed} of 60 jobs ran, {tally.lost} were lost "
-                       f"({said(tally.lost_ids)}) and {tally.processed_twice} ran twice ({said(tally.twice_ids)}).")
+            raise fail(_("through three labqueue Workers, {ran} of 60 jobs ran, {lost} were lost ({lost_ids}) and "
+                         "{twice} ran twice ({twice_ids}).").format(
+                ran=tally.processed, lost=tally.lost, lost_ids=said(tally.lost_ids), twice=tally.processed_twice,
+                twice_ids=said(tally.twice_ids)))
 
         crash = jobs(10, prefix="crash")
         for job in crash:
             q.enqueue(job)
         tally = run_workers(view, job_ids(crash), workers=1, crash_first=1)
-        lost = (f"it lost {said(tally.lost_ids)}: the job left Redis at BRPOP and the worker died before "
-                "finishing it (notebook 02a fixes that)" if tally.lost else "it lost nothing")
-    return passed("MyQueue works: FIFO, size() read from Redis (LLEN), dequeue blocks up to its timeout and "
-                  "wakes as soon as a job arrives, 60 jobs through 3 labqueue Workers with none lost or run "
-                  f"twice. Then a worker was killed mid-job, as in part 3: {lost}.")
+        lost = (_("it lost {ids}: the job left Redis at BRPOP and the worker died before finishing it "
+                  "(notebook 02a fixes that)").format(ids=said(tally.lost_ids)) if tally.lost else
+                _("it lost nothing"))
+    return passed(_("MyQueue works: FIFO, size() read from Redis (LLEN), dequeue blocks up to its timeout and "
+                    "wakes as soon as a job arrives, 60 jobs through 3 labqueue Workers with none lost or run "
+                    "twice. Then a worker was killed mid-job, as in part 3: {lost}.").format(lost=lost))
 
 
 @guard
 def crash_after_prediction(r: Any, namespace: Mapping[str, Any]) -> str:
     """Run 20 jobs on a SimpleQueue with three workers each killed after the work of their first job,
     check the Redis state, then compare with `my_prediction` (the measured count is not shown before)."""
-    (prediction,) = need(namespace, PREDICTION_CELL, "my_prediction")
+    (prediction,) = need(namespace, _("Exercise"), "my_prediction")
     if prediction is None:
-        raise NotDone("put your prediction in `my_prediction` (an integer), run its cell, then this check.")
+        raise NotDone(_("put your prediction in `my_prediction` (an integer), run its cell, then this check."))
     if isinstance(prediction, bool) or not isinstance(prediction, int):
-        raise fail(f"my_prediction should be an integer number of jobs, not {prediction!r}.")
+        raise fail(_("my_prediction should be an integer number of jobs, not {got!r}.").format(got=prediction))
     import labqueue as lq
 
     from .. import experiments
@@ -122,12 +129,13 @@ def crash_after_prediction(r: Any, namespace: Mapping[str, Any]) -> str:
         lq.Worker(q, {"send_email": log.handler}, name="finisher", poll_seconds=0.1, burst=True).run()
         measured = experiments.tally(q, ids, log)
         if q.size() != 0 or measured.crashed != 3 or measured.processed + measured.lost != 20:
-            raise fail(f"the experiment did not run as planned: {measured.as_dict()} (re-run the notebook from the top).")
+            raise fail(_("the experiment did not run as planned: {tally} (re-run the notebook from the top).")
+                       .format(tally=measured.as_dict()))
     finally:
         q.clear()
     if prediction != measured.lost:
-        raise fail(f"not quite: you said {prediction}. Ask when each crashed job left Redis, and whether its "
-                   "email had gone out before the worker died; then change my_prediction and re-run.")
-    return passed(f"correct: {measured.lost} of 20 lost. Each worker died after sending its email, so the work "
-                  f"was done; {measured.processed} emails went out. The simple queue loses a job only when the "
-                  "worker dies before the work.")
+        raise fail(_("not quite: you said {said}. Ask when each crashed job left Redis, and whether its email had "
+                     "gone out before the worker died; then change my_prediction and re-run.").format(said=prediction))
+    return passed(_("correct: {lost} of 20 lost. Each worker died after sending its email, so the work was done; "
+                    "{sent} emails went out. The simple queue loses a job only when the worker dies before the work.")
+                  .format(lost=measured.lost, sent=measured.processed))

@@ -70,35 +70,45 @@ def table(result: dict[str, Any]) -> str:
 
 
 def summary(result: dict[str, Any]) -> str:
-    """Header, table, import times, targets: what the command prints."""
+    """Header, table, import times, targets: what the command prints (English unless the lab's language
+    is set, as the table)."""
     meta = result["meta"]
-    lines = [f"labqueue benchmark — {meta['backend']}; N={meta['n']:,} no-op jobs, payload {{\"i\": n}}, "
-             f"K={meta['threads']} threads, prefetch {meta['prefetch']}, lease {meta['lease_s']:g} s, "
-             f"{meta['cpus']} CPUs, Python {meta['python']}, {meta['started']}, run took "
-             f"{meta['duration_s']:.0f} s", "",
-             "Ratios in parentheses: to the raw redis-py baseline of the same column (processing: to the "
-             "BLMOVE+LREM loop; enqueue 1-by-1: to raw LPUSH timed in alternating blocks of 500).", "", table(result), ""]
+    lines = [_("labqueue benchmark — {backend}; N={n} no-op jobs, payload {payload}, K={threads} threads, "
+               "prefetch {prefetch}, lease {lease} s, {cpus} CPUs, Python {python}, {started}, run took {seconds} s"
+               ).format(backend=meta["backend"], n=f"{meta['n']:,}", payload='{"i": n}', threads=meta["threads"],
+                        prefetch=meta["prefetch"], lease=f"{meta['lease_s']:g}", cpus=meta["cpus"],
+                        python=meta["python"], started=meta["started"], seconds=f"{meta['duration_s']:.0f}"), "",
+             _("Ratios in parentheses: to the raw redis-py baseline of the same column (processing: to the "
+               "BLMOVE+LREM loop; enqueue 1-by-1: to raw LPUSH timed in alternating blocks of 500)."), "",
+             table(result), ""]
     imp = result["import_ms"]
     if imp["labqueue"] is not None:
-        lines.append(f"import time (median of 5 fresh interpreters): `import labqueue` {imp['labqueue']:.0f} ms "
-                     f"(lazy, PEP 562: no queue module, no redis-py); `from labqueue import ReliableQueue, "
-                     f"connect` {imp['labqueue_queue']:.0f} ms, what a queue user pays, of which "
-                     f"`import redis` alone {imp['redis']:.0f} ms")
+        lines.append(_("import time (median of 5 fresh interpreters): `import labqueue` {labqueue} ms (lazy, PEP 562: "
+                       "no queue module, no redis-py); `from labqueue import ReliableQueue, connect` {queue} ms, "
+                       "what a queue user pays, of which `import redis` alone {redis} ms").format(
+            labqueue=f"{imp['labqueue']:.0f}", queue=f"{imp['labqueue_queue']:.0f}", redis=f"{imp['redis']:.0f}"))
     for row in result["systems"]:
-        for key in ("lateness_kind", "redelivery_kind"):
-            if key in row:
-                lines.append(f"{row['system']}: {key.split('_')[0]} measured on {row[key]}")
+        if "lateness_kind" in row:
+            lines.append(_("{system}: lateness measured on {kind}").format(system=row["system"],
+                                                                           kind=row["lateness_kind"]))
+        if "redelivery_kind" in row:
+            lines.append(_("{system}: redelivery measured on {kind}").format(system=row["system"],
+                                                                             kind=row["redelivery_kind"]))
         if "lease_left_at_kill_s" in row:
-            lines.append(f"{row['system']}: lease left at the kill {row['lease_left_at_kill_s']:.2f} s "
-                         f"(the heartbeat extends it every lease/3), re-delivered "
-                         f"{row['redelivery_s'] - row['lease_left_at_kill_s']:.3f} s after it expired")
-    lines += ["", "Targets of issue 6:"]
+            lines.append(_("{system}: lease left at the kill {left} s (the heartbeat extends it every lease/3), "
+                           "re-delivered {after} s after it expired").format(
+                system=row["system"], left=f"{row['lease_left_at_kill_s']:.2f}",
+                after=f"{row['redelivery_s'] - row['lease_left_at_kill_s']:.3f}"))
+    lines += ["", _("Targets of issue 6:")]
+    states = {True: _("MET"), False: _("MISSED"), None: _("n/a")}
+    width = max(len(text) for text in states.values())
     for t in result["targets"]:
-        state = {True: "MET   ", False: "MISSED", None: "n/a   "}[t["met"]]
-        value = "n/a" if t["value"] is None else f"{t['value']:.2f}{t['unit']}"
+        state = states[t["met"]].ljust(width)
+        value = _("n/a") if t["value"] is None else f"{t['value']:.2f}{t['unit']}"
         op = "<" if t["unit"] in ("ms", "B", "s") else ">="
         note = f"; {t['note']}" if t.get("note") else ""
-        lines.append(f"  {state} {t['target']}: {value} (goal {op} {t['goal']:g}{t['unit']}){note}")
+        goal = _("goal {op} {goal}").format(op=op, goal=f"{t['goal']:g}{t['unit']}")
+        lines.append(f"  {state} {t['target']}: {value} ({goal}){note}")
     return "\n".join(lines)
 
 

@@ -43,6 +43,8 @@ def _catalogue(lang: str) -> dict[str, tuple[object, Path]]:
                     continue
                 key = message.id[0] if isinstance(message.id, tuple) else message.id
                 messages[key] = (message, path)
+                if isinstance(message.id, tuple):       # ngettext: the plural is extracted too
+                    messages[message.id[1]] = (message, path)
     return messages
 
 

@@ -8,6 +8,9 @@ with Voila: `.venv/bin/voila notebooks/dashboard.ipynb`.
 
 `DemoTraffic` feeds a queue for a demo: a producer thread adding jobs at a steady rate, a share of
 them flaky, and the queue's workers processing them.
+
+Everything it shows is in the language in use (labqueue.lab.i18n); the states and the buttons' action
+names stay English where code reads them (`counts["waiting"]`, `act("pause")`).
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ import ipywidgets as widgets
 from .. import _running
 from ..jobqueue import JobQueue
 from ..metrics import QueueMetrics
-from .live import render_png
+from .i18n import N_, _, ngettext
+from .live import render_png, translated
 
 STATE_COLOURS = {"waiting": "#1f77b4", "active": "#ff7f0e", "delayed": "#9467bd", "completed": "#2ca02c",
                  "failed": "#d62728", "paused": "#7f7f7f"}
+STATE_LABELS = {"waiting": N_("waiting"), "active": N_("active"), "delayed": N_("delayed"),
+                "completed": N_("completed"), "failed": N_("failed"), "paused": N_("paused")}
 
 
 class Dashboard:
@@ -47,26 +53,27 @@ class Dashboard:
         self.count_labels = {s: self._live(widgets.HTML(value=self._badge(s, 0))) for s in STATE_COLOURS}
         self.rates = self._live(widgets.HTML(value=""))
         self.chart = self._live(widgets.Image(format="png", layout=widgets.Layout(width="560px")))
-        self.failed_table = self._live(widgets.HTML(value="<i>no failed jobs</i>"))
-        self.status = self._live(widgets.Label(value="ready"))
-        self.grace = widgets.FloatText(value=0.0, description="clean older than (s)",
-                                       style={"description_width": "140px"}, layout=widgets.Layout(width="240px"))
-        self.buttons = {
-            "pause": widgets.Button(description="pause", icon="pause", button_style="warning"),
-            "resume": widgets.Button(description="resume", icon="play", button_style="success"),
-            "retry failed": widgets.Button(description="retry failed", icon="redo", button_style="info"),
-            "clean": widgets.Button(description="clean", icon="trash", button_style="danger"),
+        self.failed_table = self._live(widgets.HTML(value=self._failed_html([])))
+        self.status = self._live(widgets.Label(value=_("ready")))
+        self.grace = widgets.FloatText(value=0.0, description=_("clean older than (s)"),
+                                       style={"description_width": "160px"}, layout=widgets.Layout(width="260px"))
+        self.buttons = {  # keys: the actions act() takes; descriptions: what the student reads
+            "pause": widgets.Button(description=_("pause"), icon="pause", button_style="warning"),
+            "resume": widgets.Button(description=_("resume"), icon="play", button_style="success"),
+            "retry failed": widgets.Button(description=_("retry failed"), icon="redo", button_style="info"),
+            "clean": widgets.Button(description=_("clean"), icon="trash", button_style="danger"),
         }
+        title = _("queue {name}").format(name=f"<code>{html.escape(queue.name)}</code>")
         for name, button in self.buttons.items():
             button.on_click(lambda _b, name=name: self.act(name))
         self.box = widgets.VBox([
-            widgets.HTML(value=f"<h3>queue <code>{html.escape(queue.name)}</code></h3>"),
+            widgets.HTML(value=f"<h3>{title}</h3>"),
             widgets.HBox(list(self.count_labels.values())),
             self.rates,
             self.chart,
             widgets.HBox([*self.buttons.values(), self.grace]),
             self.status,
-            widgets.HTML(value="<b>latest failed jobs</b>"),
+            widgets.HTML(value="<b>" + html.escape(_("latest failed jobs")) + "</b>"),
             self.failed_table,
         ])
         self.box.add_class("lq-panel")
@@ -79,7 +86,8 @@ class Dashboard:
     @staticmethod
     def _badge(state: str, n: int) -> str:
         return (f"<div style='padding:4px 10px;margin:2px;border-radius:6px;color:white;"
-                f"background:{STATE_COLOURS[state]}'>{state}<br><b style='font-size:1.4em'>{n}</b></div>")
+                f"background:{STATE_COLOURS[state]}'>{html.escape(translated(STATE_LABELS[state]))}<br>"
+                f"<b style='font-size:1.4em'>{n}</b></div>")
 
     # -- actions -------------------------------------------------------------------------------
     def act(self, action: str) -> str:
@@ -87,16 +95,19 @@ class Dashboard:
         q = self.queue
         if action == "pause":
             q.pause()
-            message = "queue paused: workers finish the job in hand and take no new one"
+            message = _("queue paused: workers finish the job in hand and take no new one")
         elif action == "resume":
             q.resume()
-            message = "queue resumed"
+            message = _("queue resumed")
         elif action == "retry failed":
-            message = f"{q.retry_failed()} failed jobs moved back to waiting"
+            n = q.retry_failed()
+            message = ngettext("{n} failed job moved back to waiting", "{n} failed jobs moved back to waiting",
+                               n).format(n=n)
         elif action == "clean":
             grace = max(float(self.grace.value), 0.0)
             n = len(q.clean(grace, "completed")) + len(q.clean(grace, "failed"))
-            message = f"{n} finished jobs older than {grace:g} s removed"
+            message = ngettext("{n} finished job older than {grace:g} s removed",
+                               "{n} finished jobs older than {grace:g} s removed", n).format(n=n, grace=grace)
         else:
             raise ValueError(f"unknown action {action!r}: use one of {', '.join(self.buttons)}")
         self.status.value = message
@@ -107,7 +118,7 @@ class Dashboard:
     def refresh(self) -> dict[str, int]:
         """Read counts, metrics and failed jobs from Redis and update every widget."""
         with self._lock:
-            raw, _ = self.metrics.read()
+            raw, _sizes = self.metrics.read()
             counts = self.queue.get_job_counts()
             failed = self.queue.get_failed(0, self.failed_rows - 1)
             self.counts = counts
@@ -135,21 +146,23 @@ class Dashboard:
         return ts, ok, bad, lat
 
     def _rates_text(self) -> str:
-        _, ok, bad, lat = self.series()
+        _times, ok, bad, lat = self.series()
         if not ok:
             return ""
         recent = [x for x in lat[-5:] if x == x]
         latency = f"{sum(recent) / len(recent):.1f} ms" if recent else "-"
-        return (f"throughput <b>{sum(ok[-5:]) / len(ok[-5:]):.1f}</b> jobs/s · failures "
-                f"<b>{sum(bad[-5:]) / len(bad[-5:]):.1f}</b>/s · latency <b>{latency}</b>")
+        return _("throughput <b>{throughput:.1f}</b> jobs/s · failures <b>{failures:.1f}</b>/s · "
+                 "latency <b>{latency}</b>").format(throughput=sum(ok[-5:]) / len(ok[-5:]),
+                                                    failures=sum(bad[-5:]) / len(bad[-5:]), latency=latency)
 
     def _failed_html(self, failed: list[Any]) -> str:
         if not failed:
-            return "<i>no failed jobs</i>"
+            return "<i>" + html.escape(_("no failed jobs")) + "</i>"
         rows = "".join(
             f"<tr><td>{html.escape(j.id)}</td><td>{html.escape(j.name)}</td><td>{j.attempts_made}</td>"
             f"<td style='color:#d62728'>{html.escape(j.failed_reason or '')}</td></tr>" for j in failed)
-        return ("<table><tr><th>id</th><th>name</th><th>attempts</th><th>error</th></tr>" + rows + "</table>")
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in (_("id"), _("name"), _("attempts"), _("error")))
+        return f"<table><tr>{head}</tr>{rows}</table>"
 
     def figure(self) -> Any:
         """Throughput (completed and failed per second) and average latency over the last samples."""
@@ -159,13 +172,13 @@ class Dashboard:
         fig = Figure(figsize=(7, 2.6))
         fig.subplots_adjust(left=0.09, right=0.89, bottom=0.18, top=0.9)
         ax = fig.add_subplot()
-        ax.plot(ts, ok, color=STATE_COLOURS["completed"], label="completed / s")
-        ax.plot(ts, bad, color=STATE_COLOURS["failed"], label="failed / s")
-        ax.set_xlabel("seconds")
-        ax.set_ylabel("jobs / s")
+        ax.plot(ts, ok, color=STATE_COLOURS["completed"], label=_("completed / s"))
+        ax.plot(ts, bad, color=STATE_COLOURS["failed"], label=_("failed / s"))
+        ax.set_xlabel(_("seconds"))
+        ax.set_ylabel(_("jobs / s"))
         ax.set_ylim(bottom=0)
         ax2 = ax.twinx()
-        ax2.plot(ts, lat, color="black", linestyle=":", label="latency (ms)")
+        ax2.plot(ts, lat, color="black", linestyle=":", label=_("latency (ms)"))
         ax2.set_ylabel("ms")
         ax2.set_ylim(bottom=0)
         handles = ax.get_legend_handles_labels()
@@ -192,7 +205,7 @@ class Dashboard:
                 self.refresh()
             except Exception as exc:  # shown in the status line, never a silent dead thread
                 self.error = f"{type(exc).__name__}: {exc}"
-                self.status.value = f"refresh failed: {self.error}"
+                self.status.value = _("refresh failed: {error}").format(error=self.error)
 
     def stop(self) -> None:
         """Stop refreshing (a last refresh first) and join the thread."""
@@ -220,7 +233,7 @@ class DemoTraffic:
         time.sleep(job.data["ms"] / 1000)
         job.progress(100)
         if job.data["flaky"]:
-            raise ConnectionError("SMTP timeout (demo)")
+            raise ConnectionError(_("SMTP timeout (demo)"))
         return {"sent": True}
 
     def start(self) -> DemoTraffic:

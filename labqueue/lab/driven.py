@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import _running
+from .i18n import _
 
 
 class Feed:
@@ -115,7 +116,7 @@ class Driven:
         try:
             while True:
                 self.on_tick()
-                self._update_panel("running")
+                self._update_panel(_("running"))
                 if self._stop.wait(0.05) or time.time() > deadline:
                     self.stopped_early = True
                     break
@@ -131,14 +132,16 @@ class Driven:
                 self.sampler.stop()
             self.seconds = time.time() - self.t0
             self.result = self.outcome()
-            self._update_panel("stopped early" if self.stopped_early else f"done in {self.seconds:.1f} s")
+            self._update_panel(_("stopped early") if self.stopped_early
+                               else _("done in {seconds:.1f} s").format(seconds=self.seconds))
 
 
-def beside(diagram: str, table: Any, *, left: str = "the chapter", right: str = "what labqueue sends") -> Any:
+def beside(diagram: str, table: Any, *, left: str | None = None, right: str | None = None) -> Any:
     """The chapter's diagram and a table (a traced client's commands) side by side, as static HTML.
 
     A `Tracer.table()` carries the Lua scripts each operation ran (`attrs["lua"]`): their source is shown
-    below, syntax-highlighted.
+    below, syntax-highlighted. Headings (`left`, `right`) default to "the chapter" and "what labqueue
+    sends", in the language in use.
     """
     import html
 
@@ -146,6 +149,8 @@ def beside(diagram: str, table: Any, *, left: str = "the chapter", right: str = 
 
     from . import lua
 
+    left = _("the chapter") if left is None else left
+    right = _("what labqueue sends") if right is None else right
     body = table.to_html(index=False) if hasattr(table, "to_html") else f"<pre>{html.escape(str(table))}</pre>"
     return HTML(
         "<table style='border:none'><tr>"

@@ -9,6 +9,10 @@
 - `tally()`: processed / lost / processed twice per job id, from the execution log and what is still
   in Redis (LRANGE of the lists, ZRANGE of the sorted sets, HKEYS of the dead-letter hash).
 - `Experiment`: all of the above plus a live sampler, in a background thread (`start`, `wait`, `run`).
+
+What the student reads is in the language in use (labqueue.lab.i18n): a tally prints its counts under
+translated names (`Tally.as_dict()` keeps its English keys for code), the sampler's curves and the
+panel's counters are named after probe and counter names marked with `N_()` here.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from .. import _running
 from ..base import text
 from ..cluster import is_cluster
 from ..worker import Worker, WorkerEvent
+from .i18n import N_, _, language
+from .live import translated
 
 Rate = float | Callable[[float], float]
 
@@ -143,6 +149,22 @@ def ids_in_redis(queue: Any) -> dict[str, set[str]]:
     return {name: {i for i in ids if i} for name, ids in found.items()}
 
 
+TALLY_LABELS = {"submitted": N_("submitted"), "processed": N_("processed"),
+                "processed_twice": N_("processed twice"), "lost": N_("lost"), "pending": N_("pending"),
+                "dead": N_("dead"), "crashed": N_("crashed deliveries"), "recovered": N_("recovered")}
+
+
+class Counts(dict):  # type: ignore[type-arg]
+    """A dict of counts with English keys (code reads them) that prints them in the language in use."""
+
+    def __repr__(self) -> str:
+        if language() == "en":
+            return dict.__repr__(self)
+        return "{" + ", ".join(f"{translated(TALLY_LABELS.get(k, k))!r}: {v!r}" for k, v in self.items()) + "}"
+
+    __str__ = __repr__
+
+
 @dataclass
 class Tally:
     """The fate of every submitted job, per job id."""
@@ -159,8 +181,8 @@ class Tally:
     twice_ids: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, int]:
-        """The counts only."""
-        return {k: v for k, v in vars(self).items() if isinstance(v, int)}
+        """The counts only (English keys; printed, their names are in the language in use)."""
+        return Counts({k: v for k, v in vars(self).items() if isinstance(v, int)})
 
 
 def tally(queue: Any, submitted: Sequence[str], log: ExecutionLog) -> Tally:
@@ -366,14 +388,14 @@ def drained(queue: Any) -> bool:
 def queue_probes(queue: Any, log: ExecutionLog | None = None,
                  producer: Producer | None = None) -> dict[str, Callable[[], float]]:
     """Probes for a Sampler: waiting, processing (reliable), dead, done (completed runs), enqueued."""
-    probes: dict[str, Callable[[], float]] = {"waiting": queue.size}
+    probes: dict[str, Callable[[], float]] = {N_("waiting"): queue.size}
     if hasattr(queue, "processing_size"):
-        probes["processing"] = queue.processing_size
-    probes["dead"] = queue.dlq_size
+        probes[N_("processing")] = queue.processing_size
+    probes[N_("dead")] = queue.dlq_size
     if log is not None:
-        probes["done"] = lambda: float(sum(log.completed().values()))
+        probes[N_("done")] = lambda: float(sum(log.completed().values()))
     if producer is not None:
-        probes["enqueued"] = lambda: float(len(producer.ids))
+        probes[N_("enqueued")] = lambda: float(len(producer.ids))
     return probes
 
 
@@ -414,8 +436,8 @@ class Experiment:
             from .live import Sampler
 
             sampler = Sampler(queue_probes(queue, self.log, self.producer),
-                              rates={"arrivals": "enqueued", "throughput": "done"},
-                              title=f"queue {queue.name!r}")
+                              rates={N_("arrivals"): "enqueued", N_("throughput"): "done"},
+                              title=_("queue {name}").format(name=repr(queue.name)))
         self.sampler = sampler or None
         self.panel = panel
         self.result: Result | None = None
@@ -462,8 +484,8 @@ class Experiment:
 
     def progress(self) -> dict[str, int]:
         """Enqueued, completed executions, crashes and live workers right now."""
-        return {"enqueued": len(self.producer.ids), "completed": sum(self.log.completed().values()),
-                "crashes": self.pool.crashes(), "workers": self.pool.alive()}
+        return {N_("enqueued"): len(self.producer.ids), N_("completed"): sum(self.log.completed().values()),
+                N_("crashes"): self.pool.crashes(), N_("workers"): self.pool.alive()}
 
     def _update_panel(self, status: str) -> None:
         if self.panel is not None:
@@ -475,7 +497,7 @@ class Experiment:
         stopped = False
         try:
             while True:
-                self._update_panel("running")
+                self._update_panel(_("running"))
                 if self._stop.wait(0.05):
                     stopped = True
                     break
@@ -494,4 +516,5 @@ class Experiment:
                             self.sampler.frame() if self.sampler is not None else None,
                             seconds, stopped)
             self.result = result
-            self._update_panel("stopped early" if stopped else f"done in {seconds:.1f} s")
+            self._update_panel(_("stopped early") if stopped
+                               else _("done in {seconds:.1f} s").format(seconds=seconds))

@@ -85,9 +85,13 @@ def _translations(lang: str) -> gettext.NullTranslations:
     merged = Catalog(locale=lang)
     for path in catalogue_files(lang):
         with path.open("rb") as handle:
-            for message in read_po(handle, locale=lang):
-                if message.id and message.string and not message.fuzzy:
-                    merged[message.id] = message
+            catalogue = read_po(handle, locale=lang)
+        # the PO files' own plural rule (French: 2 forms, n > 1), not Babel's CLDR rule for the locale
+        # (3 forms for French: ngettext(..., 2) found no msgstr[2] and fell back to English)
+        merged.mime_headers = [("Plural-Forms", catalogue.plural_forms)]
+        for message in catalogue:
+            if message.id and message.string and not message.fuzzy:
+                merged[message.id] = message
     buffer = io.BytesIO()
     write_mo(buffer, merged)
     buffer.seek(0)

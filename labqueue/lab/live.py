@@ -5,6 +5,10 @@ every `interval` seconds in one thread and keeps the samples; a second thread re
 `redraw` seconds, a matplotlib Figure (no pyplot: safe off the main thread) to PNG and sets it as
 the value of an ipywidgets Image (`sampler.widget`, CSS class `lq-live`), which JupyterLab redraws
 live. `stop()` takes a last sample and joins both threads; `frame()` is a pandas DataFrame, `show()` the final chart.
+
+The probes' names are the DataFrame's columns (code reads them: keep them English); the chart shows
+them through `translated()`, so a name marked with `N_()` where it is defined is drawn in the
+student's language (labqueue.lab.i18n).
 """
 
 from __future__ import annotations
@@ -19,8 +23,16 @@ import matplotlib.figure  # noqa: F401  imported with this module (a notebook's 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from .. import _running
+from .i18n import _
+from .i18n import _ as _lookup  # a name marked with N_() elsewhere, looked up where it is shown
 
 Probe = Callable[[], float]
+
+
+def translated(name: str) -> str:
+    """A name marked with `N_()` where it is defined (a probe, a column, an outcome), in the language in
+    use; a name the catalogue lacks is shown as it is."""
+    return _lookup(name) if name else name
 
 
 def render_png(fig: Any, dpi: int = 80) -> bytes:
@@ -43,7 +55,7 @@ class Sampler:
     """Samples probes over time in a thread and draws them live into an ipywidgets Image."""
 
     def __init__(self, probes: Mapping[str, Probe], *, rates: Mapping[str, str] | None = None,
-                 interval: float = 0.1, redraw: float = 0.7, title: str = "", ylabel: str = "jobs",
+                 interval: float = 0.1, redraw: float = 0.7, title: str = "", ylabel: str | None = None,
                  live: bool = True, size: tuple[float, float] = (7.0, 3.0),
                  marks: Sequence[tuple[float, str]] = ()) -> None:
         if interval <= 0:
@@ -53,7 +65,7 @@ class Sampler:
         self.interval = interval
         self.redraw = redraw
         self.title = title
-        self.ylabel = ylabel
+        self.ylabel = ylabel  # None: "jobs", in the language in use when drawn
         self.size = size
         self.samples: list[dict[str, float]] = []
         self.marks: list[tuple[float, str]] = list(marks)  # (seconds, label): vertical lines
@@ -147,21 +159,22 @@ class Sampler:
         ax = fig.add_subplot()
         counts = [c for c in df.columns if c not in self.rates and c not in self.rates.values()]
         for column in counts:
-            ax.plot(df.index, df[column], label=column, drawstyle="steps-post")
-        ax.set_xlabel("seconds")
-        ax.set_ylabel(self.ylabel)
+            ax.plot(df.index, df[column], label=translated(str(column)), drawstyle="steps-post")
+        ax.set_xlabel(_("seconds"))
+        ax.set_ylabel(self.ylabel if self.ylabel is not None else _("jobs"))
         ax.set_ylim(bottom=0)
         if self.title:
             ax.set_title(self.title)
         for at, label in self.marks:
             ax.axvline(at, color="red", linestyle=":", linewidth=1)
-            ax.annotate(label, (at, 0), xytext=(3, 3), textcoords="offset points", color="red", fontsize=8)
+            ax.annotate(translated(label), (at, 0), xytext=(3, 3), textcoords="offset points", color="red", fontsize=8)
         handles, labels = ax.get_legend_handles_labels()
         if self.rates:
             ax2 = ax.twinx()
             for i, name in enumerate(self.rates):
-                ax2.plot(df.index, df[name], label=name, color=f"C{len(counts) + i}", linestyle="--")
-            ax2.set_ylabel("jobs / s")
+                ax2.plot(df.index, df[name], label=translated(name), color=f"C{len(counts) + i}",
+                         linestyle="--")
+            ax2.set_ylabel(_("jobs / s"))
             ax2.set_ylim(bottom=0)
             more = ax2.get_legend_handles_labels()
             handles, labels = handles + more[0], labels + more[1]

@@ -17,6 +17,7 @@ from importlib.resources import files
 from typing import Any
 
 from .. import scripts
+from .i18n import _
 
 BOX = ("border:1px solid #d0d7de;border-radius:4px;margin:4px 0;background:#f6f8fa;color:#1f2328;"
        "max-height:28em;overflow:auto")
@@ -50,11 +51,13 @@ def script_html(name: str, used_by: Iterable[str] = ()) -> str:
     then (closed) each file it includes (`--- @include jq_lib`): together, what Redis runs."""
     stem = name[:-4] if name.endswith(".lua") else name
     ops = ", ".join(html.escape(op) for op in used_by)
-    caption = f"<code>labqueue/scripts/{html.escape(stem)}.lua</code>" + (f" &nbsp;ran in: {ops}" if ops else "")
+    ran_in = " &nbsp;" + _("ran in: {operations}").format(operations=ops) if ops else ""
+    caption = f"<code>labqueue/scripts/{html.escape(stem)}.lua</code>{ran_in}"
     text = source(stem)
+    included_by = html.escape(_("included by {script}").format(script=f"{stem}.lua"))
     included = "".join(
         f"<details class='lq-lua'><summary style='cursor:pointer'><code>labqueue/scripts/{html.escape(lib)}.lua"
-        f"</code> &nbsp;included by {html.escape(stem)}.lua</summary><div style='{BOX}'>{highlight(source(lib))}</div>"
+        f"</code> &nbsp;{included_by}</summary><div style='{BOX}'>{highlight(source(lib))}</div>"
         "</details>" for lib in scripts.INCLUDE.findall(text))
     return (f"<details open class='lq-lua'><summary style='cursor:pointer'>{caption}</summary>"
             f"<div style='{BOX}'>{highlight(text)}</div></details>{included}")
@@ -83,8 +86,9 @@ def html_for(what: Any) -> str:
     if not found:
         return ""
     blocks = "".join(script_html(name, ops) for name, ops in found.items())
-    return ("<div style='margin-top:0.5em'><b>the Lua it ran</b> (atomic: Redis runs each script whole, "
-            f"no other command in between)</div>{blocks}")
+    heading = html.escape(_("the Lua it ran"))
+    note = html.escape(_("(atomic: Redis runs each script whole, no other command in between)"))
+    return f"<div style='margin-top:0.5em'><b>{heading}</b> {note}</div>{blocks}"
 
 
 def show(what: Any) -> Any:
@@ -92,7 +96,9 @@ def show(what: Any) -> Any:
     from IPython.display import HTML
 
     body = html_for(what)
-    return HTML(body or "<i>no Lua script ran: every step was a single Redis command</i>")
+    if not body:
+        body = "<i>" + html.escape(_("no Lua script ran: every step was a single Redis command")) + "</i>"
+    return HTML(body)
 
 
 __all__ = ["highlight", "html_for", "names", "script_html", "show", "source"]

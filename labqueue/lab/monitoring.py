@@ -4,7 +4,8 @@
 seconds in a thread and redraws three panels into an ipywidgets Image (CSS class `lq-live`) every
 `redraw` seconds: jobs completed and failed per second, the average latency of the jobs completed
 in each interval, and the success rate of the attempts finished in each interval. `stop()` joins
-the thread; `frame()` is a pandas DataFrame of the intervals.
+the thread; `frame()` is a pandas DataFrame of the intervals (English column names, read by code);
+the chart's labels are in the language in use (labqueue.lab.i18n).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from .. import _running
 from ..metrics import QueueMetrics
+from .i18n import _
 from .live import render_png
 
 
@@ -96,16 +98,16 @@ class MonitorChart:
         fig = Figure(figsize=(9, 5.4))
         axes = fig.subplots(3, 1, sharex=True)
         fig.subplots_adjust(left=0.1, right=0.97, top=0.95, bottom=0.09, hspace=0.25)
-        axes[0].plot(df.index, df["completed_per_s"], color="#2ca02c", label="completed / s")
-        axes[0].plot(df.index, df["failed_per_s"], color="#d62728", label="failed attempts / s")
-        axes[0].set_ylabel("throughput")
+        axes[0].plot(df.index, df["completed_per_s"], color="#2ca02c", label=_("completed / s"))
+        axes[0].plot(df.index, df["failed_per_s"], color="#d62728", label=_("failed attempts / s"))
+        axes[0].set_ylabel(_("throughput"))
         axes[0].legend(loc="upper left", fontsize=8)
         axes[1].plot(df.index, df["latency_ms"], color="black", marker=".", linestyle="-")
-        axes[1].set_ylabel("latency (ms)")
+        axes[1].set_ylabel(_("latency (ms)"))
         axes[2].plot(df.index, df["success_pct"], color="#1f77b4", marker=".")
-        axes[2].set_ylabel("success %")
+        axes[2].set_ylabel(_("success %"))
         axes[2].set_ylim(0, 105)
-        axes[2].set_xlabel("seconds")
+        axes[2].set_xlabel(_("seconds"))
         for ax in axes[:2]:
             ax.set_ylim(bottom=0)
         return fig

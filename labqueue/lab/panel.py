@@ -7,6 +7,9 @@ have `lq-live`. `panel.launch(factory)` builds an experiment from the current va
 `factory(values)`, starts it in the background and displays the panel with its live chart; the
 buttons act on it while it runs (the kernel is idle between cells). `panel.wait()` joins it.
 Threads only ever set widget values; nothing prints from a thread.
+
+Labels, buttons, status and counters speak the language in use (labqueue.lab.i18n); the counters'
+names are the experiment's `progress()` keys (English, read by code), translated where shown.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import Any
 import ipywidgets as widgets
 
 from . import live  # noqa: F401  matplotlib loads with this module: an interrupt later never leaves it half-imported
+from .i18n import _
+from .live import translated
 
 
 def live(widget: Any) -> Any:
@@ -25,9 +30,10 @@ def live(widget: Any) -> Any:
     return widget
 
 
-def progress_bar(total: int, description: str = "progress") -> Any:
-    """An IntProgress from 0 to `total`, tagged `lq-live`; threads set `.value`."""
-    return live(widgets.IntProgress(value=0, min=0, max=max(int(total), 1), description=description,
+def progress_bar(total: int, description: str | None = None) -> Any:
+    """An IntProgress from 0 to `total`, tagged `lq-live`; threads set `.value` (description: "progress")."""
+    return live(widgets.IntProgress(value=0, min=0, max=max(int(total), 1),
+                                    description=_("progress") if description is None else description,
                                     bar_style="info"))
 
 
@@ -35,23 +41,26 @@ class ControlPanel:
     """Sliders, buttons, progress and counters driving one experiment at a time."""
 
     def __init__(self, *, workers: int = 3, rate: float = 40.0, crash_probability: float = 0.0,
-                 jobs: int = 60, title: str = "experiment", max_workers: int = 8) -> None:
-        style = {"description_width": "120px"}
-        self.workers = widgets.IntSlider(value=workers, min=1, max=max_workers, description="workers",
+                 jobs: int = 60, title: str | None = None, max_workers: int = 8) -> None:
+        style = {"description_width": "140px"}
+        self.workers = widgets.IntSlider(value=workers, min=1, max=max_workers, description=_("workers"),
                                          style=style)
-        self.rate = widgets.FloatSlider(value=rate, min=1, max=400, step=1, description="arrivals / s",
+        self.rate = widgets.FloatSlider(value=rate, min=1, max=400, step=1, description=_("arrivals / s"),
                                         style=style)
         self.crash_probability = widgets.FloatSlider(value=crash_probability, min=0, max=0.5, step=0.01,
-                                                     description="crash probability", style=style)
-        self.jobs = widgets.IntSlider(value=jobs, min=5, max=1000, description="jobs", style=style)
-        self.start_button = widgets.Button(description="start", icon="play", button_style="success")
-        self.stop_button = widgets.Button(description="stop", icon="stop", button_style="warning")
-        self.crash_button = widgets.Button(description="crash a worker now", icon="bolt",
-                                           button_style="danger")
-        self.progress = progress_bar(jobs, "done")
-        self.status = live(widgets.Label(value="ready"))
+                                                     description=_("crash probability"), style=style)
+        self.jobs = widgets.IntSlider(value=jobs, min=5, max=1000, description=_("jobs"), style=style)
+        self.start_button = widgets.Button(description=_("start"), icon="play", button_style="success")
+        self.stop_button = widgets.Button(description=_("stop"), icon="stop", button_style="warning")
+        self.crash_button = widgets.Button(description=_("crash a worker now"), icon="bolt",
+                                           button_style="danger",
+                                           layout=widgets.Layout(width="auto"))
+        self.progress = progress_bar(jobs, _("done"))
+        self.status = live(widgets.Label(value=_("ready")))
         self.counters = live(widgets.HTML(value=""))
         self.chart = widgets.Box()
+        self._crash_shown = False  # the status line says a crash was ordered: "running" does not hide it
+        title = _("experiment") if title is None else title
         title_widget = widgets.HTML(value=f"<b>{title}</b>")
         self.box = widgets.VBox([
             title_widget,
@@ -118,7 +127,9 @@ class ControlPanel:
         """Kill one worker of the running experiment mid-job."""
         if self.experiment is not None and self.experiment.running:
             name = self.experiment.crash_now()
-            self.status.value = f"crash ordered for {name}" if name else "no live worker to crash"
+            self.status.value = (_("crash ordered for {name}").format(name=name) if name
+                                 else _("no live worker to crash"))
+            self._crash_shown = bool(name)
 
     def _on_workers(self, change: dict[str, Any]) -> None:
         if self.experiment is not None and self.experiment.running:
@@ -134,12 +145,16 @@ class ControlPanel:
 
     # -- called from the experiment's thread: set values only ---------------------------------
     def show_progress(self, counts: dict[str, int], total: int, status: str) -> None:
-        """Set the progress bar, status and counters (safe from a thread: values only)."""
+        """Set the progress bar, status and counters (safe from a thread: values only).
+
+        `status` is shown as given (the driver translates it); `counts`' keys are translated here.
+        """
         self.progress.max = max(int(total), 1)
         self.progress.value = min(int(counts.get("completed", 0)), self.progress.max)
-        if not self.status.value.startswith("crash ordered") or status != "running":
+        if not (self._crash_shown and status == _("running")):
             self.status.value = status
-        self.counters.value = " · ".join(f"{k}: <b>{v}</b>" for k, v in counts.items())
+            self._crash_shown = False
+        self.counters.value = " · ".join(f"{translated(k)}: <b>{v}</b>" for k, v in counts.items())
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -24,6 +24,7 @@ from importlib.resources import files
 from typing import Any
 
 from .. import scripts
+from .i18n import _
 
 
 def script_names() -> dict[str, str]:
@@ -158,7 +159,7 @@ class Tracer:
         """Operation -> its commands joined by ' + ' (`'BRPOPLPUSH + EVALSHA lease.lua'`)."""
         out: dict[str, list[str]] = {}
         for c in self.commands:
-            out.setdefault(c.operation, []).append(c.name + (" (error)" if c.error else ""))
+            out.setdefault(c.operation, []).append(c.name + (" " + _("(error)") if c.error else ""))
         return {op: " + ".join(names) for op, names in out.items()}
 
     def scripts_by_operation(self) -> dict[str, list[str]]:
@@ -180,16 +181,18 @@ class Tracer:
         return found
 
     def table(self, width: int = 48) -> Any:
-        """A pandas DataFrame: operation, command as sent, pipeline flag, error.
+        """A pandas DataFrame to show: operation, command as sent, pipeline flag, error.
 
-        Its `attrs["lua"]` holds `scripts_by_operation()`, so `driven.beside` can show the Lua next to it.
+        Its column headers (and the pipeline flag's "yes") are in the language in use: it is made to be
+        displayed; code reads `commands` instead. Its `attrs["lua"]` holds `scripts_by_operation()`, so
+        `driven.beside` can show the Lua next to it.
         """
         import pandas as pd
 
-        rows = [{"operation": c.operation, "command": c.pretty(width),
-                 "in pipeline": "yes" if c.pipeline else "", "error": c.error or ""}
-                for c in self.commands]
-        df = pd.DataFrame(rows, columns=["operation", "command", "in pipeline", "error"])
+        columns = [_("operation"), _("command"), _("in pipeline"), _("error")]
+        yes = _("yes")
+        rows = [(c.operation, c.pretty(width), yes if c.pipeline else "", c.error or "") for c in self.commands]
+        df = pd.DataFrame(rows, columns=columns)
         df.attrs["lua"] = self.scripts_by_operation()
         return df
 

@@ -94,7 +94,7 @@ def test_control_panel_in_french(french) -> None:
     assert panel.jobs.description == "jobs"
     assert (panel.start_button.description, panel.stop_button.description) == ("démarrer", "arrêter")
     assert panel.crash_button.description == "faire crasher un worker"
-    assert panel.progress.description == "terminés" and panel.status.value == "prêt"
+    assert panel.progress.description == "terminé" and panel.status.value == "prêt"
     assert "<b>expérience</b>" in panel.box.children[0].value
     assert progress_bar(5).description == "progression"
     assert panel.values() == {"workers": 2, "rate": 30.0, "crash_probability": 0.0, "jobs": 20}  # English keys
@@ -139,7 +139,7 @@ def test_an_experiment_reports_its_end_in_french(french, r) -> None:
     assert result.tally.processed == 6
     ax = panel.experiment.sampler.figure().axes[0]
     assert ax.get_title() == "file 'fr-panel'"
-    assert legend(ax) == ["en attente", "en traitement", "morts (DLQ)", "arrivées", "débit"]
+    assert legend(ax) == ["en attente", "en traitement", "lettres mortes", "arrivées", "débit"]
     assert {"waiting", "processing", "dead", "done", "enqueued", "arrivals", "throughput"} <= set(result.samples.columns)
 
 
@@ -167,7 +167,7 @@ def test_plots_in_french(french, r) -> None:
     lq.Worker(q, {"work": log.handler}, name="w2", poll_seconds=0.1, burst=True, on_event=log.on_event).run()
     ax = plots.timeline(log.frame(), title="qui a fait quoi").axes[0]
     assert ax.get_xlabel() == "secondes" and ax.get_title() == "qui a fait quoi"
-    assert legend(ax) == ["terminés", "crash"]
+    assert legend(ax) == ["terminé", "crash"]
     counts = tally(q, ids, log)
     ax = plots.grouped_bars({"simple": {"lost": counts.lost, "processed twice": 0, "crashes": 1}}).axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["perdus", "traités deux fois", "crashs"]
@@ -184,7 +184,7 @@ def test_a_tally_prints_french_names_and_keeps_english_keys(french) -> None:
     shown = str(counts)
     assert shown == repr(counts) == f"{counts}"
     for words in ("'soumis': 5", "'traités': 4", "'traités deux fois': 1", "'perdus': 1", "'en suspens': 0",
-                  "'morts (DLQ)': 0", "'livraisons tuées par un crash': 2", "'récupérés': 1"):
+                  "'lettres mortes': 0", "'livraisons tuées par un crash': 2", "'récupérés': 1"):
         assert words in shown, shown
 
 

@@ -1,4 +1,5 @@
-"""The committed notebooks: no outputs (readable diffs), valid nbformat, and every one is a lesson."""
+"""The committed notebooks, English and French (notebooks/fr/): no outputs (readable diffs), valid nbformat,
+and every one is a lesson."""
 
 from __future__ import annotations
 
@@ -7,16 +8,23 @@ from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+FOLDER = Path(__file__).resolve().parent.parent / "notebooks"
+ENGLISH = sorted(FOLDER.glob("*.ipynb"))
+NOTEBOOKS = ENGLISH + sorted((FOLDER / "fr").glob("*.ipynb"))
 LESSONS = [p for p in NOTEBOOKS if p.name[:2].isdigit()]  # dashboard.ipynb is a Voila app, not a lesson
+
+
+def name(path: Path) -> str:
+    """'01_simple_queue.ipynb', 'fr/01_simple_queue.ipynb'."""
+    return path.relative_to(FOLDER).as_posix()
 
 
 def test_there_are_notebooks():
     """The lab has its notebooks."""
-    assert len(LESSONS) >= 12, [p.name for p in NOTEBOOKS]
+    assert len([p for p in ENGLISH if p.name[:2].isdigit()]) >= 12, [p.name for p in ENGLISH]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=name)
 def test_committed_without_outputs(path):
     """A committed notebook carries no outputs and no execution counts."""
     nb = json.loads(path.read_text(encoding="utf-8"))
@@ -25,7 +33,7 @@ def test_committed_without_outputs(path):
     assert not dirty, f"{path.name}: cells {dirty} have outputs (jupyter nbconvert --clear-output --inplace)"
 
 
-@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", LESSONS, ids=name)
 def test_is_a_lesson_with_asserts(path):
     """Each notebook mixes text and code, shows its backend and asserts what it teaches."""
     nb = json.loads(path.read_text(encoding="utf-8"))

@@ -72,7 +72,8 @@ class ExecutionLog:
     def handler(self, job: Any) -> None:
         """The job handler: sleep `work_seconds` (or `work_seconds(job)`), record the execution.
 
-        Raises ConnectionError (a simulated SMTP timeout) when `fail(job)` is true.
+        Raises ConnectionError (a simulated SMTP timeout, its message in the language in use) when
+        `fail(job)` is true.
         """
         worker = threading.current_thread().name.rsplit("-", 1)[0]
         started = time.time()
@@ -81,7 +82,7 @@ class ExecutionLog:
             time.sleep(seconds)
         if self.fail is not None and self.fail(job):
             self._add(Execution(job.id, worker, started, time.time(), "failed"))
-            raise ConnectionError("SMTP timeout (simulated)")
+            raise ConnectionError(_("SMTP timeout (simulated)"))
         self._add(Execution(job.id, worker, started, time.time(), "done"))
 
     def on_event(self, event: WorkerEvent) -> None:

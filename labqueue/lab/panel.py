@@ -42,7 +42,7 @@ class ControlPanel:
 
     def __init__(self, *, workers: int = 3, rate: float = 40.0, crash_probability: float = 0.0,
                  jobs: int = 60, title: str | None = None, max_workers: int = 8) -> None:
-        style = {"description_width": "140px"}
+        style = {"description_width": "150px"}  # the French labels are longer
         self.workers = widgets.IntSlider(value=workers, min=1, max=max_workers, description=_("workers"),
                                          style=style)
         self.rate = widgets.FloatSlider(value=rate, min=1, max=400, step=1, description=_("arrivals / s"),

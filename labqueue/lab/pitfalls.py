@@ -15,6 +15,7 @@ it (the chapter's example calls `queue.size()`, which its class lacks). Its two 
 
 labqueue's ReliableQueue acks by job id (`inflight` hash) and keeps lease deadlines in a sorted set,
 so neither happens. Keys: the chapter's `queue:{name}`, `queue:{name}:processing`, `queue:{name}:dlq`.
+Its `messages` are the chapter's own prints, word for word, in every language of the lab.
 """
 
 from __future__ import annotations

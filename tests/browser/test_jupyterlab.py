@@ -1,5 +1,7 @@
 """Every notebook, opened in JupyterLab in headless Chromium and run with Run > Run All Cells, as a student would;
-and the landing page (notebooks/index.ipynb), opened and followed to a lesson.
+and the landing page (notebooks/index.ipynb), opened and followed to a lesson. In French too: the French
+landing page (notebooks/fr/index.ipynb) opened and followed to a French lesson, and two French notebooks
+run whole, whose widgets must show the French catalogue's labels and no English label it translates.
 
 Per notebook: no error output (the final assert cells passed), every code cell executed, the widget
 control panel (`lq-panel`) rendered, and live widgets (`lq-live`, progress bars) took at least two
@@ -25,7 +27,11 @@ from .conftest import ARTIFACTS, REQUIRE, ROOT, Lab
 pytestmark = pytest.mark.browser
 
 LANDING = ROOT / "notebooks" / "index.ipynb"  # text only: opened and followed by its own test below
-NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if p != LANDING)
+LANDING_FR = ROOT / "notebooks" / "fr" / "index.ipynb"
+# Two French notebooks run whole (nbval runs every French notebook; here: what a French student sees):
+# 02b's control panel with its crash button, and 08b's dashboard with its pause/resume buttons.
+FRENCH = [ROOT / "notebooks" / "fr" / f"{stem}.ipynb" for stem in ("02b_recovery_dlq", "08b_production_operations")]
+NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if p != LANDING) + FRENCH
 OPEN_TIMEOUT = float(os.environ.get("LABQUEUE_BROWSER_OPEN_TIMEOUT", "180"))
 RUN_TIMEOUT = float(os.environ.get("LABQUEUE_BROWSER_RUN_TIMEOUT", "300"))
 START_TIMEOUT = 20.0
@@ -113,6 +119,9 @@ STATE_JS = r"""() => {
     widgetErrors: cells.map(c => [...c.querySelectorAll('.jp-OutputArea-output')].map(e => e.innerText)
         .filter(t => /Error (displaying|rendering) widget|Failed to (load|create) (model|view)|model not found/i.test(t))),
     panels: document.querySelectorAll('.jp-Notebook .lq-panel').length,
+    labels: [...document.querySelectorAll('.jp-Notebook .jp-OutputArea button, .jp-Notebook .jp-OutputArea .widget-label, '
+        + '.jp-Notebook .jp-OutputArea .widget-inline-hbox > label, .jp-Notebook .jp-OutputArea .widget-readout')]
+        .map(e => e.innerText.trim()).filter(t => t && !/^[-+0-9.,:%/ ]*$/.test(t)),
     widgets: document.querySelectorAll('.jp-Notebook .jp-OutputArea .jupyter-widgets, .jp-Notebook .jp-OutputArea .widget-box').length,
     dialogs: [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText),
     live: window.__lqSampler ? window.__lqSampler.seen : {},
@@ -166,9 +175,38 @@ def screenshot(page: Any, name: str) -> Path | None:
         return None
 
 
+def french_catalogue() -> dict[str, str]:
+    """English source -> French, for every sentence the French PO files translate differently."""
+    from babel.messages.pofile import read_po
+
+    from labqueue.lab import i18n
+
+    pairs: dict[str, str] = {}
+    for path in i18n.catalogue_files("fr"):
+        with path.open("rb") as handle:
+            for message in read_po(handle, locale="fr"):
+                ids = message.id if isinstance(message.id, tuple) else (message.id,)
+                strings = message.string if isinstance(message.string, tuple) else (message.string,)
+                for mid, text in zip(ids, strings):
+                    if mid and text and text != mid and not message.fuzzy:
+                        pairs[mid] = text
+    return pairs
+
+
+def label_problems(labels: list[str]) -> list[str]:
+    """A French notebook's widget labels: some from the French catalogue, none left in English."""
+    pairs = french_catalogue()
+    french = set(pairs.values())
+    english = [label for label in labels if label in pairs and label not in french]
+    problems = [f"widget labels still in English: {sorted(set(english))[:10]}"] if english else []
+    if not any(label in french for label in labels):
+        problems.append(f"no widget shows a French label of the catalogue (labels seen: {sorted(set(labels))[:15]})")
+    return problems
+
+
 def parametrize_notebooks() -> list[Any]:
     if NOTEBOOKS:
-        return [pytest.param(path, id=path.stem) for path in NOTEBOOKS]
+        return [pytest.param(path, id=("fr-" if path.parent.name == "fr" else "") + path.stem) for path in NOTEBOOKS]
     return [pytest.param(None, id="no-notebooks")]
 
 
@@ -183,7 +221,10 @@ def test_notebook_runs_in_jupyterlab(notebook: Path | None, request: pytest.Fixt
         pytest.skip(message)
     browser: Any = request.getfixturevalue("browser")  # first: it skips (or fails) without Chromium
     lab: Lab = request.getfixturevalue("lab")
-    name = notebook.stem
+    if not notebook.is_file():
+        pytest.fail(f"no notebook {notebook.relative_to(ROOT)}", pytrace=False)
+    french = notebook.parent.name == "fr"
+    name = ("fr-" if french else "") + notebook.stem
     before = notebook.read_bytes()
     code_cells = notebook_code_cells(notebook)
     relative = urllib.parse.quote(notebook.relative_to(ROOT).as_posix())
@@ -280,7 +321,9 @@ def test_notebook_runs_in_jupyterlab(notebook: Path | None, request: pytest.Fixt
     wants_panel = "lq-panel" in notebook.read_text()
     if wants_panel and state["panels"] == 0:
         problems.append("the notebook adds an lq-panel, but no .lq-panel element rendered")
-    live_experiment = name not in WITHOUT_LIVE_EXPERIMENT
+    live_experiment = notebook.stem not in WITHOUT_LIVE_EXPERIMENT
+    if french:
+        problems.extend(label_problems(state["labels"]))
     if live_experiment and state["widgets"] == 0:
         problems.append("no widget rendered (.jupyter-widgets / .widget-box) in any output")
 
@@ -331,3 +374,41 @@ def test_landing_page_opens_and_leads_to_a_lesson(request: pytest.FixtureRequest
         lab.shutdown_kernels()
         context.close()
     assert LANDING.read_bytes() == before, "the landing page file changed while the test ran"
+
+
+def test_french_landing_page_opens_and_leads_to_a_french_lesson(request: pytest.FixtureRequest) -> None:
+    """The French landing page renders its parcours and classroom demo in French, links every French lesson,
+    and a click opens the French twin (notebooks/fr/01_simple_queue.ipynb), not the English one."""
+    if not LANDING_FR.is_file():
+        pytest.fail(f"no French landing page {LANDING_FR}", pytrace=False)
+    browser: Any = request.getfixturevalue("browser")
+    lab: Lab = request.getfixturevalue("lab")
+    before = LANDING_FR.read_bytes()
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(f"{lab.url}/lab/tree/notebooks/fr/index.ipynb?reset&token={lab.token}", timeout=OPEN_TIMEOUT * 1000)
+        page.wait_for_selector(".jp-Notebook .jp-MarkdownOutput h2", timeout=OPEN_TIMEOUT * 1000)
+        headings = page.locator(".jp-Notebook .jp-MarkdownOutput h2").all_inner_texts()
+        assert any("Le parcours" in h for h in headings), headings
+        assert any("démo de 20 minutes" in h for h in headings), headings
+        hrefs = page.eval_on_selector_all(".jp-Notebook .jp-MarkdownOutput a", "as => as.map(a => a.getAttribute('href'))")
+        lessons = sorted(p.name for p in LANDING_FR.parent.glob("[0-9]*.ipynb"))
+        assert len(lessons) == len([p for p in NOTEBOOKS if p.parent.name == "notebooks" and p.name[:2].isdigit()])
+        linked = {urllib.parse.unquote((href or "").split("?")[0].rsplit("/", 1)[-1]) for href in hrefs}
+        missing = [name for name in lessons if name not in linked]
+        assert not missing, f"the rendered French landing page does not link {missing} (links: {hrefs[:6]}...)"
+        page.locator(".jp-Notebook .jp-MarkdownOutput a", has_text="La file simple").first.click()
+        page.wait_for_function(
+            "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+            " return !!(w && w.context && w.context.path === 'notebooks/fr/01_simple_queue.ipynb'); }",
+            timeout=OPEN_TIMEOUT * 1000, polling=200)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.jp-Notebook .jp-MarkdownOutput h1')]"
+            ".some(h => h.innerText.includes('01 ·') && /file simple/i.test(h.innerText))",
+            timeout=OPEN_TIMEOUT * 1000, polling=200)
+        screenshot(page, "fr-index")
+    finally:
+        lab.shutdown_kernels()
+        context.close()
+    assert LANDING_FR.read_bytes() == before, "the French landing page file changed while the test ran"

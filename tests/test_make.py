@@ -110,3 +110,13 @@ def test_make_html_renders_into_an_ignored_folder():
     assert line and line[0][line[0].index("--out") + 1] == "html", line
     ignored = subprocess.run(["git", "check-ignore", "-q", "html/index.html"], cwd=ROOT)
     assert ignored.returncode == 0, "html/ is not git-ignored"
+
+
+def test_make_lab_fr_opens_the_french_landing_page(tmp_path):
+    """`make lab-fr` is `make lab` on the French landing page (README.fr.md), which exists; root too."""
+    line = jupyter_lab_line(make_dry_run("lab-fr"))
+    assert "notebooks/" in line
+    assert "--LabApp.default_url=/lab/tree/fr/index.ipynb" in line
+    assert (ROOT / "notebooks" / "fr" / "index.ipynb").is_file()
+    as_root = jupyter_lab_line(make_dry_run("lab-fr", uid=0, tmp=tmp_path))
+    assert "--allow-root" in as_root, as_root

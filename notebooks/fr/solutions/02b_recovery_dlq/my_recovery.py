@@ -6,7 +6,7 @@ RECOVER = """
 local expired = redis.call("ZRANGEBYSCORE", KEYS[3], "-inf", ARGV[1])
 for _, entry in ipairs(expired) do
     redis.call("LREM", KEYS[2], 1, entry)
-    redis.call("RPUSH", KEYS[1], entry)     -- le bout d'où partent les jobs : le prochain pris
+    redis.call("RPUSH", KEYS[1], entry)     -- du côté où les jobs sont pris : ce sera le prochain servi
     redis.call("ZREM", KEYS[3], entry)
 end
 return #expired
@@ -42,7 +42,7 @@ class MyLeasedQueue:
         pipe.execute()
 
     def recover(self, now):
-        """Remet chaque job dont l'échéance du bail est <= `now` au bout de la liste waiting d'où partent
-        les jobs (il sera le prochain pris), en le retirant de processing et des baux ; renvoie leur nombre."""
+        """Remet chaque job dont l'échéance du bail est <= `now` dans la liste waiting, du côté où les jobs
+        sont pris (il sera le prochain servi), en le retirant de processing et des baux ; renvoie leur nombre."""
         script = self.r.register_script(RECOVER)         # l'enregistrement n'envoie rien ; l'appel est un EVALSHA
         return script(keys=[self.waiting, self.processing, self.leases], args=[now])

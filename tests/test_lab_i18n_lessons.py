@@ -107,9 +107,9 @@ def test_scheduling_tables_charts_and_counters_in_french(fr, client) -> None:
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["heure locale (Europe/Paris)", "heure UTC"]
 
     e = sched.DelayExperiment(DelayedQueue(client, "fr-delay"), interval=1.0, jobs=2, live=False)
-    assert list(e.sampler.probes) == ["différés", "en attente", "démarrés", "passages du scheduler"]
-    assert e.sampler.title == "interrogation chaque seconde"
-    assert list(e.lateness()) == ["retard médian (s)", "retard max (s)", "passages du scheduler"]
+    assert list(e.sampler.probes) == ["différés", "en attente", "démarrés", "passages du planificateur"]
+    assert e.sampler.title == "regarde chaque seconde"
+    assert list(e.lateness()) == ["retard médian (s)", "retard max (s)", "passages du planificateur"]
 
 
 # -- notebook 03: priorities -----------------------------------------------------------------------

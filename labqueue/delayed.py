@@ -25,25 +25,9 @@ from .checks import number
 from .connection import refused
 from .errors import InvalidJob
 from .simple import SimpleQueue
+from .threads import redis_wait
 
 log = logging.getLogger("labqueue.scheduler")
-HZ_SLACK = 0.11  # Redis checks blocking timeouts hz (10) times a second: up to 100 ms late
-FINAL_STEP = 0.005  # inside the last HZ_SLACK before a due job, look again every 5 ms
-
-
-def redis_wait(next_due: float | None, longest: float, stop: threading.Event) -> float | None:
-    """Seconds to block in Redis (BRPOP, BLMOVE) before a job due at `next_due`, at most `longest`.
-
-    Redis fires blocking timeouts only hz (10) times a second, so within HZ_SLACK of the due time
-    this waits a short step on `stop` in Python instead and returns None: look again, then.
-    """
-    if next_due is None:
-        return longest
-    until = next_due - time.time()
-    if until <= HZ_SLACK:
-        stop.wait(min(max(until, 0.0), FINAL_STEP))
-        return None
-    return min(longest, max(until - HZ_SLACK, 0.01))
 
 
 def check_delay(delay_seconds: Any) -> float:

@@ -18,6 +18,7 @@ from . import _running, scripts
 from .base import durable_replicas, durable_wait_ms, text
 from .checks import integer, number
 from .errors import ConfigError
+from .scripts import Outcome
 from .jobspec import STATES, JobQueueKeys, JobRecord, Planned, next_occurrence, plan
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf"))
 SCRIPTS = ("add", "claim", "finish", "progress", "stalled", "retry", "clean", "list", "unrepeat")
-COMPLETED, RETRIED, FAILED, NOT_OURS = 1, 2, 3, 0
 MAX_CLEAN = 2**31 - 1  # clean(limit=) in one call (0 = no limit): what a Redis LIMIT count accepts
 
 
@@ -250,17 +250,17 @@ class JobQueue:
         return jobs, (sent_at + float(due) - server_now if due else None), float(text(reply[2])), server_now
 
     def finish(self, job_id: str, token: int, outcome: str, payload: str, *, retry_in: float = 0.0,
-               duration: float = 0.0, name: str = "") -> int:
-        """End a delivery: COMPLETED, RETRIED (due `retry_in` s from now, server clock), FAILED, or
-        NOT_OURS if it stalled away (jq_finish.lua)."""
+               duration: float = 0.0, name: str = "") -> Outcome:
+        """End a delivery: COMPLETED, RETRIED (due `retry_in` s from now, server clock), DEAD (failed for
+        good), or NOT_OURS if it stalled away (jq_finish.lua)."""
         integer("token", token)
         number("retry_in", retry_in)
         number("duration", duration)
         if outcome not in ("completed", "failed"):
             raise ConfigError(f"outcome must be 'completed' or 'failed', got {outcome!r}")
         bucket = bisect.bisect_left(BUCKETS, duration)
-        return int(self._run("finish", job_id, token, outcome, payload, repr(float(retry_in)), duration, bucket,
-                             name))
+        return Outcome(int(self._run("finish", job_id, token, outcome, payload, repr(float(retry_in)), duration,
+                                     bucket, name)))
 
     def set_progress(self, job_id: str, token: int, value: float) -> bool:
         """Record a job's progress and emit the event; False if the job is no longer ours (jq_progress.lua)."""

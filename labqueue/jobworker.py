@@ -19,22 +19,22 @@ import json
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _running
 from .checks import integer, number
 from .connection import refused
-from .delayed import redis_wait
 from .jobspec import JobRecord
 from .retry import Backoff
-from .worker import call_with_timeout
+from .scripts import Outcome
+from .threads import Threads, call_with_timeout, redis_wait
 
 if TYPE_CHECKING:
     from .jobqueue import JobQueue
 
 log = logging.getLogger("labqueue.jobworker")
+KIND = {Outcome.COMPLETED: "completed", Outcome.RETRIED: "retried", Outcome.DEAD: "failed"}  # stats counter
 
 
 class JobCancelled(Exception):
@@ -68,24 +68,20 @@ class ActiveJob:
         return f"ActiveJob(id={self.id!r}, name={self.name!r}, attempts_made={self.attempts_made})"
 
 
-class QueueWorker:
+class QueueWorker(Threads):
     """Threads that run the handlers of one JobQueue; `stop()` lets them finish the job in hand."""
 
     def __init__(self, queue: JobQueue, handlers: Mapping[str, Callable[[ActiveJob], Any]], *,
                  poll_seconds: float = 0.5, name: str | None = None, heartbeat: bool = True) -> None:
         number("poll_seconds", poll_seconds, above=True, high=threading.TIMEOUT_MAX)  # > 0: never spins
+        super().__init__(name or f"jq-worker-{id(self) % 10000:04d}", log)
         self.queue = queue
         self.handlers = handlers
         self.poll_seconds = poll_seconds
-        self.name = name or f"jq-worker-{id(self) % 10000:04d}"
-        self.stats: Counter[str] = Counter()
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
         self._held: dict[str, ActiveJob] = {}
         self._threads: list[threading.Thread] = []
         self._beat: threading.Thread | None = None
         self._heartbeat = heartbeat
-        self.fatal: str | None = None  # why the worker stopped by itself: Redis refused us (password, ACL)
 
     def add_threads(self, n: int) -> None:
         """Start `n` more worker threads (and the heartbeat with the first)."""
@@ -141,17 +137,6 @@ class QueueWorker:
                     self.stats["errors"] += 1
                 self._stopping.wait(self.poll_seconds)
 
-    def _refuse(self, exc: BaseException) -> None:
-        """Redis refused us (authentication, permissions): say so once, stop every thread (no retry)."""
-        with self._lock:
-            first = self.fatal is None
-            if first:
-                self.fatal = refused(exc)
-                self.stats["refused"] += 1
-        if first:
-            log.error("%s: %s; stopping (retrying cannot help)", self.name, self.fatal)
-        self._stopping.set()
-
     def _handle(self, job_id: str, raw: str, token: int, made: int, processed_on: float) -> None:
         q = self.queue
         record = JobRecord.parse(job_id, raw, state="active", attempts_made=made)
@@ -167,7 +152,7 @@ class QueueWorker:
                     log.error("%s: job %s: %s", self.name, job_id, reason)
                     code = q.finish(job_id, token, "failed", reason, name=job.name)
                     with self._lock:
-                        self.stats[{2: "retried", 3: "failed"}.get(code, "lost")] += 1
+                        self.stats[KIND.get(code, "lost")] += 1
                     return
             start = time.monotonic()
             outcome, payload = self._call(job)
@@ -177,7 +162,7 @@ class QueueWorker:
                 retry_in = Backoff.from_spec(job.opts["backoff"]).delay(made + 1)
             code = q.finish(job_id, token, outcome, payload, retry_in=retry_in, duration=duration,
                             name=job.name)
-            kind = {1: "completed", 2: "retried", 3: "failed"}.get(code, "lost")
+            kind = KIND.get(code, "lost")
             with self._lock:
                 self.stats[kind] += 1
         finally:

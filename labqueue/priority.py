@@ -19,7 +19,6 @@ from .job import Job
 from .simple import SimpleQueue
 
 PRIORITY_MAX = 10_000
-SCORE_STEP = 10**11
 
 
 class PriorityQueue(SimpleQueue):

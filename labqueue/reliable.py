@@ -27,6 +27,7 @@ from redis.client import NEVER_DECODE
 from redis.exceptions import NoScriptError
 
 from . import scripts
+from .scripts import Outcome
 from .base import BaseQueue, text
 from .checks import number
 from .connection import is_fake
@@ -34,7 +35,6 @@ from .errors import DuplicateJob
 from .job import Job, require_job
 from .retry import Backoff
 
-RETRIED, DEAD, RELEASED, NOT_IN_FLIGHT = 1, 2, 3, 0
 TOKEN = re.compile(r"^[0-9]+:.", re.S)  # a delivery token: '<n>:<job id>'
 
 
@@ -212,10 +212,10 @@ class ReliableQueue(BaseQueue):
         return int(acked)
 
     def nack(self, job: Job | str, error: str = "failed", *, retry: bool = True,
-             delay: float | None = None) -> int:
+             delay: float | None = None) -> Outcome:
         """Fail one delivery: retry after the backoff, or dead-letter when attempts are spent (nack.lua).
 
-        Returns RETRIED, DEAD, or NOT_IN_FLIGHT when this delivery's lease had expired (recovery
+        Returns Outcome.RETRIED, DEAD, or NOT_OURS when this delivery's lease had expired (recovery
         took the job back; it may be running elsewhere): nothing is changed then.
         """
         require_job(job, "nack")
@@ -223,16 +223,16 @@ class ReliableQueue(BaseQueue):
         attempts = job.attempts if isinstance(job, Job) else 1
         max_attempts = job.max_attempts if isinstance(job, Job) else self.max_attempts
         wait = self.backoff.delay(attempts, self.rng) if delay is None else number("delay", delay)
-        return int(self._nack(keys=self._nack_keys(), args=[
-            token, self._now(), "retry" if retry else "dead", repr(float(wait)), json.dumps(error), max_attempts]))
+        return Outcome(int(self._nack(keys=self._nack_keys(), args=[
+            token, self._now(), "retry" if retry else "dead", repr(float(wait)), json.dumps(error), max_attempts])))
 
-    def release(self, job: Job | str) -> int:
+    def release(self, job: Job | str) -> Outcome:
         """Hand a job back unprocessed, at the head of the queue, delivery not counted (nack.lua).
 
-        Returns RELEASED, or NOT_IN_FLIGHT when this delivery is no longer ours.
+        Returns Outcome.RELEASED, or NOT_OURS when this delivery is no longer ours.
         """
         require_job(job, "release")
-        return int(self._nack(keys=self._nack_keys(), args=[token_of(job), self._now(), "release", 0, '""', 0]))
+        return Outcome(int(self._nack(keys=self._nack_keys(), args=[token_of(job), self._now(), "release", 0, '""', 0])))
 
     def extend_lease(self, jobs: Iterable[Job | str], seconds: float | None = None) -> int:
         """Heartbeat: push the leases of deliveries still ours forward; returns how many (extend.lua)."""

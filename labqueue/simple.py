@@ -13,6 +13,7 @@ from redis.client import NEVER_DECODE
 
 from .base import BaseQueue
 from .job import Job, require_job
+from .scripts import Outcome
 
 
 class SimpleQueue(BaseQueue):
@@ -48,11 +49,11 @@ class SimpleQueue(BaseQueue):
         require_job(job, "ack")
         return False
 
-    def nack(self, job: Job, error: str = "failed", *, retry: bool = True) -> int:
+    def nack(self, job: Job, error: str = "failed", *, retry: bool = True) -> Outcome:
         """No retry on a simple queue: a failed job goes to the dead-letter queue with its reason."""
         require_job(job, "nack")
         self.bury(job, error)
-        return 2
+        return Outcome.DEAD
 
     def size(self) -> int:
         """Jobs waiting (LLEN)."""

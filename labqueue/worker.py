@@ -19,7 +19,6 @@ import logging
 import random
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,10 +29,11 @@ from . import _running
 from .checks import integer, number
 from .cluster import LOST_NODE, ping_for
 from .connection import refused
-from .delayed import redis_wait
 from .job import Job
 from .quarantine import is_wrong_type, quarantine_wrong_types
-from .reliable import DEAD, NOT_IN_FLIGHT, ReliableQueue
+from .reliable import ReliableQueue
+from .scripts import Outcome
+from .threads import Threads, call_with_timeout, redis_wait
 
 log = logging.getLogger("labqueue.worker")
 Handler = Callable[[Job], Any]
@@ -61,32 +61,7 @@ def _held_key(job: Any) -> str:
     return getattr(job, "token", "") or job.id
 
 
-def call_with_timeout(fn: Callable[[Any], Any], arg: Any, timeout: float | None,
-                      name: str) -> tuple[bool, Any, BaseException | None]:
-    """Run `fn(arg)`; with a timeout, in a helper thread joined that long: (finished, result, exception).
-
-    Python cannot kill a thread: a call still running at the timeout is abandoned (finished False)
-    and goes on in its daemon thread until it returns; its result is then ignored.
-    """
-    box: dict[str, Any] = {}
-
-    def call() -> None:
-        try:
-            box["result"] = fn(arg)
-        except BaseException as exc:  # handed to the caller, who decides whose failure it is
-            box["error"] = exc
-
-    if timeout is None:
-        call()
-    else:
-        helper = threading.Thread(target=call, name=name, daemon=True)
-        helper.start()
-        helper.join(timeout)
-        if helper.is_alive():
-            return False, None, None
-    return True, box.get("result"), box.get("error")
-
-class Worker:
+class Worker(Threads):
     """`Worker(queue, {"send_email": handler}, concurrency=4).start()`; `stop()` finishes jobs in hand."""
 
     def __init__(self, queue: Any, handlers: Mapping[str, Handler], *, concurrency: int = 1,
@@ -102,10 +77,10 @@ class Worker:
             number("job_timeout", job_timeout, above=True, high=threading.TIMEOUT_MAX)  # what join() takes
         if crash_point not in ("before", "after"):
             raise ValueError("crash_point must be 'before' (job never done) or 'after' (done, not acked)")
+        super().__init__(name or f"worker-{id(self) % 10000:04d}", log)
         self.queue = queue
         self.handlers = dict(handlers)
         self.concurrency = concurrency
-        self.name = name or f"worker-{id(self) % 10000:04d}"
         self.poll_seconds = poll_seconds
         self.prefetch = prefetch
         self.burst = burst
@@ -114,10 +89,7 @@ class Worker:
         self.on_event = on_event
         self.recover = recover
         self.job_timeout = None if job_timeout is None else float(job_timeout)
-        self.stats: Counter[str] = Counter()
         self._rng = random.Random(seed)
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
         self._crash_orders = 0
         self._held: dict[int, dict[str, Job]] = {}  # thread -> token -> jobs claimed, not yet acked/nacked
         self._pending: dict[int, list[Job]] = {}  # thread -> jobs of its batch not run yet (survive a reconnect)
@@ -127,7 +99,6 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self._heartbeat: threading.Thread | None = None
         self._reliable = isinstance(queue, ReliableQueue)
-        self.fatal: str | None = None  # why the worker stopped by itself: Redis refused us (password, ACL)
 
     # -- control -------------------------------------------------------------------------------
     def start(self) -> Worker:
@@ -245,7 +216,7 @@ class Worker:
             if exc is not None:  # a handler failure is the job's, never the worker's
                 reason = str(exc) if isinstance(exc, TimeoutError) and not finished else f"{type(exc).__name__}: {exc}"
                 code = self.queue.nack(job, reason)
-                kind = {DEAD: "dead", NOT_IN_FLIGHT: "lease_lost"}.get(code, "retried")
+                kind = {Outcome.DEAD: "dead", Outcome.NOT_OURS: "lease_lost"}.get(code, "retried")
                 self._emit(kind, job, thread, reason)
                 return False
             if crash:
@@ -305,16 +276,8 @@ class Worker:
                 return
 
     def _refuse(self, exc: BaseException) -> None:
-        """Redis refused us (authentication, permissions): say so once, stop every thread (no retry)."""
-        with self._lock:
-            first = self.fatal is None
-            if first:
-                self.fatal = refused(exc)
-                self.stats["refused"] += 1
-        if first:
-            log.error("%s: %s; stopping (retrying cannot help)", self.name, self.fatal)
-        self._stopping.set()
-        self._wake.set()
+        super()._refuse(exc)
+        self._wake.set()  # the heartbeat too
 
     def _reconnect(self, exc: Exception, where: str, give_up: Callable[[], bool]) -> bool:
         """Wait with backoff until Redis answers PING (logged); False when `give_up()` first (PING).

@@ -21,7 +21,7 @@ import labqueue.jobqueue
 import labqueue.jobspec
 import labqueue.reliable
 from labqueue import Backoff, DelayedQueue, JobQueue, ReliableQueue, Worker
-from labqueue.reliable import DEAD, NOT_IN_FLIGHT, RETRIED
+from labqueue.scripts import Outcome
 
 CLOCK_MODULES = (labqueue.reliable, labqueue.delayed, labqueue.jobqueue, labqueue.jobspec)
 
@@ -78,7 +78,7 @@ def test_an_id_already_waiting_in_flight_or_delayed_is_rejected_by_name(r: Any) 
     job = q.dequeue(timeout=0.5)
     with pytest.raises(DuplicateJob, match="'X'"):
         q.enqueue({"type": "t", "n": 3}, job_id="X")  # in flight
-    assert q.nack(job, "later", delay=30) == RETRIED
+    assert q.nack(job, "later", delay=30) == Outcome.RETRIED
     with pytest.raises(DuplicateJob, match="'X'"):
         q.enqueue({"type": "t", "n": 4}, job_id="X")  # delayed retry
     assert q.counts() == {"waiting": 0, "processing": 0, "delayed": 1, "dead": 0}
@@ -116,9 +116,9 @@ def test_late_ack_nack_extend_after_the_lease_expired_change_nothing(r: Any) -> 
     b = q.dequeue(timeout=0.5)
     assert b.id == a.id == "J" and b.attempts == 2
     snapshot = (r.lrange(q.keys.processing, 0, -1), r.zrange(q.keys.leases, 0, -1, withscores=True))
-    assert q.nack(a, "late") == NOT_IN_FLIGHT
-    assert q.nack(a, "late", retry=False) == NOT_IN_FLIGHT
-    assert q.release(a) == NOT_IN_FLIGHT
+    assert q.nack(a, "late") == Outcome.NOT_OURS
+    assert q.nack(a, "late", retry=False) == Outcome.NOT_OURS
+    assert q.release(a) == Outcome.NOT_OURS
     assert q.extend_lease([a], 60) == 0
     assert q.ack(a) == 0
     assert (r.lrange(q.keys.processing, 0, -1), r.zrange(q.keys.leases, 0, -1, withscores=True)) == snapshot
@@ -226,7 +226,7 @@ def test_a_fast_clock_makes_no_retry_or_delayed_job_due_early(r: Any) -> None:
     q.enqueue({"type": "t"})
     job = q.dequeue(timeout=0.5)
     with clock_off_by(30):
-        assert q.nack(job, "later", delay=20) == RETRIED
+        assert q.nack(job, "later", delay=20) == Outcome.RETRIED
         assert q.claim(1)[0] == []
     assert q.claim(1)[0] == [] and q.delayed_size() == 1
     dq = DelayedQueue(r, "dq_delayed")
@@ -253,7 +253,7 @@ def test_jobqueue_leases_and_delays_use_the_server_clock(r: Any, make_client: Ca
     assert q.claim(1)[0] == [] and q.get_job_counts()["delayed"] == 1
     with clock_off_by(30):
         job_id, _, token, _ = jobs[0]
-        assert other.finish(job_id, token, "failed", "boom", retry_in=20) == 2
+        assert other.finish(job_id, token, "failed", "boom", retry_in=20) == Outcome.RETRIED
     assert q.claim(1)[0] == [] and q.get_job_counts()["delayed"] == 2
 
 

@@ -11,7 +11,7 @@ import pytest
 
 import labqueue.reliable
 from labqueue import Backoff, ReliableQueue
-from labqueue.reliable import RELEASED, RETRIED
+from labqueue.scripts import Outcome
 
 
 class Clock:
@@ -79,9 +79,9 @@ def test_a_junk_delivery_count_halts_neither_recovery_nor_claim_nack_release(r: 
     assert r.hlen(q.keys.inflight) == 3 and q.processing_size() == 3
     by_id = {j.id: j for j in claimed}
     r.hset(q.keys.attempts, "waiting", "junk")
-    assert q.nack(by_id["waiting"], "boom") == RETRIED, "nack failed on a junk count"
+    assert q.nack(by_id["waiting"], "boom") == Outcome.RETRIED, "nack failed on a junk count"
     r.hset(q.keys.attempts, "dead-worker", "junk")
-    assert q.release(by_id["dead-worker"]) == RELEASED
+    assert q.release(by_id["dead-worker"]) == Outcome.RELEASED
     assert r.hget(q.keys.attempts, "dead-worker") is not None, "a released job's id stays live"
     assert q.processing_size() == 1 and q.size() == 2
 

@@ -11,7 +11,8 @@ import pytest
 
 from labqueue import cron
 from labqueue.errors import ConfigError, InvalidJob
-from labqueue.jobqueue import NOT_OURS, JobQueue
+from labqueue.jobqueue import JobQueue
+from labqueue.scripts import Outcome
 from labqueue.jobworker import ActiveJob
 
 
@@ -245,6 +246,25 @@ def test_a_job_failed_for_stalling_is_trimmed_by_its_remove_on_fail(r: Any) -> N
     assert q.get_job(dropped) is None and q.get_job_counts()["failed"] == 0
 
 
+def test_both_queues_end_a_delivery_with_one_vocabulary_of_outcomes(r: Any) -> None:
+    """A retried failure is Outcome.RETRIED and a final one Outcome.DEAD on the reliable queue and JobQueue alike."""
+    from labqueue.reliable import ReliableQueue
+
+    rq = ReliableQueue(r, "rq", max_attempts=2)
+    rq.enqueue({}, job_id="a")
+    assert rq.nack(rq.dequeue(), "boom", delay=0) == Outcome.RETRIED
+    assert rq.nack(rq.dequeue(timeout=1), "boom") == Outcome.DEAD
+    q = make(r)
+    q.add("j", {}, attempts=2)
+    for expected in (Outcome.RETRIED, Outcome.DEAD):
+        [(job_id, _, token, _)] = q.claim(1)[0]
+        assert q.finish(job_id, token, "failed", "boom") == expected
+    q.add("j", {})
+    [(job_id, _, token, _)] = q.claim(1)[0]
+    assert q.finish(job_id, token, "completed", "1") == Outcome.COMPLETED
+    assert len({int(o) for o in Outcome}) == len(Outcome)
+
+
 def test_heartbeat_detects_stalled_job_by_itself(r: Any) -> None:
     """A running worker's heartbeat takes back a dead worker's job and runs it, with no manual call."""
     q = make(r, lease_seconds=0.3)
@@ -279,7 +299,7 @@ def test_stale_worker_cannot_finish_or_report(r: Any) -> None:
     q.check_stalled()
     (_, _, token2, _), = q.claim(1)[0]
     assert token2 == token + 1
-    assert q.finish(job_id, token, "completed", '"late"') == NOT_OURS
+    assert q.finish(job_id, token, "completed", '"late"') == Outcome.NOT_OURS
     assert not q.set_progress(job_id, token, 10)
     assert q.get_job(job_id).state == "active"  # type: ignore[union-attr]
 
@@ -411,10 +431,10 @@ def test_delayed_retry_due_first_wakes_a_worker(r: Any) -> None:
     first, second = q.add("j", {}, attempts=3), q.add("j", {}, attempts=3)
     (id1, _, token1, _), (id2, _, token2, _) = q.claim(2)[0]
     assert r.llen(marker) == 0
-    assert q.finish(id1, token1, "failed", "boom", retry_in=10) == 2
+    assert q.finish(id1, token1, "failed", "boom", retry_in=10) == Outcome.RETRIED
     assert r.llen(marker) == 1 and r.zscore(q.keys.jq("delayed"), first) is not None
     r.delete(marker)
-    assert q.finish(id2, token2, "failed", "boom", retry_in=30) == 2
+    assert q.finish(id2, token2, "failed", "boom", retry_in=30) == Outcome.RETRIED
     assert r.llen(marker) == 0  # the first retry is due sooner: no need to wake anyone
     assert {id1, id2} == {first, second}
 
@@ -451,7 +471,7 @@ def test_delayed_job_runs_on_time_on_an_idle_worker(r: Any) -> None:
 
 def test_worker_never_blocks_in_redis_into_the_last_hz_slack(r: Any) -> None:
     """Every BRPOP ends HZ_SLACK before the next due job (Redis fires timeouts only at hz); the job runs."""
-    from labqueue.delayed import HZ_SLACK
+    from labqueue.threads import HZ_SLACK
 
     q = make(r)
     proxy = _BrpopLog(r)
@@ -708,7 +728,7 @@ def test_an_unreadable_job_record_does_not_make_claim_or_finish_fail_midway(r: A
     time.sleep(0.1)
     [(claimed, raw, token, _)] = wait_for(lambda: q.claim(1)[0])
     assert claimed == job_id and raw == "{not json"
-    assert q.finish(job_id, token, "failed", "unreadable job", name="email") == 3
+    assert q.finish(job_id, token, "failed", "unreadable job", name="email") == Outcome.DEAD
     assert r.zscore(q.keys.jq("failed"), job_id) is not None
 
 
@@ -761,7 +781,7 @@ def test_junk_in_a_counter_or_the_event_stream_never_loses_the_job(r: Any, opera
         junk()
         [(claimed, _, token, made)] = q.claim(1)[0]
         assert (claimed, made) == (job_id, 0) and q.get_job_counts()["active"] == 1
-        assert q.finish(job_id, token, "completed", "1", name="email") == 1
+        assert q.finish(job_id, token, "completed", "1", name="email") == Outcome.COMPLETED
         return
     [(_, _, token, _)] = q.claim(1)[0]
     if operation.startswith("finish"):

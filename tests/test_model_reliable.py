@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from labqueue import Job, ReliableQueue
-from labqueue.reliable import DEAD, NOT_IN_FLIGHT, RELEASED, RETRIED
+from labqueue.scripts import Outcome
 
 LEASE = 10.0
 MAX_ATTEMPTS = 3
@@ -120,13 +120,13 @@ class ReliableQueueMachine(RuleBasedStateMachine):
         code = self.q.nack(job, "boom", retry=retry, delay=delay)
         self.leave_flight(job.id)
         if retry and self.attempts[job.id] < MAX_ATTEMPTS:
-            assert code == RETRIED
+            assert code == Outcome.RETRIED
             if delay > 0:
                 self.place[job.id], self.due[job.id] = "delayed", self.clock.now + delay
             else:
                 self.place[job.id] = "waiting"
         else:
-            assert code == DEAD
+            assert code == Outcome.DEAD
             self.place[job.id] = "dead"
             self.attempts.pop(job.id, None)
 
@@ -134,7 +134,7 @@ class ReliableQueueMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def release(self, data: st.DataObject) -> None:
         job_id = data.draw(st.sampled_from(sorted(self.held)))
-        assert self.q.release(self.held[job_id]) == RELEASED
+        assert self.q.release(self.held[job_id]) == Outcome.RELEASED
         self.leave_flight(job_id)
         self.place[job_id] = "waiting"
         self.attempts[job_id] -= 1
@@ -195,7 +195,7 @@ class ReliableQueueMachine(RuleBasedStateMachine):
         result = {"nack": lambda: self.q.nack(job, "late"), "dead": lambda: self.q.nack(job, "late", retry=False),
                   "ack": lambda: self.q.ack(job), "release": lambda: self.q.release(job),
                   "extend": lambda: self.q.extend_lease([job])}[call]()
-        assert result == NOT_IN_FLIGHT == 0
+        assert result == Outcome.NOT_OURS == 0
 
     # -- the invariant ---------------------------------------------------------------------------
     @invariant()

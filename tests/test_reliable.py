@@ -9,7 +9,7 @@ import time
 import pytest
 
 from labqueue import Backoff, ReliableQueue, Worker
-from labqueue.reliable import DEAD, NOT_IN_FLIGHT, RETRIED
+from labqueue.scripts import Outcome
 
 
 def make(r, name="rq", **kw):
@@ -69,9 +69,9 @@ def test_nack_retries_then_dead_letters(r):
     for attempt in (1, 2):
         job = q.dequeue(timeout=0.5)
         assert job.attempts == attempt
-        assert q.nack(job, "boom") == RETRIED
+        assert q.nack(job, "boom") == Outcome.RETRIED
     job = q.dequeue(timeout=0.5)
-    assert q.nack(job, "boom for good") == DEAD
+    assert q.nack(job, "boom for good") == Outcome.DEAD
     assert q.counts() == {"waiting": 0, "processing": 0, "delayed": 0, "dead": 1}
     [dead] = q.dead_letters()
     assert dead.id == job_id and dead.reason == "boom for good" and dead.attempts == 3
@@ -82,7 +82,7 @@ def test_nack_with_backoff_goes_through_delayed_set(r):
     q = make(r, backoff=Backoff.fixed(0.2))
     q.enqueue({"type": "t"})
     job = q.dequeue(timeout=0.5)
-    assert q.nack(job, "later") == RETRIED
+    assert q.nack(job, "later") == Outcome.RETRIED
     assert q.delayed_size() == 1 and q.size() == 0
     jobs, next_due = q.claim(1)
     assert jobs == [] and next_due is not None and next_due > time.time()
@@ -95,7 +95,7 @@ def test_nack_without_retry_dead_letters(r):
     """nack(retry=False) dead-letters at once."""
     q = make(r)
     q.enqueue({"type": "t"})
-    assert q.nack(q.dequeue(timeout=0.5), "poison", retry=False) == DEAD
+    assert q.nack(q.dequeue(timeout=0.5), "poison", retry=False) == Outcome.DEAD
     assert q.dlq_size() == 1
 
 
@@ -137,7 +137,7 @@ def test_ack_after_lease_lost_reports_it(r):
     job = q.dequeue(timeout=0.5)
     time.sleep(0.15)
     q.recover_stale_jobs()
-    assert q.ack(job) == 0 and q.nack(job, "late") == NOT_IN_FLIGHT
+    assert q.ack(job) == 0 and q.nack(job, "late") == Outcome.NOT_OURS
     assert q.size() == 1
 
 

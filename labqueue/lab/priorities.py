@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..job import Job
-from ..priority import SCORE_STEP, PriorityQueue
+from ..priority import PriorityQueue
 from .driven import Driven, Feed
 from .experiments import Producer, WorkerPool
 from .i18n import _
@@ -47,6 +47,8 @@ ZADD queue:priority priority job_id  → Add job
 ZPOPMIN queue:priority              → Get highest priority
 ZRANGE queue:priority 0 -1          → List all jobs
 """  # the chapter, section "Pattern 3: Priority Queue"
+
+SCORE_STEP = 10**11  # priority_push.lua scores a job priority * 1e11 + its arrival number
 
 
 def score_of(priority: int, seq: int) -> int:

@@ -10,6 +10,7 @@ the scripts that include them; `source` returns the script with it in place, as 
 from __future__ import annotations
 
 import re
+from enum import IntEnum
 from functools import lru_cache
 from importlib.resources import files
 from typing import Any
@@ -23,6 +24,16 @@ def source(name: str) -> str:
 
 
 INCLUDE = re.compile(r"^--- @include (\w+)$", re.M)
+
+
+class Outcome(IntEnum):
+    """How a script that ends a delivery ended it (nack.lua, jq_finish.lua): one meaning per number."""
+
+    NOT_OURS = 0  # the delivery was no longer the caller's (its lease ran out, recovery took it): nothing changed
+    RETRIED = 1  # failed; runs again, after its backoff
+    DEAD = 2  # failed for good: in the dead-letter queue (a JobQueue's `failed` set)
+    RELEASED = 3  # handed back unprocessed, at the head of the queue, the delivery not counted
+    COMPLETED = 4  # succeeded (jq_finish.lua; the reliable queue's ack counts deliveries instead)
 
 
 def load(client: Any, name: str) -> Any:

@@ -9,8 +9,8 @@
 -- ARGV[9] histogram bucket index of the duration  ARGV[10] job name
 -- A retry that is delayed and due earlier than every other delayed job wakes an idle worker
 -- (LPUSH marker), as a ready retry does, so it is not left waiting for the next poll.
--- Returns 0 when the job is no longer this delivery's (stalled and taken back, or removed),
--- 1 completed, 2 failed and retried, 3 failed for good.
+-- Returns (labqueue.scripts.Outcome) 0 when the job is no longer this delivery's (stalled and taken
+-- back, or removed), 4 completed, 1 failed and retried, 2 failed for good.
 --- @include jq_lib
 local bad = wrong_type({[jobs] = 'hash', [wait] = 'list', [delayed] = 'zset', [active] = 'zset',
   [completed] = 'zset', [failed] = 'zset', [runs] = 'hash', [made] = 'hash', [stalls] = 'hash',
@@ -40,7 +40,7 @@ if ARGV[5] == 'completed' then
   emit('event', 'completed', 'job', id,
     'result', ARGV[6], 'duration', ARGV[8])
   trim(completed, opts.remove_on_complete)
-  return 1
+  return 4
 end
 local attempts = tonumber(opts.attempts) or 1
 local n = incr('HINCRBY', made, id, 1)
@@ -61,8 +61,8 @@ if not final then
     redis.call('LPUSH', wait, id)
     wake(1)
   end
-  return 2
+  return 1
 end
 redis.call('ZADD', failed, now, id)
 trim(failed, opts.remove_on_fail)
-return 3
+return 2

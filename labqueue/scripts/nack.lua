@@ -7,7 +7,7 @@
 -- 'retry' re-queues (through the delayed set, due at now + delay by the server's clock) unless the
 -- job's deliveries reached ARGV[6], then it goes to the dead-letter queue like 'dead'. 'release'
 -- puts the job back at the head of the queue and does not count the delivery (a graceful stop).
--- Returns 0 when the token is not a delivery in flight (its lease expired and recovery took the
+-- Returns (labqueue.scripts.Outcome) 0 when the token is not a delivery in flight (its lease expired and recovery took the
 -- job, or it was already acked: a late call changes nothing), 1 when re-queued, 2 when
 -- dead-lettered, 3 when released.
 -- Every branch writes the job to its destination first and removes it from processing last, so

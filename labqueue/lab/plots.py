@@ -43,7 +43,8 @@ def bars(values: Mapping[str, float], *, title: str = "", ylabel: str = "", fmt:
     ax = fig.add_subplot()
     labels = list(values)
     heights = [float(values[k]) for k in labels]
-    drawn = ax.bar([translated(str(k)) for k in labels], heights, color=list(colours) if colours else None)
+    drawn = ax.bar(range(len(labels)), heights, color=list(colours) if colours else None)
+    ax.set_xticks(range(len(labels)), [translated(str(k)) for k in labels])  # two labels may read the same
     ax.bar_label(drawn, labels=[fmt.format(h) for h in heights], fontsize=9)
     ax.set_ylabel(ylabel)
     ax.set_title(title)

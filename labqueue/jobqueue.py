@@ -73,9 +73,17 @@ class JobQueue:
         return self._s[script](keys=self._keys, args=["", self.events_maxlen, *args], client=client)
 
     # -- producing -----------------------------------------------------------------------------
-    def _plan(self, name: str, data: Any, opts: Mapping[str, Any], occurrence: float | None = None) -> Planned:
-        return plan(name, data, {**self.default_job_options, **opts}, occurrence=occurrence,
-                    max_payload_bytes=self.max_payload_bytes)
+    def _plan(self, name: str, data: Any, opts: Mapping[str, Any]) -> Planned:
+        merged = {**self.default_job_options, **opts}  # a repeatable job's first run: by the server's clock
+        now = self.server_time() if merged.get("repeat") is not None else None
+        return plan(name, data, merged, now=now, max_payload_bytes=self.max_payload_bytes)
+
+    def server_time(self) -> float:
+        """The clock of the server holding this queue, unix seconds (TIME; on a cluster, its master's)."""
+        from .cluster import node_client
+
+        seconds, micros = node_client(self.redis, self.keys.jq("meta")).time()
+        return int(seconds) + int(micros) / 1e6
 
     def _add(self, planned: list[Planned]) -> list[tuple[str, bool]]:
         args = [len(planned), *(a for p in planned for a in p.args())]
@@ -97,12 +105,16 @@ class JobQueue:
         planned = [self._plan(j[0], j[1], j[2] if len(j) > 2 else {}) for j in jobs]  # type: ignore[misc]
         return [job_id for job_id, _ in self._add(planned)] if planned else []
 
-    def add_next_occurrence(self, record: JobRecord) -> str | None:
-        """Schedule the run after `record`'s, if its repeatable job still exists (jq_add.lua)."""
+    def add_next_occurrence(self, record: JobRecord, now: float | None = None) -> str | None:
+        """Schedule the run after `record`'s, if its repeatable job still exists (jq_add.lua).
+
+        Not before `now`, the server's time (the worker's claim reported it; TIME when None).
+        """
         key, ran_at = record.id[len("repeat:"):].rsplit(":", 1)
-        after = max(time.time(), float(ran_at) / 1000)
+        now = self.server_time() if now is None else now
+        after = max(now, float(ran_at) / 1000)
         planned = plan(record.name, record.data, record.opts, key=key, max_payload_bytes=self.max_payload_bytes,
-                       occurrence=next_occurrence(record.opts["repeat"], after))
+                       occurrence=next_occurrence(record.opts["repeat"], after), now=now)
         job_id, added = self._add([planned])[0]
         return job_id if added else None
 

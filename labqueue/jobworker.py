@@ -146,7 +146,7 @@ class QueueWorker(Threads):
         try:
             if "repeat" in job.opts:
                 try:
-                    q.add_next_occurrence(record)  # before running it: a crash cannot end the schedule
+                    q.add_next_occurrence(record, processed_on)  # before running it: a crash cannot end the schedule
                 except (ValueError, TypeError, KeyError) as exc:  # a schedule that cannot go on (never fires)
                     reason = f"repeat schedule cannot continue: {exc}"
                     log.error("%s: job %s: %s", self.name, job_id, reason)

@@ -265,6 +265,26 @@ def test_both_queues_end_a_delivery_with_one_vocabulary_of_outcomes(r: Any) -> N
     assert len({int(o) for o in Outcome}) == len(Outcome)
 
 
+def test_a_repeatable_jobs_runs_are_counted_from_the_servers_clock(r: Any, monkeypatch: Any) -> None:
+    """A producer whose clock is an hour fast schedules a repeatable job's first and next runs by the server's TIME."""
+    import types
+
+    from labqueue import jobqueue, jobspec
+
+    q = make(r)
+    fast = types.SimpleNamespace(time=lambda: time.time() + 3600, monotonic=time.monotonic, sleep=time.sleep)
+    monkeypatch.setattr(jobspec, "time", fast)
+    monkeypatch.setattr(jobqueue, "time", fast)
+    job_id = q.add("tick", {}, repeat={"every": 10})
+    server_now = q.server_time()
+    run_at = r.zscore(q.keys.jq("delayed"), job_id)
+    assert server_now < run_at <= server_now + 10, (run_at - server_now)  # not an hour ahead
+    record = q.get_job(job_id)
+    assert record is not None
+    next_id = q.add_next_occurrence(record)
+    assert next_id is not None and r.zscore(q.keys.jq("delayed"), next_id) == pytest.approx(run_at + 10)
+
+
 def test_heartbeat_detects_stalled_job_by_itself(r: Any) -> None:
     """A running worker's heartbeat takes back a dead worker's job and runs it, with no manual call."""
     q = make(r, lease_seconds=0.3)

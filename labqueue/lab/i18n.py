@@ -20,7 +20,8 @@ Writing translatable code:
   in the catalogue);
 - ``ngettext("{n} job", "{n} jobs", n).format(n=n)`` when the words depend on a count;
 - ``N_("waiting")`` marks a constant computed at import (a dict of labels, say) for the catalogue
-  without translating it; translate it where it is shown: ``_(LABELS["waiting"])``.
+  without translating it; translate it where it is shown with ``translate(LABELS["waiting"])`` (``_()``
+  itself only takes literals, so that the extractor finds every sentence).
 
 ``tests/test_i18n.py`` extracts every marked sentence with Babel and fails when one has no French
 translation, or when a translation's ``{fields}`` differ from its English source.
@@ -35,7 +36,7 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["LANGUAGES", "N_", "_", "catalogue_files", "language", "ngettext", "use_language"]
+__all__ = ["LANGUAGES", "N_", "_", "catalogue_files", "language", "ngettext", "translate", "use_language"]
 
 LANGUAGES = ("en", "fr")
 ENV_LANG = "LABQUEUE_LANG"
@@ -111,3 +112,8 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 def N_(message: str) -> str:
     """Marks `message` for the catalogue without translating it (for constants built at import)."""
     return message
+
+
+def translate(text: str) -> str:
+    """A sentence marked with `N_()` where it was defined, in the language in use (for variables)."""
+    return _(text)

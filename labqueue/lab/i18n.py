@@ -116,4 +116,4 @@ def N_(message: str) -> str:
 
 def translate(text: str) -> str:
     """A sentence marked with `N_()` where it was defined, in the language in use (for variables)."""
-    return _(text)
+    return _translations(language()).gettext(text)

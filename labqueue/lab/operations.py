@@ -125,10 +125,10 @@ class RateLimitRun:
         self.q, self.jobs, self.workers, self.work_seconds = q, jobs, workers, work_seconds
         self.starts: list[float] = []
         self._lock = threading.Lock()
-        started = _("started")
-        self.sampler = Sampler({_("waiting"): lambda: q.get_job_counts()["waiting"],
-                                started: lambda: len(self.starts)},
-                               rates={_("deliveries / s"): started}, interval=0.05, live=live,
+        # probe names stay English (code reads them); the chart translates them
+        self.sampler = Sampler({N_("waiting"): lambda: q.get_job_counts()["waiting"],
+                                N_("started"): lambda: len(self.starts)},
+                               rates={N_("deliveries / s"): "started"}, interval=0.05, live=live,
                                title=_("limiter: at most {max} jobs per {window} s, {workers} worker threads").format(
                                    max=q.rate_max, window=f"{q.rate_window:g}", workers=workers))
         self.seconds = 0.0
@@ -229,7 +229,7 @@ def autoscale_run(q: Any, *, jobs: int = 150, peak: float = 300.0, work_seconds:
     log = ExecutionLog(work_seconds=work_seconds)
     scaler = AutoScaler(q, log.handler, per_worker=per_worker, high=high)
     producer = Producer(q, jobs, lambda t: peak if 0.3 <= t < 1.0 else peak / 10, prefix="order")
-    sampler = Sampler({_("waiting"): q.size, _("workers"): lambda: scaler.workers}, interval=0.05, live=live,
+    sampler = Sampler({N_("waiting"): q.size, N_("workers"): lambda: scaler.workers}, interval=0.05, live=live,
                       title=_("auto-scaling: ceil(depth / {per_worker}) workers, 1 to {high}").format(
                           per_worker=per_worker, high=high),
                       ylabel=_("jobs, workers"))

@@ -316,12 +316,12 @@ class PoisonRace(Driven):
         self.other_pool = WorkerPool(limited, {"invoice": lambda job: self._handle(job, limited.name)}, workers,
                                      poll_seconds=0.05)
         self.total = 2 * jobs
-        self.sampler = Sampler({
-            _("poison deliveries, no limit"): lambda: self.deliveries(unlimited),
-            _("poison deliveries, max 3"): lambda: self.deliveries(limited),
-            _("DLQ, max 3"): limited.dlq_size,
-            _("good invoices done, no limit"): lambda: self.done_per_queue[unlimited.name],
-            _("good invoices done, max 3"): lambda: self.done_per_queue[limited.name],
+        self.sampler = Sampler({  # names stay English (code reads them); the chart translates them
+            N_("poison deliveries, no limit"): lambda: self.deliveries(unlimited),
+            N_("poison deliveries, max 3"): lambda: self.deliveries(limited),
+            N_("DLQ, max 3"): limited.dlq_size,
+            N_("good invoices done, no limit"): lambda: self.done_per_queue[unlimited.name],
+            N_("good invoices done, max 3"): lambda: self.done_per_queue[limited.name],
         }, title=_("a poison invoice, retried forever or 3 times"), live=live)
 
     def deliveries(self, q: ReliableQueue) -> int:
@@ -341,8 +341,8 @@ class PoisonRace(Driven):
 
     def progress(self) -> dict[str, int]:
         return {"completed": sum(self.done_per_queue.values()),
-                _("poison deliveries (no limit)"): self.deliveries(self.unlimited),
-                _("DLQ (max 3)"): self.limited.dlq_size()}
+                N_("poison deliveries (no limit)"): self.deliveries(self.unlimited),
+                N_("DLQ (max 3)"): self.limited.dlq_size()}
 
     def done(self) -> bool:
         """Every good invoice is done on both queues."""

@@ -19,7 +19,7 @@ from ..job import Job
 from ..priority import PriorityQueue
 from .driven import Driven, Feed
 from .experiments import Producer, WorkerPool
-from .i18n import _
+from .i18n import N_, _
 from .live import Sampler
 
 
@@ -119,9 +119,10 @@ class StarvationExperiment(Driven):
         self.producer = Producer(high, int(high_rate * load_seconds), high_rate, prefix="high")
         self.pool = WorkerPool(q, {"work": self._handle}, workers, poll_seconds=0.1)
         self.total = low_jobs + high_backlog + self.producer.jobs
-        self.sampler = Sampler({_("HIGH waiting"): lambda: self._waiting(q.PRIORITY_HIGH),
-                                _("LOW waiting"): lambda: self._waiting(q.PRIORITY_LOW),
-                                _("LOW served"): lambda: self.served_count(q.PRIORITY_LOW)},
+        # probe and counter names stay English (code reads them); the chart and the panel translate them
+        self.sampler = Sampler({N_("HIGH waiting"): lambda: self._waiting(q.PRIORITY_HIGH),
+                                N_("LOW waiting"): lambda: self._waiting(q.PRIORITY_LOW),
+                                N_("LOW served"): lambda: self.served_count(q.PRIORITY_LOW)},
                                title=_("steady HIGH load, then none"), live=live)
 
     def _waiting(self, priority: int) -> int:
@@ -142,7 +143,7 @@ class StarvationExperiment(Driven):
             self.low_waiting_when_load_ended = self._waiting(self.q.PRIORITY_LOW)
             self.load_ended_at = time.time()
             if self.sampler is not None:
-                self.sampler.mark(_("load stops"))
+                self.sampler.mark(N_("load stops"))
 
     def served_count(self, priority: int) -> int:
         with self._lock:
@@ -151,7 +152,7 @@ class StarvationExperiment(Driven):
     def progress(self) -> dict[str, int]:
         with self._lock:
             n = len(self.served)
-        return {"completed": n, _("LOW served"): self.served_count(self.q.PRIORITY_LOW)}
+        return {"completed": n, N_("LOW served"): self.served_count(self.q.PRIORITY_LOW)}
 
     def done(self) -> bool:
         """The load has ended, the queue is empty and no worker holds a job."""

@@ -22,7 +22,7 @@ from ..retry import Backoff
 from .driven import Driven
 from .experiments import Producer, WorkerPool
 from .frames import labelled
-from .i18n import _
+from .i18n import N_, _
 from .live import Sampler
 
 
@@ -169,8 +169,9 @@ class EmailExperiment(Driven):
         self.pool = WorkerPool(q, {"send_email": mailer.send}, workers, poll_seconds=0.1,
                                crash_probability=crash_probability)
         self.total = len(to)
-        self.sampler = Sampler({_("waiting"): q.size, _("retries (delayed)"): q.delayed_size, _("DLQ"): q.dlq_size,
-                                _("sent"): self.sent}, title=_("10 % SMTP timeouts, some mailboxes bounce"),
+        # probe and counter names stay English (code reads them); the chart and the panel translate them
+        self.sampler = Sampler({N_("waiting"): q.size, N_("retries (delayed)"): q.delayed_size, N_("DLQ"): q.dlq_size,
+                                N_("sent"): self.sent}, title=_("10 % SMTP timeouts, some mailboxes bounce"),
                                live=live)
 
     def sent(self) -> int:
@@ -179,9 +180,8 @@ class EmailExperiment(Driven):
 
     def progress(self) -> dict[str, int]:
         c = self.q.counts()
-        # `completed` drives the panel's bar (the panel shows it translated); the other counters are labels
-        return {"completed": self.sent() + c["dead"], _("sent"): self.sent(), _("retrying"): c["delayed"],
-                _("dead"): c["dead"]}
+        return {"completed": self.sent() + c["dead"], N_("sent"): self.sent(), N_("retrying"): c["delayed"],
+                N_("dead"): c["dead"]}
 
     def done(self) -> bool:
         """Everything produced and settled: nothing waiting, in flight or delayed."""

@@ -22,7 +22,7 @@ from ..job import Job
 from .driven import Driven, Feed
 from .experiments import Producer, WorkerPool
 from .frames import labelled
-from .i18n import _
+from .i18n import N_, _
 from .live import Sampler
 
 # -- notebook 04: planned vs actual start times ------------------------------------------------
@@ -113,8 +113,9 @@ class DelayExperiment(Driven):
         self.producer = Producer(feed, jobs, rate, job_type="remind")
         self.pool = WorkerPool(q, {"remind": self._handle}, workers, poll_seconds=0.1)
         self.total = jobs
-        self.sampler = Sampler({_("delayed"): q.delayed_size, _("waiting"): q.size, _("started"): self.started,
-                                _("scheduler passes"): lambda: self.scheduler.passes if self.scheduler else 0},
+        # probe and counter names stay English (code reads them); the chart and the panel translate them
+        self.sampler = Sampler({N_("delayed"): q.delayed_size, N_("waiting"): q.size, N_("started"): self.started,
+                                N_("scheduler passes"): lambda: self.scheduler.passes if self.scheduler else 0},
                                title=_("polling every second") if interval else _("sleeping until the next due job"),
                                live=live)
 
@@ -134,8 +135,8 @@ class DelayExperiment(Driven):
             return len(self.starts)
 
     def progress(self) -> dict[str, int]:
-        return {"completed": self.started(), _("delayed"): self.q.delayed_size(),
-                _("scheduler passes"): self.scheduler.passes if self.scheduler else 0}
+        return {"completed": self.started(), N_("delayed"): self.q.delayed_size(),
+                N_("scheduler passes"): self.scheduler.passes if self.scheduler else 0}
 
     def done(self) -> bool:
         """All jobs produced, none delayed or waiting, none in a worker's hands."""

@@ -11,8 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..lab import i18n
-from ..lab.i18n import N_, _
+from ..lab.i18n import N_, _, translate
 
 COLUMNS = [  # (heading, metric, baseline metric for the ratio, format)
     (N_("enqueue 1-by-1 /s"), "enqueue_one", "enqueue_one", "{:,.0f}"),
@@ -42,7 +41,7 @@ def table(result: dict[str, Any]) -> str:
     """The results as a Markdown table: every figure with its ratio to the raw redis-py baseline."""
     meta, base = result["meta"], result["baseline"]
     k = meta["threads"]
-    head = [_("system"), *(i18n._(h).replace("K", str(k)) for h, *_rest in COLUMNS), _("lateness p50 / p99 ms"),
+    head = [_("system"), *(translate(h).replace("K", str(k)) for h, *_rest in COLUMNS), _("lateness p50 / p99 ms"),
             _("re-delivery s")]
     rows = [head, ["---"] * len(head)]
     rows.append([_("raw redis-py: LPUSH / pipelined LPUSH by 500 / BLMOVE+LREM / RPOP"),

@@ -21,9 +21,8 @@ from ..priority import PriorityQueue
 from ..reliable import ReliableQueue
 from ..worker import Worker
 from .experiments import ExecutionLog, Producer, WorkerPool, drained, tally, wait_for
-from . import i18n
 from .frames import labelled
-from .i18n import N_, _
+from .i18n import N_, _, translate
 from .live import Sampler
 
 __all__ = ["AutoScaler", "RateLimitRun", "autoscale_run", "crash_each", "max_in_window", "wait_settled"]
@@ -35,7 +34,7 @@ OTHER_DEQUEUE = N_("BRPOP (the job leaves Redis)")
 
 def _how(q: Any) -> str:
     """How a worker takes a job from `q`, in the lab's language (a cell of crash_each's table)."""
-    return i18n._(next((text for kind, text in DEQUEUE.items() if isinstance(q, kind)), OTHER_DEQUEUE))
+    return translate(next((text for kind, text in DEQUEUE.items() if isinstance(q, kind)), OTHER_DEQUEUE))
 
 
 def _crash_list_queue(label: str, q: Any, jobs: int, timeout: float) -> dict[str, Any]:

@@ -24,10 +24,9 @@ from ..keys import Keys
 from ..reliable import ReliableQueue
 from ..worker import Worker
 from .driven import Driven, Feed
-from . import i18n
 from .experiments import Producer, WorkerPool
 from .frames import labelled
-from .i18n import N_, _
+from .i18n import N_, _, translate
 from .live import Sampler
 
 __all__ = ["BlockingLoop", "CardProcessor", "ObjectStore", "PoisonRace", "RedeliveryRun",
@@ -120,7 +119,7 @@ def checklist() -> Any:
     their English names for code."""
     import pandas as pd
 
-    rows = [tuple(i18n._(text) for text in row) for row in CHECKLIST]  # N_-marked constants, translated here
+    rows = [tuple(translate(text) for text in row) for row in CHECKLIST]  # N_-marked constants, translated here
     table = pd.DataFrame(rows, columns=["area", "the chapter says", "in labqueue"])
     return labelled(table, columns={"area": _("area"), "the chapter says": _("the chapter says"),
                                     "in labqueue": _("in labqueue")})

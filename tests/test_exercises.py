@@ -6,6 +6,11 @@ solution is `notebooks/solutions/<stem>/<name>.py`; known-wrong answers are
 `tests/wrong_solutions/<stem>/<name>__<what>.py`, each opening with `# expect: <regex>`, the
 sentence the check must answer with. Every test runs on the embedded fake and on a private
 redis-server (conftest's `r`, without its cluster run); the last one executes whole notebooks with every solution filled in.
+
+The French lab (notebooks/fr/, solutions in notebooks/fr/solutions/) is held to the same with French on
+(`use_language("fr")`, as its notebooks' first cell): each check names the French heading, says "pas encore
+fait" on the skeleton, passes the French solution in French, and each French solution has the code of its
+English twin once comments and strings are set aside. These tests run over the French files that exist.
 """
 
 from __future__ import annotations
@@ -24,10 +29,13 @@ import nbformat
 import pytest
 
 from labqueue.lab import checks
+from tests.test_translations import code_shape
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 SOLUTIONS = NOTEBOOKS / "solutions"
+FRENCH = NOTEBOOKS / "fr"
+SOLUTIONS_FR = FRENCH / "solutions"
 WRONG = Path(__file__).resolve().parent / "wrong_solutions"
 
 
@@ -38,10 +46,10 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def exercise_cells() -> dict[str, dict[str, Any]]:
+def exercise_cells(folder: Path = NOTEBOOKS) -> dict[str, dict[str, Any]]:
     """Exercise id -> {"notebook", "exercise", "check" (cell sources), "heading" above the exercise cell}."""
     found: dict[str, dict[str, Any]] = {}
-    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+    for path in sorted(folder.glob("*.ipynb")):
         nb = nbformat.read(path, 4)
         heading = ""
         for cell in nb.cells:
@@ -63,6 +71,8 @@ def exercise_cells() -> dict[str, dict[str, Any]]:
 
 
 EXERCISES = exercise_cells()
+EXERCISES_FR = exercise_cells(FRENCH)
+SOLUTION_FILES_FR = sorted(SOLUTIONS_FR.glob("*/*.py"))
 WRONGS = sorted(WRONG.glob("*/*.py"))
 
 
@@ -113,8 +123,8 @@ def namespace(r: Any, ex: str = "") -> dict[str, Any]:
     return {"r": r, "lq": labqueue, "time": time, **NOTEBOOK_STATE.get(ex, dict)()}
 
 
-def solution(ex: str) -> str:
-    return (SOLUTIONS / f"{ex}.py").read_text(encoding="utf-8")
+def solution(ex: str, folder: Path = SOLUTIONS) -> str:
+    return (folder / f"{ex}.py").read_text(encoding="utf-8")
 
 
 def test_every_exercise_is_complete():
@@ -220,19 +230,18 @@ def test_speaks_french_tells_the_languages_apart():
     assert not speaks_french("job job-03 was lost: it left Redis at dequeue and the worker died")
 
 
-def with_solutions(path: Path) -> Any:
-    """The notebook with every exercise cell replaced by its solution."""
+def with_solutions(path: Path, folder: Path = SOLUTIONS) -> Any:
+    """The notebook with every exercise cell replaced by its solution (from `folder`)."""
     nb = nbformat.read(path, 4)
     for cell in nb.cells:
         ex = cell.metadata.get("labqueue", {}).get("exercise")
         if ex and "exercise" in cell.metadata.get("tags", []):
-            cell.source = solution(ex)
+            cell.source = solution(ex, folder)
     return nb
 
 
-@pytest.mark.parametrize("path", sorted({c["notebook"] for c in EXERCISES.values()}), ids=lambda p: p.name)
-def test_notebook_runs_with_every_solution_and_every_check_passes(path, backend, request, monkeypatch):
-    """The whole notebook, solutions filled in, runs top to bottom and every check cell prints ✓."""
+def run_with_solutions(path: Path, folder: Path, backend: str, request: Any, monkeypatch: Any) -> list[str]:
+    """Execute the notebook at `path` with the solutions of `folder` on `backend`; the check cells' printed text."""
     from nbclient import NotebookClient
 
     if backend == "real":
@@ -240,13 +249,91 @@ def test_notebook_runs_with_every_solution_and_every_check_passes(path, backend,
     else:
         monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    nb = with_solutions(path)
+    nb = with_solutions(path, folder)
     start = time.monotonic()
     NotebookClient(nb, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
     seconds = time.monotonic() - start
+    printed = []
     for cell in nb.cells:
         if "check" in cell.metadata.get("tags", []):
             text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
             assert "✓" in text and "not done" not in text, f"{path.name} {cell.metadata['labqueue']}: {text}"
-    print(f"{path.name} with solutions on {backend}: {seconds:.1f} s", file=os.sys.stderr)
+            printed.append(text)
+    print(f"{path.relative_to(NOTEBOOKS)} with solutions on {backend}: {seconds:.1f} s", file=os.sys.stderr)
+    return printed
+
+
+@pytest.mark.parametrize("path", sorted({c["notebook"] for c in EXERCISES.values()}), ids=lambda p: p.name)
+def test_notebook_runs_with_every_solution_and_every_check_passes(path, backend, request, monkeypatch):
+    """The whole notebook, solutions filled in, runs top to bottom and every check cell prints ✓."""
+    run_with_solutions(path, SOLUTIONS, backend, request, monkeypatch)
+
+
+# ---- the French lab: the same exercises, in French -------------------------------------------------------
+
+def test_french_exercises_are_those_of_their_english_twins():
+    """A French notebook has the exercises of its English twin, each with its French solution, revealed on purpose only."""
+    for ex, cells in EXERCISES_FR.items():
+        assert ex in EXERCISES, f"French exercise {ex} has no English twin"
+        assert cells["notebook"].name == EXERCISES[ex]["notebook"].name, f"{ex} lives in fr/{cells['notebook'].name}"
+        assert "exercise" in cells and "check" in cells, f"fr: {ex} needs an exercise cell and a check cell"
+        assert (SOLUTIONS_FR / f"{ex}.py").is_file(), f"no French solution notebooks/fr/solutions/{ex}.py"
+        assert f"# %load solutions/{ex}.py" in cells["exercise"], f"fr: {ex}: the solution is revealed on purpose only"
+    for path in {c["notebook"] for c in EXERCISES_FR.values()}:
+        english = {ex for ex, c in EXERCISES.items() if c["notebook"].name == path.name}
+        french = {ex for ex, c in EXERCISES_FR.items() if c["notebook"] == path}
+        assert french == english, f"fr/{path.name} has exercises {sorted(french)}, its English twin {sorted(english)}"
+
+
+@pytest.mark.parametrize("ex", sorted(EXERCISES_FR))
+def test_french_check_run_before_its_exercise_names_the_french_cell(ex, in_french):
+    """In French, a check run before its exercise cell names the French heading above that cell, in one sentence."""
+    cells = EXERCISES_FR[ex]
+    with pytest.raises(checks.CheckFailed) as info:
+        run_cell(cells["check"], namespace(fakeredis.FakeRedis(decode_responses=True)))
+    message = str(info.value)
+    assert f"exécutez d'abord la cellule sous « {cells['heading']} »" in message, (
+        f"{message}\n(the check names the cell through labqueue/lab/locale/fr/LC_MESSAGES/checks.po: its French "
+        f"for the English heading must be the French notebook's heading, word for word)")
+    assert message.count(". ") == 0 and message.endswith("."), f"one sentence: {message}"
+
+
+@pytest.mark.parametrize("ex", sorted(EXERCISES_FR))
+def test_french_skeleton_says_not_done_yet_in_french(ex, r, in_french):
+    """With the French skeleton the check prints « pas encore fait », one line, and raises nothing."""
+    ns = namespace(r, ex)
+    run_cell(EXERCISES_FR[ex]["exercise"], ns)
+    printed = run_cell(EXERCISES_FR[ex]["check"], ns)
+    assert "pas encore fait" in printed and "✓" not in printed, printed
+    assert printed.count("\n") == 1, f"a check says nothing more (no measured answer) before it is done: {printed}"
+
+
+@pytest.mark.parametrize("ex", sorted(EXERCISES_FR))
+def test_french_solution_passes_in_french_and_passes_again(ex, r, in_french):
+    """The French solution passes its check with French on, the verdict is French, and a re-run passes again."""
+    ns = namespace(r, ex)
+    run_cell(solution(ex, SOLUTIONS_FR), ns)
+    for _ in range(2):
+        printed = run_cell(EXERCISES_FR[ex]["check"], ns)
+        assert printed.startswith("✓") and "pas encore fait" not in printed, printed
+        assert speaks_french(printed), f"the check passed in English: {printed}"
+
+
+@pytest.mark.parametrize("path", SOLUTION_FILES_FR, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_a_french_solution_has_the_code_of_its_english_twin(path):
+    """notebooks/fr/solutions/<stem>/<name>.py is its English twin's code: only comments and strings differ."""
+    english = SOLUTIONS / path.parent.name / path.name
+    assert english.is_file(), f"French solution {path.relative_to(NOTEBOOKS)} has no English twin {english.name}"
+    assert code_shape(path.read_text(encoding="utf-8")) == code_shape(english.read_text(encoding="utf-8")), (
+        f"{path.relative_to(NOTEBOOKS)}: the code differs from {english.relative_to(NOTEBOOKS)} beyond comments "
+        f"and strings")
+
+
+@pytest.mark.parametrize("path", sorted({c["notebook"] for c in EXERCISES_FR.values()}), ids=lambda p: p.name)
+def test_french_notebook_runs_with_every_french_solution_and_every_check_passes_in_french(
+        path, backend, request, monkeypatch):
+    """The whole French notebook (its first cell says use_language("fr")), French solutions filled in, runs top
+    to bottom and every check cell prints ✓ in French."""
+    for text in run_with_solutions(path, SOLUTIONS_FR, backend, request, monkeypatch):
+        assert speaks_french(text), f"fr/{path.name}: a check passed in English: {text}"

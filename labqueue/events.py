@@ -64,7 +64,7 @@ class QueueEvents:
     def __init__(self, redis_client: Any, queue_name: str, *, last_id: str = "$",
                  block_seconds: float = 0.2) -> None:
         self.redis = redis_client
-        self.key = JobQueueKeys(queue_name).jq("events")
+        self.key = JobQueueKeys(queue_name).events
         self.last_id = last_id
         self.block_ms = max(1, int(block_seconds * 1000))
         self._handlers: dict[str, list[Callable[[QueueEvent], None]]] = defaultdict(list)

@@ -82,7 +82,7 @@ class JobQueue:
         """The clock of the server holding this queue, unix seconds (TIME; on a cluster, its master's)."""
         from .cluster import node_client
 
-        seconds, micros = node_client(self.redis, self.keys.jq("meta")).time()
+        seconds, micros = node_client(self.redis, self.keys.meta).time()
         return int(seconds) + int(micros) / 1e6
 
     def _add(self, planned: list[Planned]) -> list[tuple[str, bool]]:
@@ -124,7 +124,7 @@ class JobQueue:
 
     def repeatables(self) -> dict[str, str]:
         """Repeatable job key -> id of its pending occurrence (HGETALL)."""
-        return {text(k): text(v) for k, v in self.redis.hgetall(self.keys.jq("repeat")).items()}
+        return {text(k): text(v) for k, v in self.redis.hgetall(self.keys.repeat).items()}
 
     # -- states --------------------------------------------------------------------------------
     def get_job_counts(self) -> dict[str, int]:
@@ -132,12 +132,12 @@ class JobQueue:
 
         As in Bull, the jobs waiting in a paused queue count as `paused`, not `waiting`.
         """
-        k = self.keys.jq
+        k = self.keys
         pipe = self.redis.pipeline(transaction=True)
-        pipe.llen(k("wait"))
-        for s in ("prio", "active", "delayed", "completed", "failed"):
-            pipe.zcard(k(s))
-        pipe.hexists(k("meta"), "paused")
+        pipe.llen(k.wait)
+        for zset in (k.prio, k.active, k.delayed, k.completed, k.failed):
+            pipe.zcard(zset)
+        pipe.hexists(k.meta, "paused")
         wait, prio, active, delayed, completed, failed, paused = pipe.execute()
         waiting = int(wait) + int(prio)
         return {"waiting": 0 if paused else waiting, "active": active, "delayed": delayed,
@@ -145,13 +145,13 @@ class JobQueue:
 
     def get_job(self, job_id: str) -> JobRecord | None:
         """One job with its state, or None (MULTI: HGET x7, ZSCORE x5, HEXISTS)."""
-        k = self.keys.jq
+        k = self.keys
         pipe = self.redis.pipeline(transaction=True)
-        for h in ("jobs", "made", "stalls", "progress", "results", "errors"):
-            pipe.hget(k(h), job_id)
-        for z in ("active", "completed", "failed", "delayed"):
-            pipe.zscore(k(z), job_id)
-        pipe.hexists(k("meta"), "paused")
+        for h in (k.jobs, k.made, k.stalls, k.progress, k.results, k.errors):
+            pipe.hget(h, job_id)
+        for z in (k.active, k.completed, k.failed, k.delayed):
+            pipe.zscore(z, job_id)
+        pipe.hexists(k.meta, "paused")
         raw, made, stalls, progress, result, error, *scores, paused = pipe.execute()
         if raw is None:
             return None
@@ -212,25 +212,25 @@ class JobQueue:
 
     def pause(self) -> None:
         """Stop every worker of this queue from taking new jobs (MULTI: HSET meta paused, XADD)."""
-        k = self.keys.jq
+        k = self.keys
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(k("meta"), "paused", 1)
-        pipe.xadd(k("events"), {"event": "paused"}, maxlen=self.events_maxlen, approximate=True)
+        pipe.hset(k.meta, "paused", 1)
+        pipe.xadd(k.events, {"event": "paused"}, maxlen=self.events_maxlen, approximate=True)
         pipe.execute()
 
     def resume(self) -> None:
         """Let workers take jobs again and wake them (MULTI: HDEL meta paused, LPUSH marker, XADD)."""
-        k = self.keys.jq
+        k = self.keys
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hdel(k("meta"), "paused")
-        pipe.lpush(k("marker"), *["1"] * 16)
-        pipe.ltrim(k("marker"), 0, 63)
-        pipe.xadd(k("events"), {"event": "resumed"}, maxlen=self.events_maxlen, approximate=True)
+        pipe.hdel(k.meta, "paused")
+        pipe.lpush(k.marker, *["1"] * 16)
+        pipe.ltrim(k.marker, 0, 63)
+        pipe.xadd(k.events, {"event": "resumed"}, maxlen=self.events_maxlen, approximate=True)
         pipe.execute()
 
     def is_paused(self) -> bool:
         """Whether the queue is paused (HEXISTS)."""
-        return bool(self.redis.hexists(self.keys.jq("meta"), "paused"))
+        return bool(self.redis.hexists(self.keys.meta, "paused"))
 
     def check_stalled(self) -> dict[str, int]:
         """Take back jobs whose lease expired; fail those stalled > max_stalled times (jq_stalled.lua)."""
@@ -283,7 +283,7 @@ class JobQueue:
         args = [str(a) for pair in held for a in pair]
         if not args:
             return 0
-        return int(self._extend(keys=[self.keys.jq("active"), self.keys.jq("runs")],
+        return int(self._extend(keys=[self.keys.active, self.keys.runs],
                                 args=["", self.lease_seconds, *args]))
 
     # -- processing (Bull's queue.process) -----------------------------------------------------

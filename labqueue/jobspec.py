@@ -32,25 +32,42 @@ ALIASES = {"removeOnComplete": "remove_on_complete", "removeOnFail": "remove_on_
            "jobId": "job_id"}  # the chapter's (Bull's) spelling is accepted too
 
 
+def _jq(suffix: str, doc: str) -> Any:
+    return property(lambda keys: keys.key(f"jq:{suffix}"), doc=doc)
+
+
 class JobQueueKeys(Keys):
     """The keys of one `JobQueue`: `lq:{name}:jq:...`, all in the queue's hash slot."""
 
-    def jq(self, suffix: str) -> str:
-        return self.key(f"jq:{suffix}")
+    jobs = _jq("jobs", "Hash: job id -> the job's JSON {name, data, ts, opts}, written once.")
+    wait = _jq("wait", "List of the ids of ready jobs without a priority (LPUSH, RPOP).")
+    prio = _jq("prio", "Sorted set: ready job id -> priority * 2^32 + sequence.")
+    delayed = _jq("delayed", "Sorted set: job id -> when it is due (a delay, a retry's backoff, a repeat).")
+    active = _jq("active", "Sorted set: job id -> its lease deadline.")
+    completed = _jq("completed", "Sorted set: job id -> when it completed.")
+    failed = _jq("failed", "Sorted set: job id -> when it failed for good.")
+    runs = _jq("runs", "Hash: job id -> deliveries (the current one's token).")
+    made = _jq("made", "Hash: job id -> failed attempts.")
+    stalls = _jq("stalls", "Hash: job id -> times its lease expired.")
+    progress = _jq("progress", "Hash: job id -> progress 0-100.")
+    results = _jq("results", "Hash: job id -> return value (JSON).")
+    errors = _jq("errors", "Hash: job id -> last error.")
+    meta = _jq("meta", "Hash: the id counter (id), the priority sequence (pseq), the paused flag.")
+    marker = _jq("marker", "List of tokens that wake idle workers (BRPOP), at most 64.")
+    events = _jq("events", "Stream of the queue's events (QueueEvents).")
+    limiter = _jq("limiter", "Sorted set: recent deliveries -> when (the rate limiter's log).")
+    repeat = _jq("repeat", "Hash: repeatable job key -> id of its pending occurrence.")
+    metrics = _jq("metrics", "Hash: counters and duration histograms (QueueMetrics).")
 
     def script_keys(self) -> list[str]:
         """The KEYS every jq_*.lua script receives, in the order their headers list."""
-        return [self.jq(s) for s in SCRIPT_KEYS]
+        return [getattr(self, s) for s in SCRIPT_KEYS]
 
     def all(self) -> list[str]:
         return self.script_keys()
 
 
-# KEYS[1..19] of every jq_*.lua script: jobs (hash id -> JSON), wait (list of ids), prio, delayed,
-# active, completed, failed (sorted sets of ids), runs, made, stalls, progress, results, errors
-# (hashes id -> deliveries / failed attempts / stalls / progress / return value / last error),
-# meta (hash: id counter, paused flag), marker (list that wakes idle workers), events (stream),
-# limiter (sorted set of recent deliveries), repeat (hash key -> pending occurrence id), metrics.
+# KEYS[1..19] of every jq_*.lua script, as jq_lib.lua names them.
 SCRIPT_KEYS = ("jobs", "wait", "prio", "delayed", "active", "completed", "failed", "runs", "made",
                "stalls", "progress", "results", "errors", "meta", "marker", "events", "limiter",
                "repeat", "metrics")

@@ -127,7 +127,7 @@ class QueueWorker(Threads):
                 wait = redis_wait(next_due, self.poll_seconds, self._stopping)
                 if wait is None:
                     continue  # a job is due within Redis's timer resolution: claim again
-                q.redis.brpop(q.keys.jq("marker"), timeout=wait)
+                q.redis.brpop(q.keys.marker, timeout=wait)
             except Exception as exc:  # never silent, never a dead thread: log, count, back off one poll
                 if refused(exc):  # wrong password, no permission: retrying cannot help
                     self._refuse(exc)

@@ -38,7 +38,7 @@ class QueueMetrics:
         self.redis = redis_client
         self.queue_name = queue_name
         self.keys = JobQueueKeys(queue_name)
-        self.metrics_key = self.keys.jq("metrics")
+        self.metrics_key = self.keys.metrics
 
     # The chapter's record_* methods, for code that does not go through a JobQueue (whose scripts
     # record everything themselves). None of them touches a size: sizes are never counted.
@@ -63,12 +63,12 @@ class QueueMetrics:
 
     def read(self) -> tuple[dict[str, str], dict[str, int]]:
         """The raw metrics hash and the sizes per state, in one round trip (MULTI)."""
-        k = self.keys.jq
+        k = self.keys
         pipe = self.redis.pipeline(transaction=True)
         pipe.hgetall(self.metrics_key)
-        pipe.llen(k("wait"))
-        for s in ("prio", "active", "delayed", "completed", "failed"):
-            pipe.zcard(k(s))
+        pipe.llen(k.wait)
+        for zset in (k.prio, k.active, k.delayed, k.completed, k.failed):
+            pipe.zcard(zset)
         raw, wait, prio, active, delayed, completed, failed = pipe.execute()
         sizes = {"waiting": int(wait) + int(prio), "active": int(active), "delayed": int(delayed),
                  "completed": int(completed), "failed": int(failed)}

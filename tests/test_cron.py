@@ -181,10 +181,10 @@ def test_a_repeatable_job_whose_cron_never_fires_fails_with_its_reason_and_the_w
 
     q = JobQueue(r, "bad-repeat", lease_seconds=2)
     job_id = q.add("report", {}, repeat={"cron": "* * * * *"}, job_id="minutely", delay=0)
-    record = json.loads(r.hget(q.keys.jq("jobs"), job_id))
+    record = json.loads(r.hget(q.keys.jobs, job_id))
     record["opts"]["repeat"]["cron"] = NEVER  # written by older code, or by hand
-    r.hset(q.keys.jq("jobs"), job_id, json.dumps(record))
-    r.zadd(q.keys.jq("delayed"), {job_id: 0})  # due now
+    r.hset(q.keys.jobs, job_id, json.dumps(record))
+    r.zadd(q.keys.delayed, {job_id: 0})  # due now
     q.add("email", {"to": "a"})
     ran = []
     worker = q.process("*", lambda job: ran.append(job.name), poll_seconds=0.05)

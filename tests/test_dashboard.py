@@ -48,7 +48,7 @@ def test_buttons_act_on_redis(r: Any) -> None:
     assert q.get_job_counts()["failed"] == 0 and q.get_job_counts()["waiting"] == 4
     assert "4 failed jobs" in d.status.value
     d.buttons["clean"].click()
-    assert q.get_job_counts()["completed"] == 0 and r.hlen(q.keys.jq("jobs")) == 4
+    assert q.get_job_counts()["completed"] == 0 and r.hlen(q.keys.jobs) == 4
 
 
 def test_live_refresh_and_chart(r: Any) -> None:

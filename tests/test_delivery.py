@@ -262,9 +262,9 @@ def test_jobqueue_heartbeat_extends_only_its_own_delivery(r: Any) -> None:
     q = JobQueue(r, "jq_tokens", lease_seconds=10)
     q.add("t", {}, job_id="J")
     [(job_id, _, first, _)] = q.claim(1)[0]
-    r.zadd(q.keys.jq("active"), {"J": 1.0}, xx=True)  # its lease ran out: the worker hung
+    r.zadd(q.keys.active, {"J": 1.0}, xx=True)  # its lease ran out: the worker hung
     assert q.check_stalled() == {"requeued": 1, "failed": 0}
     [(_, _, second, _)] = q.claim(1)[0]
-    before = r.zscore(q.keys.jq("active"), "J")
-    assert q.extend_leases([(job_id, first)]) == 0 and r.zscore(q.keys.jq("active"), "J") == before
+    before = r.zscore(q.keys.active, "J")
+    assert q.extend_leases([(job_id, first)]) == 0 and r.zscore(q.keys.active, "J") == before
     assert second != first and q.extend_leases([(job_id, second)]) == 1

@@ -111,7 +111,7 @@ def test_process_progress_and_return_value(r: Any) -> None:
     job = q.get_job(job_id)
     assert job is not None and job.state == "completed" and job.progress == 100
     assert job.return_value == {"sent": True, "to": "user@example.com"}
-    kinds = [f["event"] for _, f in r.xrange(q.keys.jq("events"))]
+    kinds = [f["event"] for _, f in r.xrange(q.keys.events)]
     assert kinds == ["progress", "progress", "completed"]
 
 
@@ -135,7 +135,7 @@ def test_attempts_and_backoff(r: Any) -> None:
     assert ok is not None and ok.state == "completed" and ok.attempts_made == 2 and tries[flaky] == 3
     assert dead is not None and dead.state == "failed" and dead.attempts_made == 3 and tries[doomed] == 3
     assert dead.failed_reason == "ConnectionError: SMTP timeout"
-    finals = [f["final"] for _, f in r.xrange(q.keys.jq("events")) if f["event"] == "failed"]
+    finals = [f["final"] for _, f in r.xrange(q.keys.events) if f["event"] == "failed"]
     assert finals.count("1") == 1 and len(finals) == 5  # 2 + 3 failed attempts
 
 
@@ -189,7 +189,7 @@ def test_clean_by_grace_state_and_limit(r: Any) -> None:
     assert len(q.clean(0, "completed", limit=3)) == 3
     assert q.get_job_counts()["completed"] == 1 and q.get_job_counts()["failed"] == 2
     assert len(q.clean(0, "failed")) == 2 and q.get_job_counts()["failed"] == 0
-    assert r.hlen(q.keys.jq("jobs")) == 1
+    assert r.hlen(q.keys.jobs) == 1
     with pytest.raises(ConfigError, match="clean"):
         q.clean(0, "active")
 
@@ -205,7 +205,7 @@ def test_pause_stops_new_deliveries_within_one_poll(r: Any) -> None:
     time.sleep(0.3)  # three polls
     counts = q.get_job_counts()
     assert counts["paused"] == 5 and counts["completed"] == 1 and counts["active"] == 0
-    assert r.hget(q.keys.jq("metrics"), "total_dequeued") == "1"
+    assert r.hget(q.keys.metrics, "total_dequeued") == "1"
     q.resume()
     wait_for(lambda: q.get_job_counts()["completed"] == 6)
     q.close()
@@ -219,7 +219,7 @@ def test_stalled_job_is_redelivered(r: Any) -> None:
     assert q.check_stalled() == {"requeued": 0, "failed": 0}  # lease still running
     time.sleep(0.25)
     assert q.check_stalled() == {"requeued": 1, "failed": 0}
-    assert [f["event"] for _, f in r.xrange(q.keys.jq("events"))] == ["stalled"]
+    assert [f["event"] for _, f in r.xrange(q.keys.events)] == ["stalled"]
     q.process("j", lambda job: "done", poll_seconds=0.05)
     wait_for(lambda: q.get_job_counts()["completed"] == 1)
     q.close()
@@ -277,12 +277,12 @@ def test_a_repeatable_jobs_runs_are_counted_from_the_servers_clock(r: Any, monke
     monkeypatch.setattr(jobqueue, "time", fast)
     job_id = q.add("tick", {}, repeat={"every": 10})
     server_now = q.server_time()
-    run_at = r.zscore(q.keys.jq("delayed"), job_id)
+    run_at = r.zscore(q.keys.delayed, job_id)
     assert server_now < run_at <= server_now + 10, (run_at - server_now)  # not an hour ahead
     record = q.get_job(job_id)
     assert record is not None
     next_id = q.add_next_occurrence(record)
-    assert next_id is not None and r.zscore(q.keys.jq("delayed"), next_id) == pytest.approx(run_at + 10)
+    assert next_id is not None and r.zscore(q.keys.delayed, next_id) == pytest.approx(run_at + 10)
 
 
 def test_heartbeat_detects_stalled_job_by_itself(r: Any) -> None:
@@ -345,7 +345,7 @@ def test_rate_limit_across_two_workers(r: Any, make_client: Any) -> None:
     t = sorted(starts)
     assert len(t) == 12
     assert all(t[i + 3] - t[i] >= 0.4 - 1e-6 for i in range(len(t) - 3)), t  # 4 in a row span a window
-    assert q1.worker is None and r.zcard(q1.keys.jq("limiter")) <= 3
+    assert q1.worker is None and r.zcard(q1.keys.limiter) <= 3
 
 
 def test_job_timeout_fails_the_job(r: Any) -> None:
@@ -379,17 +379,17 @@ def test_memory_bounded_with_remove_on_complete(r: Any) -> None:
     q.add_bulk([("ok" if i % 3 else "bad", {"i": i}) for i in range(150)])
     q.process("ok", lambda job: job.data["i"], concurrency=2, poll_seconds=0.05)
     q.process("bad", lambda job: 1 / 0)
-    wait_for(lambda: r.hget(q.keys.jq("metrics"), "total_dequeued") == "150" and not r.zcard(q.keys.jq("active")))
+    wait_for(lambda: r.hget(q.keys.metrics, "total_dequeued") == "150" and not r.zcard(q.keys.active))
     q.close()
-    assert r.zcard(q.keys.jq("completed")) == 10 and r.zcard(q.keys.jq("failed")) == 5
+    assert r.zcard(q.keys.completed) == 10 and r.zcard(q.keys.failed) == 5
     for h in ("jobs", "runs", "made", "results", "errors"):
-        assert r.hlen(q.keys.jq(h)) <= 15, h
+        assert r.hlen(getattr(q.keys, h)) <= 15, h
     assert r.dbsize() <= len(q.keys.all())
     q2 = make(r, "gone", default_job_options={"remove_on_complete": True})
     q2.add_bulk([("ok", {"i": i}) for i in range(50)])
     for job_id, _, token, _ in q2.claim(50)[0]:
         q2.finish(job_id, token, "completed", "1")
-    assert r.hlen(q2.keys.jq("jobs")) == 0 and r.hlen(q2.keys.jq("runs")) == 0
+    assert r.hlen(q2.keys.jobs) == 0 and r.hlen(q2.keys.runs) == 0
 
 
 def test_repeat_every_runs_and_stops(r: Any) -> None:
@@ -414,7 +414,7 @@ def test_repeat_cron_schedules_next_occurrence_in_time_zone(r: Any) -> None:
     before = time.time()
     job_id = q.add("daily-report", {"recipients": ["admin@example.com"]},
                    repeat={"cron": "0 9 * * *", "tz": "Europe/Paris"})
-    run_at = r.zscore(q.keys.jq("delayed"), job_id)
+    run_at = r.zscore(q.keys.delayed, job_id)
     assert abs(run_at - cron.next_run("0 9 * * *", "Europe/Paris", before)) < 1e-3
     assert q.get_job(job_id).state == "delayed"  # type: ignore[union-attr]
 
@@ -433,7 +433,7 @@ def test_empty_cases(r: Any) -> None:
 def test_earlier_delayed_job_wakes_a_worker_later_one_does_not(r: Any) -> None:
     """jq_add pushes the marker for a delayed job due before every other delayed job, and only then."""
     q = make(r)
-    marker = q.keys.jq("marker")
+    marker = q.keys.marker
     q.add("j", {}, delay=10)
     assert r.llen(marker) == 1  # nothing delayed before: an idle worker must re-plan its wait
     assert claim_ids(q) == [] and r.llen(marker) == 0  # the claim reads the next due time, clears it
@@ -446,13 +446,13 @@ def test_earlier_delayed_job_wakes_a_worker_later_one_does_not(r: Any) -> None:
 def test_delayed_retry_due_first_wakes_a_worker(r: Any) -> None:
     """jq_finish pushes the marker for a backoff retry due before every other delayed job, only then."""
     q = make(r)
-    marker = q.keys.jq("marker")
+    marker = q.keys.marker
     q.add("late", {}, delay=60)
     first, second = q.add("j", {}, attempts=3), q.add("j", {}, attempts=3)
     (id1, _, token1, _), (id2, _, token2, _) = q.claim(2)[0]
     assert r.llen(marker) == 0
     assert q.finish(id1, token1, "failed", "boom", retry_in=10) == Outcome.RETRIED
-    assert r.llen(marker) == 1 and r.zscore(q.keys.jq("delayed"), first) is not None
+    assert r.llen(marker) == 1 and r.zscore(q.keys.delayed, first) is not None
     r.delete(marker)
     assert q.finish(id2, token2, "failed", "boom", retry_in=30) == Outcome.RETRIED
     assert r.llen(marker) == 0  # the first retry is due sooner: no need to wake anyone
@@ -497,7 +497,7 @@ def test_worker_never_blocks_in_redis_into_the_last_hz_slack(r: Any) -> None:
     proxy = _BrpopLog(r)
     q.redis = proxy
     q.add("j", {}, job_id="d", delay=0.6)
-    due = float(r.zscore(q.keys.jq("delayed"), "d"))  # due 0.6 s after the server ran the add (TIME)
+    due = float(r.zscore(q.keys.delayed, "d"))  # due 0.6 s after the server ran the add (TIME)
     q.process("j", lambda job: "ok", poll_seconds=5)
     wait_for(lambda: q.get_job_counts()["completed"] == 1, timeout=3.0)
     q.close()
@@ -513,10 +513,10 @@ def test_check_stalled_reports_the_earliest_running_lease(r: Any) -> None:
     q.add("j", {}, job_id="a")
     q.add("j", {}, job_id="b")
     claim_ids(q, 2)
-    r.zadd(q.keys.jq("active"), {"b": time.time() + 1.5}, xx=True)
+    r.zadd(q.keys.active, {"b": time.time() + 1.5}, xx=True)
     found, deadline = q.check_stalled_and_next()
     # on this process's clock (converted from the server's): equal here, up to the round trip
-    assert found == {"requeued": 0, "failed": 0} and deadline == pytest.approx(r.zscore(q.keys.jq("active"), "b"), abs=0.05)
+    assert found == {"requeued": 0, "failed": 0} and deadline == pytest.approx(r.zscore(q.keys.active, "b"), abs=0.05)
 
 
 def test_heartbeat_takes_back_a_dead_workers_job_at_its_deadline(r: Any) -> None:
@@ -525,7 +525,7 @@ def test_heartbeat_takes_back_a_dead_workers_job_at_its_deadline(r: Any) -> None
     job_id = q.add("j", {})
     assert claim_ids(q) == [job_id]  # a worker took it and died, its lease nearly over:
     start = time.time()
-    r.zadd(q.keys.jq("active"), {job_id: start + 0.4}, xx=True)
+    r.zadd(q.keys.active, {job_id: start + 0.4}, xx=True)
     q.process("j", lambda job: "ok", poll_seconds=5)
     wait_for(lambda: q.get_job_counts()["completed"] == 1, timeout=1.5)
     q.close()
@@ -735,8 +735,8 @@ def test_a_script_that_meets_a_wrong_typed_key_writes_nothing(r: Any, operation:
     else:
         q.add("report", {}, repeat={"every": 60}, job_id="hourly")
         call = lambda: q.remove_repeatable("hourly")  # noqa: E731
-    r.delete(q.keys.jq(broken))
-    r.set(q.keys.jq(broken), "overwritten by someone else")
+    r.delete(getattr(q.keys, broken))
+    r.set(getattr(q.keys, broken), "overwritten by someone else")
     refused_whole(r, call, match=f"WRONGTYPE.*{broken}")
 
 
@@ -744,12 +744,12 @@ def test_an_unreadable_job_record_does_not_make_claim_or_finish_fail_midway(r: A
     """A job whose stored JSON is junk is still promoted, claimed and finished: never dropped halfway."""
     q = make(r)
     job_id = q.add("email", {"to": "a"}, delay=0.05)
-    r.hset(q.keys.jq("jobs"), job_id, "{not json")
+    r.hset(q.keys.jobs, job_id, "{not json")
     time.sleep(0.1)
     [(claimed, raw, token, _)] = wait_for(lambda: q.claim(1)[0])
     assert claimed == job_id and raw == "{not json"
     assert q.finish(job_id, token, "failed", "unreadable job", name="email") == Outcome.DEAD
-    assert r.zscore(q.keys.jq("failed"), job_id) is not None
+    assert r.zscore(q.keys.failed, job_id) is not None
 
 
 @pytest.mark.parametrize("bad", [{"retry_in": math.nan}, {"duration": math.inf}, {"token": "x"}])
@@ -786,10 +786,10 @@ def test_junk_in_a_counter_or_the_event_stream_never_loses_the_job(r: Any, opera
 
     def junk() -> None:
         if field == "exhausted":  # a stream whose last id is the largest there is: XADD * cannot add
-            r.delete(q.keys.jq("events"))
-            r.xadd(q.keys.jq("events"), {"x": "1"}, id="18446744073709551615-18446744073709551615")
+            r.delete(q.keys.events)
+            r.xadd(q.keys.events, {"x": "1"}, id="18446744073709551615-18446744073709551615")
         else:
-            r.hset(q.keys.jq(key), field.format(id=job_id), "junk")
+            r.hset(getattr(q.keys, key), field.format(id=job_id), "junk")
 
     if operation.startswith("add"):
         junk()
@@ -824,7 +824,7 @@ def test_a_junk_job_counter_refuses_add_whole_and_events_maxlen_is_bounded(r: An
     """The id counter cannot restart (new ids would be those of live jobs: a dedup no-op, a silent loss),
     so add refuses before any write; events_maxlen beyond XADD's range is a ConfigError."""
     q = make(r)
-    r.hset(q.keys.jq("meta"), "id", "junk")
+    r.hset(q.keys.meta, "id", "junk")
     refused_whole(r, lambda: q.add("email", {"to": "a"}), match="jq_add: .* field id holds")
     with pytest.raises(ConfigError, match="events_maxlen must be"):
         make(r, events_maxlen=2**63)
@@ -854,8 +854,8 @@ def test_progress_and_clean_answer_truly_when_the_event_stream_is_full(r: Any) -
     nothing was cleaned). The event is skipped; both return what they did."""
     q = make(r)
     job_id, token = _claimed(q)
-    r.delete(q.keys.jq("events"))
-    r.xadd(q.keys.jq("events"), {"x": "1"}, id="18446744073709551615-18446744073709551615")
+    r.delete(q.keys.events)
+    r.xadd(q.keys.events, {"x": "1"}, id="18446744073709551615-18446744073709551615")
     assert q.set_progress(job_id, token, 40) is True
     assert q.get_job(job_id).progress == 40
     q.finish(job_id, token, "completed", "1", name="email")

@@ -43,9 +43,9 @@ def test_size_is_read_not_counted(r: Any) -> None:
     """current_size is the queue's real size even when a counter update was lost (no drift)."""
     q = JobQueue(r, "jobs")
     q.add_bulk([("j", {"i": i}) for i in range(5)])
-    r.hincrby(q.keys.jq("metrics"), "total_enqueued", -2)  # a lost update, as a crash would cause
+    r.hincrby(q.keys.metrics, "total_enqueued", -2)  # a lost update, as a crash would cause
     q.claim(1)
-    assert QueueMetrics(r, "jobs").get_metrics()["current_size"] == 4 == r.llen(q.keys.jq("wait"))
+    assert QueueMetrics(r, "jobs").get_metrics()["current_size"] == 4 == r.llen(q.keys.wait)
 
 
 def test_chapter_record_methods(r: Any) -> None:

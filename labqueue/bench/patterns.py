@@ -159,7 +159,7 @@ class JobQueuePattern(Pattern):
         return str(queue.add("default", {"i": 0}, job_id=job_id))
 
     def lease_deadline(self, queue: Any, job_id: str) -> float | None:
-        score = queue.redis.zscore(queue.keys.jq("active"), job_id)
+        score = queue.redis.zscore(queue.keys.active, job_id)
         return None if score is None else float(score)
 
     def die_holding(self, queue: Any) -> tuple[float, str]:

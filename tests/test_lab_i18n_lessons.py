@@ -13,7 +13,7 @@ import fakeredis
 import pandas as pd
 import pytest
 
-from labqueue import Backoff, DelayedQueue, PriorityQueue, ReliableQueue
+from labqueue import Backoff, DelayedQueue, Job, PriorityQueue, ReliableQueue
 from labqueue.lab import i18n
 from labqueue.lab.frames import labelled, shown
 
@@ -93,6 +93,14 @@ def test_retries_charts_tables_and_live_series_in_french(fr, client) -> None:
     assert e.sampler.title.startswith("10 % de timeouts SMTP")
     assert set(e.progress()) == {"completed", "sent", "retrying", "dead"}          # the panel translates them
     assert [i18n._(k) for k in e.progress()] == ["terminés", "envoyés", "à retenter", "lettres mortes"]
+    mailer = rt.FlakyMailer(failure_rate=1.0, bouncing={"b@example.com"})
+    reasons = []
+    for to in ("a@example.com", "b@example.com"):
+        try:
+            mailer.send(Job(id=to, type="send_email", data={"to": to}))
+        except OSError as exc:
+            reasons.append(str(exc))
+    assert reasons == ["timeout SMTP", "550 boîte aux lettres indisponible : b@example.com"]
     dead = rt.dead_table(q)
     assert list(dead.columns) == ["id", "to", "reason", "attempts", "failed at (s)"]
     assert list(shown(dead).columns) == ["id", "destinataire", "raison", "tentatives", "échec à (s)"]
@@ -165,6 +173,8 @@ def test_poison_race_series_in_french(fr, client) -> None:
     race = pr.PoisonRace(ReliableQueue(client, "fr-u"), ReliableQueue(client, "fr-l", max_attempts=3), live=False)
     assert "livraisons du job empoisonné, max 3" in _legend(race.sampler)
     assert race.sampler.title == "une facture empoisonnée, retentée sans fin ou 3 fois"
+    with pytest.raises(ValueError, match="^impossible de lire la facture 'corrupt.pdf'$"):
+        pr.always_fails(Job(id="p", type="invoice", data={"invoice": "corrupt.pdf"}))
 
 
 def test_crash_table_shown_in_french_read_in_english(fr, client) -> None:

@@ -286,8 +286,8 @@ def poison_deliveries(q: ReliableQueue, job_id: str) -> int:
 
 
 def always_fails(job: Job) -> None:
-    """A handler for a poison job: it fails on every delivery."""
-    raise ValueError(f"cannot parse invoice {job.data.get('invoice')!r}")
+    """A handler for a poison job: it fails on every delivery (its message in the lab's language)."""
+    raise ValueError(_("cannot parse invoice {invoice}").format(invoice=repr(job.data.get("invoice"))))
 
 
 class PoisonRace(Driven):

@@ -116,7 +116,8 @@ def flips(seed: int, address: str, attempt: int) -> float:
 
 @dataclass
 class FlakyMailer:
-    """The chapter's sendEmail: `failure_rate` SMTP timeouts, and mailboxes that always bounce."""
+    """The chapter's sendEmail: `failure_rate` SMTP timeouts, and mailboxes that always bounce (the
+    simulated errors' messages in the lab's language: the DLQ's reasons the student reads)."""
 
     failure_rate: float = 0.1
     bouncing: set[str] = field(default_factory=set)
@@ -132,9 +133,9 @@ class FlakyMailer:
             self.tries[to] += 1
             n = self.tries[to]
         if to in self.bouncing:
-            raise ConnectionRefusedError(f"550 mailbox unavailable: {to}")
+            raise ConnectionRefusedError(_("550 mailbox unavailable: {to}").format(to=to))
         if flips(self.seed, to, n) < self.failure_rate:
-            raise TimeoutError("SMTP timeout")
+            raise TimeoutError(_("SMTP timeout"))
         with self._lock:
             self.sent.append(to)
 

@@ -1,6 +1,6 @@
 # The README's two commands: `make lab` opens the lab (`make lab-fr` in French, README.fr.md), `make test` runs the whole test suite.
 # Both create .venv and install requirements.txt plus labqueue itself into it first.
-# `make html` renders every notebook, executed, to static pages with their outputs in html/.
+# `make html` renders every notebook, executed, to static pages with their outputs in html/ (the French ones in html/fr/).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

@@ -208,6 +208,9 @@ def test_chaos_and_failover_tallies_in_french(fr) -> None:
     assert tally.lost == 0                                                             # fields unchanged
     failover = scaling.Tally(jobs=6, processed=6, lost=0, duplicated=0, failovers=1, reconnects=2, seconds=3.0)
     assert "basculements 1" in str(failover) and "reconnexions des workers 2" in str(failover)
+    external = scaling.LabCluster("redis://127.0.0.1:1", None)
+    with pytest.raises(RuntimeError, match="^cette expérience demande le cluster local de ce notebook$"):
+        scaling.ack_loss(external, "fr-loss", 1, durable=False)
     server = chaos.Server("redis://127.0.0.1:1/0", "TcpFakeServer")
     assert server.describe().endswith("(lent : environ 90 jobs/s)")
 

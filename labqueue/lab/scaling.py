@@ -227,7 +227,7 @@ class FailoverRun:
         """SIGKILL the master of queue `queue_index`, promote its replica; returns 'old -> new'."""
         local = self.cluster.local
         if local is None:
-            raise RuntimeError("failover needs the notebook's own local cluster")
+            raise RuntimeError(_("failover needs the notebook's own local cluster"))
         master = local.master_of(self.queues[queue_index].keys.waiting)
         replica = local.replica_of(master)
         self.processed_at_failover.append(self.processed())
@@ -288,7 +288,7 @@ def ack_loss(cluster: LabCluster, name: str, jobs: int, *, durable: bool) -> Los
     """
     local = cluster.local
     if local is None:
-        raise RuntimeError("this experiment needs the notebook's own local cluster")
+        raise RuntimeError(_("this experiment needs the notebook's own local cluster"))
     client = cluster.client()
     q = ReliableQueue(client, name, durable=durable, durable_timeout=0.05)
     q.clear()

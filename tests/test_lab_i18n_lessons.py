@@ -103,7 +103,7 @@ def test_retries_charts_tables_and_live_series_in_french(fr, client) -> None:
     assert reasons == ["timeout SMTP", "550 boîte aux lettres indisponible : b@example.com"]
     dead = rt.dead_table(q)
     assert list(dead.columns) == ["id", "to", "reason", "attempts", "failed at (s)"]
-    assert list(shown(dead).columns) == ["id", "destinataire", "raison", "tentatives", "échec à (s)"]
+    assert list(shown(dead).columns) == ["id", "destinataire", "raison", "tentatives", "moment de l'échec (s)"]
 
 
 # -- notebooks 04 and 05: scheduling ---------------------------------------------------------------
@@ -225,7 +225,7 @@ def test_benchmark_panel_table_and_chart_in_french(fr) -> None:
     panel = BenchPanel()
     assert [panel.n.description, panel.threads.description, panel.bar.description] == \
         ["N jobs", "threads", "benchmark"]
-    assert panel.status.value == "pas commencé"
+    assert panel.status.value == "pas encore lancé"
     result = _reference_run()
     head = table(result).splitlines()[0]
     assert head.startswith("| système | enqueue un par un /s |") and "retard p50 / p99 ms" in head

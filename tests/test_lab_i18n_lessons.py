@@ -204,7 +204,7 @@ def test_chaos_and_failover_tallies_in_french(fr) -> None:
     from labqueue.lab import chaos, scaling
 
     tally = chaos.Tally(jobs=10, processed=10, lost=0, duplicated=1, kills=2, dead=0, seconds=1.25)
-    assert str(tally) == "jobs 10, traités 10, perdus 0, en double 1, kills 2, lettres mortes 0, 1.2 s"
+    assert str(tally) == "jobs 10, traités 10, perdus 0, dupliqués 1, kills 2, lettres mortes 0, 1.2 s"
     assert tally.lost == 0                                                             # fields unchanged
     failover = scaling.Tally(jobs=6, processed=6, lost=0, duplicated=0, failovers=1, reconnects=2, seconds=3.0)
     assert "basculements 1" in str(failover) and "reconnexions des workers 2" in str(failover)

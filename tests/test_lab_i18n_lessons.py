@@ -194,7 +194,7 @@ def test_rate_limit_and_autoscale_titles_in_french(fr, client) -> None:
     from labqueue.lab import operations as ops
 
     run = ops.RateLimitRun(JobQueue(client, "fr-rate", limiter={"max": 5, "duration": 0.1}), live=False)
-    assert run.sampler.title == "limiteur : au plus 5 jobs par 0.1 s, 4 threads worker"
+    assert run.sampler.title == "limiteur : au plus 5 jobs par 0.1 s, 4 threads de worker"
     assert run.sampler.rates == {"deliveries / s": "started"}
     assert _legend(run.sampler) == ["en attente", "livraisons / s"]
 

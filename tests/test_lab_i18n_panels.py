@@ -100,8 +100,8 @@ def test_control_panel_in_french(french) -> None:
     assert panel.values() == {"workers": 2, "rate": 30.0, "crash_probability": 0.0, "jobs": 20}  # English keys
     panel.show_progress({"enqueued": 9, "completed": 7, "crashes": 1, "workers": 2}, 20, i18n._("running"))
     assert panel.progress.value == 7 and panel.status.value == "en cours"
-    assert "mis en file: <b>9</b>" in panel.counters.value and "terminés: <b>7</b>" in panel.counters.value
-    assert "crashs: <b>1</b>" in panel.counters.value
+    assert "mis en file\u00a0: <b>9</b>" in panel.counters.value and "terminés\u00a0: <b>7</b>" in panel.counters.value
+    assert "crashs\u00a0: <b>1</b>" in panel.counters.value
 
 
 @pytest.mark.parametrize("lang, ordered, running", [("en", "crash ordered for w1", "running"),

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..lab.i18n import N_, _, translate
+from ..lab.i18n import N_, _, language, translate
 
 COLUMNS = [  # (heading, metric, baseline metric for the ratio, format)
     (N_("enqueue 1-by-1 /s"), "enqueue_one", "enqueue_one", "{:,.0f}"),
@@ -22,10 +22,23 @@ COLUMNS = [  # (heading, metric, baseline metric for the ratio, format)
 ]
 
 
+def _number(text: str) -> str:
+    """A formatted number as the lab's language writes it: 26,332.5 in English, 26 332,5 in French."""
+    if language() == "fr":
+        return text.translate({ord(","): "\u202f", ord("."): ","})
+    return text
+
+
+def _backend(description: str) -> str:
+    from ..lab.session import shown_backend
+
+    return shown_backend(description)
+
+
 def _fmt(value: Any, spec: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return _("n/a")
-    return spec.format(value)
+    return _number(spec.format(value))
 
 
 def _cell(row: dict[str, Any], base: dict[str, Any], metric: str, base_metric: str, spec: str) -> str:
@@ -33,7 +46,7 @@ def _cell(row: dict[str, Any], base: dict[str, Any], metric: str, base_metric: s
     if value is None:
         return ""
     ref = row.get(metric + "_raw") or base.get(base_metric)
-    ratio = f" ({value / ref:.2f}x)" if ref else ""
+    ratio = f" ({_number(f'{value / ref:.2f}')}x)" if ref else ""
     return _fmt(value, spec) + ratio
 
 
@@ -56,13 +69,14 @@ def table(result: dict[str, Any]) -> str:
         if row.get("version"):
             name += f" {row['version']}"
         if row.get("n") and row["n"] != meta["n"]:
-            name += f" (N={row['n']:,})"
+            name += " (N={n})".format(n=_number(f"{row['n']:,}"))
         cells = [_cell(row, base, m, b, f) for _heading, m, b, f in COLUMNS]
         if row["system"] == "BullMQ":
             cells[3] = cells[3] + " (conc. 10)" if cells[3] else cells[3]
-        late = (f"{row['lateness_p50_ms']:.1f} / {row['lateness_p99_ms']:.1f}"
+        late = (_number(f"{row['lateness_p50_ms']:.1f} / {row['lateness_p99_ms']:.1f}")
                 if "lateness_p99_ms" in row else "")
-        redo = (_("{seconds} (lease {lease})").format(seconds=f"{row['redelivery_s']:.2f}", lease=f"{row['lease_s']:g}")
+        redo = (_("{seconds} (lease {lease})").format(seconds=_number(f"{row['redelivery_s']:.2f}"),
+                                                      lease=_number(f"{row['lease_s']:g}"))
                 if "redelivery_s" in row else (_("lost") if "lost" in row.get("redelivery_kind", "") else ""))
         rows.append([name, *cells, late, redo])
     return "\n".join("| " + " | ".join(r) + " |" for r in rows)
@@ -146,7 +160,7 @@ def chart(result: dict[str, Any], path: str | Path | None = None) -> Any:
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, fontsize=8, frameon=False)
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle(_("labqueue vs raw redis-py — {backend}, N={n}").format(
-        backend=result["meta"]["backend"], n=f"{result['meta']['n']:,}"), fontsize=10)
+        backend=_backend(result["meta"]["backend"]), n=_number(f"{result['meta']['n']:,}")), fontsize=10)
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=110)

@@ -79,7 +79,9 @@ class Server:
             return _("fakeredis TcpFakeServer at {url} (slow: about 90 jobs/s)").format(url=mask_url(self.url))
         client = connect(self.url)
         try:
-            return f"{self.kind}: {describe(client)}"
+            from .session import shown_backend
+
+            return f"{self.kind}: {shown_backend(describe(client))}"
         finally:
             client.close()
 

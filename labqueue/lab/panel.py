@@ -154,7 +154,8 @@ class ControlPanel:
         if not (self._crash_shown and status == _("running")):
             self.status.value = status
             self._crash_shown = False
-        self.counters.value = " · ".join(f"{translated(k)}: <b>{v}</b>" for k, v in counts.items())
+        self.counters.value = " · ".join(_("{label}: <b>{value}</b>").format(label=translated(k), value=v)
+                                         for k, v in counts.items())
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

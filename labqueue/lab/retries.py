@@ -22,17 +22,21 @@ from ..retry import Backoff
 from .driven import Driven
 from .experiments import Producer, WorkerPool
 from .frames import labelled
-from .i18n import N_, _
+from .i18n import N_, _, translate
 from .live import Sampler
 
 
-CHAPTER_NACK = """\
+# The chapter's retry diagram (its own words), the lab's comment (in the language in use), the chapter's nack:
+# `CHAPTER_NACK` (module __getattr__ below) puts them together when a notebook shows it.
+_CHAPTER_RETRY = """\
 Scénario : Email sending avec failures
 
 Direct send → SMTP timeout → Lost ❌
 Queue send → Failed → Retry (3 attempts) → Success ✅
 
-# the chapter's nack (no backoff: the job is back at once)
+"""
+_NACK_COMMENT = N_("the chapter's nack (no backoff: the job is back at once)")
+_CHAPTER_NACK_CODE = """\
 job_json_old = json.dumps(job)
 self.redis.lrem(self.processing_name, 1, job_json_old)
 if requeue and job['attempts'] < job['max_attempts']:
@@ -245,6 +249,13 @@ def bull_backoffs(delay: float, attempts: int) -> Any:
     return labelled(table, index=rows_shown,
                     columns={"Bull 3: delay·(2^n − 1)": _("Bull 3: delay·(2^n − 1)"),
                              "BullMQ: delay·2^(n−1)": _("BullMQ: delay·2^(n−1)")})
+
+
+def __getattr__(name: str) -> str:
+    """`retries.CHAPTER_NACK`: the chapter's retry diagram and nack, with the lab's comment in the language in use."""
+    if name == "CHAPTER_NACK":
+        return f"{_CHAPTER_RETRY}# {translate(_NACK_COMMENT)}\n{_CHAPTER_NACK_CODE}"
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["EmailExperiment", "bull3_exponential", "bull_backoffs", "bullmq_exponential", "FlakyMailer", "addresses", "dead_ids_by_recipient", "dead_table", "delay_table",

@@ -29,9 +29,9 @@ import sys
 from functools import lru_cache
 from typing import Any
 
-from .i18n import _, use_language
+from .i18n import N_, _, translate, use_language
 
-__all__ = ["ENV_PREFIX", "backend_line", "prefix", "qname", "shared_on_purpose", "use_language"]
+__all__ = ["ENV_PREFIX", "backend_line", "prefix", "qname", "shared_on_purpose", "shown_backend", "use_language"]
 
 ENV_PREFIX = "LABQUEUE_PREFIX"
 _NONE = "none"
@@ -100,11 +100,33 @@ def qname(base: str) -> str:
     return f"{p}{_SEPARATOR}{base}" if p else base
 
 
+# labqueue.connection.describe()'s lines (the core's, English), as the lab shows them in the language in use.
+_BACKENDS = [
+    (re.compile(r"embedded fakeredis (?:(?P<version>\S+) )?\(in-process, no server\)"),
+     N_("embedded fakeredis {version} (in-process, no server)")),
+    (re.compile(r"real Redis (?P<version>\S+) at (?P<where>\S+) db (?P<db>\d+)"),
+     N_("real Redis {version} at {where} db {db}")),
+    (re.compile(r"Redis Cluster (?P<version>\S+), (?P<masters>\d+) masters \+ (?P<replicas>\d+) replicas, "
+                r"state (?P<state>\S+), via (?P<where>\S+)"),
+     N_("Redis Cluster {version}, {masters} masters + {replicas} replicas, state {state}, via {where}")),
+]
+
+
+def shown_backend(description: str) -> str:
+    """A `labqueue.connection.describe()` line in the lab's language (itself in English, or when unknown)."""
+    for pattern, message in _BACKENDS:
+        m = pattern.fullmatch(description)
+        if m:
+            fields = {k: v or "" for k, v in m.groupdict().items()}
+            return translate(message).format(**fields).replace("  ", " ")
+    return description
+
+
 def backend_line(client: Any) -> str:
     """Where Redis is, and whose queue names this kernel uses: the notebooks' "backend:" line."""
     from ..connection import describe, is_fake
 
-    where = describe(client)
+    where = shown_backend(describe(client))
     p = prefix()
     if shared_on_purpose():
         whose = (_("queue names shared on purpose: {names} ({setting})").format(

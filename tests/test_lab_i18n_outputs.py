@@ -1,0 +1,100 @@
+"""What a French student reads in the outputs of notebooks 06-12 (issue 16, review): the backend line, the
+lab's comment in the chapter's nack, the benchmark table's numbers (26 332, 0,68x: a French reader takes
+26,332 for twenty-six point three), the panel's tallies (« terminés : 7 »). English stays as it was."""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+
+import fakeredis
+import pytest
+
+from labqueue.connection import describe
+from labqueue.lab import i18n
+from labqueue.lab.session import shown_backend
+
+NBSP, NNBSP = "\u00a0", "\u202f"
+
+
+@pytest.fixture
+def fr():
+    before = i18n._chosen
+    i18n.use_language("fr")
+    yield
+    i18n._chosen = before
+
+
+@pytest.fixture
+def en(monkeypatch):
+    before = i18n._chosen
+    i18n._chosen = None
+    monkeypatch.delenv(i18n.ENV_LANG, raising=False)
+    yield
+    i18n._chosen = before
+
+
+LINES = ["embedded fakeredis 2.41.0 (in-process, no server)", "embedded fakeredis (in-process, no server)",
+         "real Redis 7.0.15 at 127.0.0.1:6379 db 0",
+         "Redis Cluster 7.0.15, 3 masters + 3 replicas, state ok, via 127.0.0.1:30001",
+         "real Redis at 127.0.0.1:6379 db 0 (unreachable: ConnectionError)"]
+
+
+def test_backend_descriptions_in_french(fr) -> None:
+    assert [shown_backend(line) for line in LINES] == [
+        "fakeredis 2.41.0 embarqué (dans ce processus, sans serveur)",
+        "fakeredis embarqué (dans ce processus, sans serveur)",
+        "serveur Redis 7.0.15 sur 127.0.0.1:6379, db 0",
+        "Redis Cluster 7.0.15, 3 masters + 3 réplicas, état ok, via 127.0.0.1:30001",
+        LINES[4]]                                                          # a line it does not know: as it is
+    fake = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    assert shown_backend(describe(fake)).startswith("fakeredis ") and "embarqué" in shown_backend(describe(fake))
+
+
+def test_backend_descriptions_unchanged_in_english(en) -> None:
+    assert [shown_backend(line) for line in LINES] == LINES
+    fake = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    assert shown_backend(describe(fake)) == describe(fake)
+
+
+def test_chapter_nack_comment_follows_the_language(fr) -> None:
+    from labqueue.lab import retries
+
+    assert "# le nack du chapitre (sans backoff : le job revient aussitôt)\njob_json_old" in retries.CHAPTER_NACK
+    assert retries.CHAPTER_NACK.startswith("Scénario : Email sending avec failures")   # the chapter's own words
+    i18n.use_language("en")
+    assert "# the chapter's nack (no backoff: the job is back at once)\njob_json_old" in retries.CHAPTER_NACK
+
+
+def _reference_run() -> dict:
+    return json.loads(files("labqueue.bench").joinpath("reference_run.json").read_text())
+
+
+def test_benchmark_numbers_written_the_french_way(fr) -> None:
+    from labqueue.bench.report import table
+
+    text = table(_reference_run())
+    assert f"x)" in text and "," in text
+    row = next(line for line in text.splitlines() if line.startswith("| labqueue reliable prefetch 50"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert NNBSP in cells[1] and "." not in cells[1] and "," in cells[1]   # « 3 694 (0,94x) »: thousands, decimals
+
+
+def test_benchmark_numbers_unchanged_in_english(en) -> None:
+    from labqueue.bench.report import table
+
+    text = table(_reference_run())
+    assert NNBSP not in text
+    row = next(line for line in text.splitlines() if line.startswith("| labqueue reliable prefetch 50"))
+    assert "." in row.split("|")[2]
+
+
+def test_panel_tallies_french_typography(fr) -> None:
+    from labqueue.lab.panel import ControlPanel
+
+    panel = ControlPanel(workers=1, rate=10, jobs=5)
+    panel.show_progress({"completed": 7}, 10, "x")
+    assert panel.counters.value == f"terminés{NBSP}: <b>7</b>"
+    i18n.use_language("en")
+    panel.show_progress({"completed": 7}, 10, "x")
+    assert panel.counters.value == "completed: <b>7</b>"

@@ -29,11 +29,20 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from ..i18n import _
+from ..i18n import N_, _, translate
 from ..session import qname
 
-PASSED = "passed"
-NOT_DONE = "not done"
+
+class Verdict(str):
+    """What a check returns: the plain string "passed" or "not done" for code that compares it, shown
+    as the cell's result in the notebook's language (the English display is the string's own repr)."""
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(translate(str(self))))
+
+
+PASSED = Verdict(N_("passed"))
+NOT_DONE = Verdict(N_("not done"))
 
 
 class CheckFailed(AssertionError):

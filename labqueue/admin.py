@@ -10,8 +10,8 @@ The chapter's API has no authentication at all: anyone who reaches the port can 
 Here every request must carry `Authorization: Bearer <token>` (compared in constant time with
 hmac.compare_digest), else 401, checked before anything else is read; the server listens on
 127.0.0.1 unless told otherwise. A request body is read only after the token, and only up to
-MAX_BODY bytes (a bad Content-Length is a 400, a larger one a 413); every socket read times out
-after `timeout` s, so a silent or slow client cannot hold a thread. Every query parameter is checked:
+MAX_BODY bytes (a bad Content-Length, or two that differ, is a 400; a larger one a 413, however many
+digits it has); every socket read times out after `timeout` s, so a silent or slow client cannot hold a thread. Every query parameter is checked:
 an unknown, non-numeric, negative, NaN, infinite or huge one is a 400 naming it. Each endpoint is one
 JobQueue operation (one round trip).
 """
@@ -148,14 +148,24 @@ class AdminServer:
 
             def _discard_body(self) -> None:
                 """Read (and drop) a body of at most MAX_BODY bytes; BadRequest for a bad length or a stall."""
-                raw = self.headers.get("Content-Length") or "0"
-                if not (raw.strip().isascii() and raw.strip().isdigit()):
+                values = self.headers.get_all("Content-Length") or ["0"]
+                raw = values[0].strip()
+                if len(set(v.strip() for v in values)) > 1:  # which one frames the body? (RFC 9112 6.3)
+                    self.close_connection = True
+                    raise BadRequest(400, f"{len(values)} different Content-Length headers: send one")
+                if not (raw.isascii() and raw.isdigit()):
                     self.close_connection = True
                     raise BadRequest(400, f"Content-Length must be a whole number of bytes, got {raw[:40]!r}")
-                length = int(raw)
+                digits = raw.lstrip("0") or "0"
+                if len(digits) > len(str(MAX_BODY)):  # never int() it: 4301+ digits raise ValueError
+                    self.close_connection = True
+                    raise BadRequest(413, f"Content-Length of {len(digits)} digits is over the body limit "
+                                          f"of {MAX_BODY} bytes")
+                length = int(digits)
                 if length > MAX_BODY:
                     self.close_connection = True
-                    raise BadRequest(413, f"request body of {length} bytes is over the limit of {MAX_BODY}")
+                    raise BadRequest(413, f"Content-Length {length}: the request body is over the limit of "
+                                          f"{MAX_BODY} bytes")
                 try:
                     got = len(self.rfile.read(length)) if length else 0
                 except TimeoutError:
@@ -171,8 +181,11 @@ class AdminServer:
                 self.send_header("Content-Length", str(len(data)))
                 if status == 401:
                     self.send_header("WWW-Authenticate", 'Bearer realm="labqueue"')
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the client left: no answer to give
+                    self.close_connection = True
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 self._answer("GET")

@@ -8,12 +8,11 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from http import HTTPStatus
 from typing import Any
 
 import pytest
 
-from labqueue.admin import AdminServer
+from labqueue.admin import MAX_BODY, AdminServer
 from labqueue.errors import ConfigError
 from labqueue.jobqueue import JobQueue
 
@@ -126,14 +125,47 @@ def test_unauthenticated_post_is_refused_before_reading_its_body(api: Any, lengt
     assert not q.is_paused()
 
 
-@pytest.mark.parametrize("length, status", [("-1", 400), ("abc", 400), (str(10**12), 413)])
+@pytest.mark.parametrize("length, status", [
+    ("-1", 400), ("abc", 400), ("+5", 400), ("1_000", 400), ("5.0", 400), ("\u0663", 400), ("0x10", 400),
+    (str(10**12), 413), (str(MAX_BODY + 1), 413),
+    ("9" * 4301, 413), ("9" * 60_000, 413),  # past int()'s 4300-digit limit: was a 500 (ValueError)
+    ("0" * 5000 + "9" * 5000, 413),
+])
 def test_authenticated_post_with_a_bad_or_huge_body_is_refused_at_once(api: Any, length: str, status: int) -> None:
-    """With the token, a negative or junk Content-Length is 400 and a huge one 413, without waiting for a body."""
+    """With the token, a negative or junk Content-Length is 400 and a huge one 413 (however many digits),
+    naming the header, at once: no body waited for, never a 500."""
     server, q = api
-    answer = raw_request(server, f"POST /api/queue/pause HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
-                         f"Content-Length: {length}\r\n\r\n".encode())
-    assert answer.split(b"\r\n", 1)[0].endswith(f"{status} {HTTPStatus(status).phrase}".encode()), answer
+    started = time.monotonic()
+    got, body = raw_call(server, f"POST /api/queue/pause HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                         f"Content-Length: {length}\r\n\r\n".encode("utf-8"))
+    assert (got, body["success"]) == (status, False), body
+    assert "Content-Length" in body["error"], body
+    assert time.monotonic() - started < 5
     assert not q.is_paused()
+
+
+def test_two_different_content_lengths_are_refused(api: Any) -> None:
+    """Two Content-Length headers that disagree (a request-smuggling pattern) are a 400 naming the header."""
+    server, q = api
+    status, body = raw_call(server, f"POST /api/queue/pause HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                            "Content-Length: 0\r\nContent-Length: 99999\r\n\r\n".encode())
+    assert status == 400 and "Content-Length" in body["error"], body
+    assert not q.is_paused()
+    status, body = raw_call(server, f"POST /api/queue/pause HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                            "Content-Length: 0\r\nContent-Length: 0\r\n\r\n".encode())  # the same twice: fine
+    assert status == 200 and q.is_paused(), body
+
+
+def raw_call(server: AdminServer, request: bytes) -> tuple[int, Any]:
+    """Send raw bytes, read the whole answer (the server closes the connection): (status, JSON body)."""
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=8) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, body = answer.split(b"\r\n\r\n", 1)
+    return int(head.split(b" ")[1]), json.loads(body)
 
 
 def test_a_silent_client_is_dropped_after_the_socket_timeout(r: Any) -> None:

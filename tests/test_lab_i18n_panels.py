@@ -184,7 +184,7 @@ def test_a_tally_prints_french_names_and_keeps_english_keys(french) -> None:
     shown = str(counts)
     assert shown == repr(counts) == f"{counts}"
     for words in ("'soumis': 5", "'traités': 4", "'traités deux fois': 1", "'perdus': 1", "'en suspens': 0",
-                  "'lettres mortes': 0", "'livraisons tuées par un crash': 2", "'récupérés': 1"):
+                  "'lettres mortes': 0", "'livraisons interrompues par un crash': 2", "'récupérés': 1"):
         assert words in shown, shown
 
 

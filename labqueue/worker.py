@@ -1,4 +1,4 @@
-"""Threaded workers: handlers chosen by job type, graceful stop, burst mode, crash injection.
+"""Threaded workers: handlers chosen by job type, graceful stop, burst mode, per-job timeout.
 
 On a ReliableQueue each thread runs the hot path of one round trip per batch (claim.lua acks what
 it finished and claims the next jobs) and blocks in BLMOVE only when the queue is empty, so an idle
@@ -11,12 +11,15 @@ CLUSTERDOWN, TRYAGAIN, a slot not covered) a thread or the heartbeat logs "lost
 connection to Redis ... retrying in X s", waits with exponential backoff until PING answers, logs
 "reconnected" and carries on; acks it could not send are kept and sent then. A WRONGTYPE error
 (a queue key overwritten with another Redis type) moves the bad key aside (labqueue.quarantine).
+
+`checkpoint(point, job)` is the hook the lab's crash injection uses (labqueue.lab.crashing): called
+before each handler runs and after it succeeded (before the ack), it may raise Killed to end the
+thread there as a killed process would: nothing acked, nothing nacked.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -52,8 +55,8 @@ class WorkerEvent:
     at: float = field(default_factory=time.time)
     error: str | None = None
 
-class _Crash(Exception):
-    """Raised inside a worker thread to make it die mid-job, as a killed process would."""
+class Killed(Exception):
+    """Raised by a `checkpoint` hook: the thread dies mid-job, as a killed process would."""
 
 
 def _held_key(job: Any) -> str:
@@ -66,17 +69,13 @@ class Worker(Threads):
 
     def __init__(self, queue: Any, handlers: Mapping[str, Handler], *, concurrency: int = 1,
                  name: str | None = None, poll_seconds: float = 1.0, prefetch: int = 1,
-                 burst: bool = False, crash_probability: float = 0.0, crash_point: str = "before",
-                 seed: int | None = None, on_event: Callable[[WorkerEvent], None] | None = None,
+                 burst: bool = False, on_event: Callable[[WorkerEvent], None] | None = None,
                  recover: bool = True, job_timeout: float | None = None) -> None:
         integer("concurrency", concurrency, low=1)
         integer("prefetch", prefetch, low=1, high=1000)
         number("poll_seconds", poll_seconds, above=True, high=threading.TIMEOUT_MAX)  # > 0: never spins
-        number("crash_probability", crash_probability, high=1)
         if job_timeout is not None:
             number("job_timeout", job_timeout, above=True, high=threading.TIMEOUT_MAX)  # what join() takes
-        if crash_point not in ("before", "after"):
-            raise ValueError("crash_point must be 'before' (job never done) or 'after' (done, not acked)")
         super().__init__(name or f"worker-{id(self) % 10000:04d}", log)
         self.queue = queue
         self.handlers = dict(handlers)
@@ -84,13 +83,9 @@ class Worker(Threads):
         self.poll_seconds = poll_seconds
         self.prefetch = prefetch
         self.burst = burst
-        self.crash_probability = crash_probability
-        self.crash_point = crash_point
         self.on_event = on_event
         self.recover = recover
         self.job_timeout = None if job_timeout is None else float(job_timeout)
-        self._rng = random.Random(seed)
-        self._crash_orders = 0
         self._held: dict[int, dict[str, Job]] = {}  # thread -> token -> jobs claimed, not yet acked/nacked
         self._pending: dict[int, list[Job]] = {}  # thread -> jobs of its batch not run yet (survive a reconnect)
         self._running = 0  # worker threads not yet ended
@@ -147,11 +142,6 @@ class Worker(Threads):
         self.join()
         return self
 
-    def crash(self, jobs: int = 1) -> None:
-        """Make the next `jobs` jobs picked up kill their thread mid-job, without ack or nack."""
-        with self._lock:
-            self._crash_orders += jobs
-
     @property
     def alive(self) -> int:
         """Worker threads still running."""
@@ -183,20 +173,17 @@ class Worker(Threads):
         if self.on_event is not None:
             self.on_event(WorkerEvent(kind, job.id, job.type, self.name, thread, error=error))
 
-    def _should_crash(self) -> bool:
-        with self._lock:
-            if self._crash_orders > 0:
-                self._crash_orders -= 1
-                return True
-            return self.crash_probability > 0 and self._rng.random() < self.crash_probability
+    def checkpoint(self, point: str, job: Job) -> None:
+        """Hook: called at 'before' (the handler runs next) and 'after' (it succeeded, not acked yet).
+
+        Does nothing here; raising Killed ends the thread at that point (labqueue.lab.crashing).
+        """
 
     def _handle(self, job: Job, thread: int) -> bool:
-        """Run one job; True when it succeeded and must be acked. Raises _Crash to die mid-job."""
+        """Run one job; True when it succeeded and must be acked. Killed (from the hook) ends the thread."""
         try:
             self._emit("started", job, thread)
-            crash = self._should_crash()
-            if crash and self.crash_point == "before":
-                raise _Crash
+            self.checkpoint("before", job)
             handler = self.handlers.get(job.type)
             if handler is None:
                 known = ", ".join(sorted(self.handlers)) or "none"
@@ -219,11 +206,10 @@ class Worker(Threads):
                 kind = {Outcome.DEAD: "dead", Outcome.NOT_OURS: "lease_lost"}.get(code, "retried")
                 self._emit(kind, job, thread, reason)
                 return False
-            if crash:
-                raise _Crash
+            self.checkpoint("after", job)
             self._emit("succeeded", job, thread)
             return True
-        except _Crash:
+        except Killed:
             raise
         except BaseException:
             self._unhold(thread, [job])
@@ -249,7 +235,7 @@ class Worker(Threads):
                 else:
                     self._run_simple(thread)
                 return
-            except _Crash:
+            except Killed:
                 self._unacked.pop(thread, None)  # a dead process's acks die with it
                 with self._lock:
                     self.stats["crashed"] += 1
@@ -367,7 +353,7 @@ class Worker(Threads):
                         self._unhold(thread, [pending.pop(0)])
                     break
                 job = pending.pop(0)  # a Redis error below leaves the rest pending: run after reconnecting
-                if self._handle(job, thread):  # raises _Crash: nothing below runs, nothing acked
+                if self._handle(job, thread):  # raises Killed: nothing below runs, nothing acked
                     done.append(job)
                 else:
                     self._unhold(thread, [job])  # nacked: no longer ours

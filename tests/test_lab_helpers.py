@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import labqueue as lq
+from labqueue.lab.crashing import CrashingWorker
 from labqueue.lab.experiments import (Experiment, ExecutionLog, Producer, WorkerPool, ids_in_redis,
                                       queue_probes, tally)
 from labqueue.lab.live import Sampler, render_png
@@ -96,7 +97,7 @@ def test_tally_counts_the_job_lost_by_a_crash_on_a_simple_queue(r: Any) -> None:
     q = lq.SimpleQueue(r, "tally-simple")
     ids = [q.enqueue({"type": "work", "n": i}, job_id=f"job-{i}") for i in range(5)]
     log = ExecutionLog(work_seconds=0)
-    worker = lq.Worker(q, {"work": log.handler}, poll_seconds=0.1, burst=True, on_event=log.on_event)
+    worker = CrashingWorker(q, {"work": log.handler}, poll_seconds=0.1, burst=True, on_event=log.on_event)
     worker.crash()  # the first job it picks up kills it
     worker.run()
     assert q.size() == 4  # the worker died after one pop: four jobs still wait
@@ -113,8 +114,8 @@ def test_tally_counts_recovered_and_twice_on_a_reliable_queue(r: Any) -> None:
     q = lq.ReliableQueue(r, "tally-reliable", lease_seconds=0.3, max_attempts=5)
     ids = [q.enqueue({"type": "work", "n": i}, job_id=f"job-{i}") for i in range(4)]
     log = ExecutionLog(work_seconds=0)
-    dying = lq.Worker(q, {"work": log.handler}, poll_seconds=0.1, crash_point="after",
-                      on_event=log.on_event, name="dying")
+    dying = CrashingWorker(q, {"work": log.handler}, poll_seconds=0.1, crash_point="after",
+                           on_event=log.on_event, name="dying")
     dying.crash()
     dying.start()
     dying.join(5)
@@ -309,7 +310,7 @@ def test_plots_render_an_execution_timeline_and_grouped_bars(r: Any) -> None:
     q = lq.SimpleQueue(r, "plots")
     ids = [q.enqueue({"type": "work", "seconds": 0.001}, job_id=f"job-{i}") for i in range(4)]
     log = ExecutionLog(work_seconds=lambda job: job.data["seconds"])
-    worker = lq.Worker(q, {"work": log.handler}, name="w1", poll_seconds=0.1, burst=True, on_event=log.on_event)
+    worker = CrashingWorker(q, {"work": log.handler}, name="w1", poll_seconds=0.1, burst=True, on_event=log.on_event)
     worker.crash()
     worker.run()
     frame = log.frame()

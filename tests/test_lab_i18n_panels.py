@@ -20,6 +20,7 @@ pytest.importorskip("ipywidgets")
 
 import labqueue as lq  # noqa: E402
 from labqueue.jobqueue import JobQueue  # noqa: E402
+from labqueue.lab.crashing import CrashingWorker  # noqa: E402
 from labqueue.lab import chapter, diagrams, i18n, lua, plots  # noqa: E402
 from labqueue.lab.dashboard import Dashboard  # noqa: E402
 from labqueue.lab.driven import beside  # noqa: E402
@@ -161,7 +162,7 @@ def test_plots_in_french(french, r) -> None:
     q = lq.SimpleQueue(r, "fr-plots")
     ids = [q.enqueue({"type": "work"}, job_id=f"job-{i}") for i in range(3)]
     log = ExecutionLog(work_seconds=0.001)
-    worker = lq.Worker(q, {"work": log.handler}, name="w1", poll_seconds=0.1, burst=True, on_event=log.on_event)
+    worker = CrashingWorker(q, {"work": log.handler}, name="w1", poll_seconds=0.1, burst=True, on_event=log.on_event)
     worker.crash()
     worker.run()
     lq.Worker(q, {"work": log.handler}, name="w2", poll_seconds=0.1, burst=True, on_event=log.on_event).run()

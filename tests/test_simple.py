@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from labqueue import InvalidJob, PayloadTooLarge, SimpleQueue, Worker
+from labqueue.lab.crashing import CrashingWorker
 
 
 def test_fifo_order(rd):
@@ -87,7 +88,7 @@ def test_crashed_worker_loses_its_job(r):
     q = SimpleQueue(r, "lossy")
     q.enqueue({"type": "t"})
     done = []
-    w = Worker(q, {"t": done.append}, burst=True, poll_seconds=0.1)
+    w = CrashingWorker(q, {"t": done.append}, burst=True, poll_seconds=0.1)
     w.crash(1)
     w.run()
     assert w.stats["crashed"] == 1 and not done

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from labqueue import Backoff, DelayedQueue, PriorityQueue, ReliableQueue, SimpleQueue, Worker
+from labqueue.lab.crashing import CrashingWorker
 from tests.helpers import CommandCounter
 
 
@@ -77,7 +78,7 @@ def test_crash_leaves_job_leased_then_recovered(r, make_client):
     q = reliable(r, lease_seconds=0.3)
     job_id = q.enqueue({"type": "t"})
     done = []
-    w = Worker(q, {"t": lambda job: done.append(job.id)}, poll_seconds=0.1, recover=False)
+    w = CrashingWorker(q, {"t": lambda job: done.append(job.id)}, poll_seconds=0.1, recover=False)
     w.crash(1)
     w.start()
     deadline = time.time() + 3
@@ -94,12 +95,29 @@ def test_crash_leaves_job_leased_then_recovered(r, make_client):
     assert done == [job_id] and q.processing_size() == 0
 
 
+def test_the_core_worker_only_exposes_a_checkpoint_hook_for_crashes(r):
+    """Killed raised by checkpoint('after') ends the thread: the job ran, was never acked, stays leased."""
+    from labqueue.worker import Killed
+
+    class DiesAfterTheWork(Worker):
+        def checkpoint(self, point, job):
+            if point == "after":
+                raise Killed
+
+    q = reliable(r, lease_seconds=5)
+    job_id = q.enqueue({"type": "t"})
+    done = []
+    w = DiesAfterTheWork(q, {"t": lambda job: done.append(job.id)}, poll_seconds=0.1, recover=False, burst=True).run()
+    assert done == [job_id] and w.stats["crashed"] == 1 and q.processing_size() == 1 and list(q.leases()) == [job_id]
+    assert not hasattr(Worker, "crash") and "crash_point" not in Worker.__init__.__code__.co_varnames
+
+
 def test_crash_after_handler_processes_twice(r):
     """crash_point='after' (done, not acked) leads to a second delivery: at-least-once."""
     q = reliable(r, lease_seconds=0.2)
     q.enqueue({"type": "t"})
     runs = []
-    w = Worker(q, {"t": lambda job: runs.append(job.attempts)}, concurrency=2, crash_point="after",
+    w = CrashingWorker(q, {"t": lambda job: runs.append(job.attempts)}, concurrency=2, crash_point="after",
                poll_seconds=0.1)
     w.crash(1)
     w.start()
@@ -140,7 +158,7 @@ def test_bad_worker_settings(r):
     with pytest.raises(ValueError, match="poll_seconds must be a finite number > 0"):
         Worker(q, {}, poll_seconds=0)
     with pytest.raises(ValueError, match="crash_point"):
-        Worker(q, {}, crash_point="middle")
+        CrashingWorker(q, {}, crash_point="middle")
 
 
 def test_thread_killed_by_an_unexpected_error_stops_heartbeating_its_job(r):

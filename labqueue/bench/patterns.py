@@ -89,7 +89,9 @@ class Pattern:
     def die_holding(self, queue: Any) -> tuple[float, str]:
         """Make a worker die holding the queue's one job, in this process; (when, how)."""
         crashed: list[float] = []
-        victim = self.worker(queue, {"default": lambda job: None}, concurrency=1, poll_seconds=0.05, burst=True,
+        from ..lab.crashing import CrashingWorker  # the lab's crash injection (no pandas, no widgets)
+
+        victim = CrashingWorker(queue, {"default": lambda job: None}, concurrency=1, poll_seconds=0.05, burst=True,
                              recover=False,
                              on_event=lambda e: crashed.append(time.time()) if e.kind == "crashed" else None)
         victim.crash(1)

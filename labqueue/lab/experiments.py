@@ -29,6 +29,7 @@ from .. import _running
 from ..base import text
 from ..cluster import is_cluster
 from ..worker import Worker, WorkerEvent
+from .crashing import CrashingWorker
 from .i18n import N_, _, language
 from .live import translated
 
@@ -294,7 +295,7 @@ class WorkerPool:
         generation = self._generation[name]
         self._generation[name] += 1
         point = self.crash_point if self.crash_point != "mixed" else ("before" if slot % 2 else "after")
-        worker = Worker(self.queue, self.handlers, concurrency=1, name=name,
+        worker = CrashingWorker(self.queue, self.handlers, concurrency=1, name=name,
                         poll_seconds=self.poll_seconds, crash_probability=self.crash_probability,
                         crash_point=point, seed=self.seed * 1000 + slot * 37 + generation,
                         on_event=self.on_event)

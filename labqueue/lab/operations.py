@@ -20,6 +20,7 @@ from ..jobqueue import JobQueue
 from ..priority import PriorityQueue
 from ..reliable import ReliableQueue
 from ..worker import Worker
+from .crashing import CrashingWorker
 from .experiments import ExecutionLog, Producer, WorkerPool, drained, tally, wait_for
 from .frames import labelled
 from .i18n import N_, _, translate
@@ -50,7 +51,7 @@ def _crash_list_queue(label: str, q: Any, jobs: int, timeout: float) -> dict[str
         q.tick()  # one scheduler pass: the due jobs move to the ready list
     else:
         ids = [q.enqueue(d, type="work", job_id=f"{label}-{i}") for i, d in enumerate(data)]
-    w1 = Worker(q, {"work": log.handler}, name="w1", burst=True, poll_seconds=0.05, on_event=log.on_event)
+    w1 = CrashingWorker(q, {"work": log.handler}, name="w1", burst=True, poll_seconds=0.05, on_event=log.on_event)
     w1.crash()
     w1.run()
     w2 = Worker(q, {"work": log.handler}, name="w2", poll_seconds=0.05, on_event=log.on_event).start()

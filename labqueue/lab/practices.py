@@ -23,6 +23,7 @@ from ..job import Job
 from ..keys import Keys
 from ..reliable import ReliableQueue
 from ..worker import Worker
+from .crashing import CrashingWorker
 from .driven import Driven, Feed
 from .experiments import Producer, WorkerPool
 from .frames import labelled
@@ -192,8 +193,8 @@ class RedeliveryRun:
         self.started_at = time.time()
         self.q.enqueue_many({"type": "process_payment", "payment_id": f"pay-{i + 1}", "amount": 49.90}
                             for i in range(self.payments))
-        a = Worker(self.q, {"process_payment": self.handler}, name="worker-A", crash_point="after",
-                   poll_seconds=0.1)
+        a = CrashingWorker(self.q, {"process_payment": self.handler}, name="worker-A", crash_point="after",
+                           poll_seconds=0.1)
         a.crash(1)
         a.start()
         a.join(timeout=10)  # its only thread dies after the first job

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from ...worker import Worker
+from ..crashing import CrashingWorker
 from .. import experiments
 from ..i18n import _
 from . import CheckFailed, NotDone, fail, record_of
@@ -95,8 +96,8 @@ def run_workers(view: StudentQueue, ids: list[str], *, workers: int = 3, crash_f
     """
     log = experiments.ExecutionLog(work_seconds=work_seconds)
     if crash_first:
-        crasher = Worker(view, {"work": log.handler}, name="crasher", concurrency=crash_first,
-                         poll_seconds=poll_seconds, burst=True, on_event=log.on_event)
+        crasher = CrashingWorker(view, {"work": log.handler}, name="crasher", concurrency=crash_first,
+                                 poll_seconds=poll_seconds, burst=True, on_event=log.on_event)
         crasher.crash(crash_first)  # one thread per ordered crash: each dies on its first job
         crasher.run()
     pool = [Worker(view, {"work": log.handler}, name=f"w{i + 1}", poll_seconds=poll_seconds, burst=True,

@@ -16,6 +16,7 @@ def guarded_handler(r: Any, namespace: Mapping[str, Any]) -> str:
     my_handler, done_prefix = need(namespace, _("Exercise"), "my_handler", "DONE")
     from ...reliable import ReliableQueue
     from ...worker import Worker
+    from ..crashing import CrashingWorker
     from ..practices import CardProcessor
 
     name = qname("nb09-exercise")
@@ -44,7 +45,8 @@ def guarded_handler(r: Any, namespace: Mapping[str, Any]) -> str:
         fresh(r, done_prefix.rstrip(":"))
 
         q.enqueue_many({"type": "process_payment", "payment_id": f"pay-{i + 1}", "amount": 49.90} for i in range(3))
-        a = Worker(q, {"process_payment": my_handler(card)}, name="worker-A", crash_point="after", poll_seconds=0.1)
+        a = CrashingWorker(q, {"process_payment": my_handler(card)}, name="worker-A", crash_point="after",
+                           poll_seconds=0.1)
         a.crash(1)
         workers.append(a.start())
         a.join(timeout=10)  # its only thread dies right after the first job's work, before the ack

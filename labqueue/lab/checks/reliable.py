@@ -181,6 +181,8 @@ def twice_prediction(r: Any, namespace: Mapping[str, Any]) -> str:
         raise fail(_("my_prediction should be an integer number of jobs, not {got!r}.").format(got=prediction))
     import labqueue as lq
 
+    from ..crashing import CrashingWorker
+
     from .. import experiments
 
     q = lq.ReliableQueue(r, qname("nb02b-exercise"), lease_seconds=0.3, max_attempts=10)
@@ -189,8 +191,8 @@ def twice_prediction(r: Any, namespace: Mapping[str, Any]) -> str:
         log = experiments.ExecutionLog(work_seconds=0.005)
         ids = [q.enqueue({"type": "work", "n": i}, job_id=f"ex-{i:02d}") for i in range(30)]
         for n in range(2):  # two workers die right after their work, before the ack
-            w = lq.Worker(q, {"work": log.handler}, name=f"x{n}", crash_point="after", poll_seconds=0.1,
-                          on_event=log.on_event)
+            w = CrashingWorker(q, {"work": log.handler}, name=f"x{n}", crash_point="after", poll_seconds=0.1,
+                               on_event=log.on_event)
             w.crash()
             w.run()
         survivor = lq.Worker(q, {"work": log.handler}, name="survivor", poll_seconds=0.1,

@@ -113,6 +113,8 @@ def crash_after_prediction(r: Any, namespace: Mapping[str, Any]) -> str:
         raise fail(_("my_prediction should be an integer number of jobs, not {got!r}.").format(got=prediction))
     import labqueue as lq
 
+    from ..crashing import CrashingWorker
+
     from .. import experiments
 
     name = qname("nb01-exercise")
@@ -122,8 +124,8 @@ def crash_after_prediction(r: Any, namespace: Mapping[str, Any]) -> str:
         log = experiments.ExecutionLog(work_seconds=0.005)
         ids = [q.enqueue({"type": "send_email", "n": i}, job_id=f"ex-{i:02d}") for i in range(20)]
         for n in range(3):  # three workers, each killed after the work of its first job
-            w = lq.Worker(q, {"send_email": log.handler}, name=f"x{n}", crash_point="after",
-                          poll_seconds=0.1, burst=True, on_event=log.on_event)
+            w = CrashingWorker(q, {"send_email": log.handler}, name=f"x{n}", crash_point="after",
+                               poll_seconds=0.1, burst=True, on_event=log.on_event)
             w.crash()
             w.run()
         lq.Worker(q, {"send_email": log.handler}, name="finisher", poll_seconds=0.1, burst=True).run()

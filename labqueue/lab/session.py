@@ -130,11 +130,11 @@ def backend_line(client: Any) -> str:
     p = prefix()
     if shared_on_purpose():
         whose = (_("queue names shared on purpose: {names} ({setting})").format(
-                     names=f"{p}{_SEPARATOR}<name>", setting=f"{ENV_PREFIX}={os.environ[ENV_PREFIX]}")
+                     names=f"{p}{_SEPARATOR}" + _("<name>"), setting=f"{ENV_PREFIX}={os.environ[ENV_PREFIX]}")
                  if p else _("queue names as written, shared on purpose ({setting})").format(
                      setting=f"{ENV_PREFIX}={_NONE}"))
     elif p:
-        whose = _("this kernel's queues are {names}").format(names=f"{p}{_SEPARATOR}<name>")
+        whose = _("this kernel's queues are {names}").format(names=f"{p}{_SEPARATOR}" + _("<name>"))
     elif is_fake(client):
         whose = _("queue names as written (this kernel's own server)")
     else:

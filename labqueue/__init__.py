@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 _WHERE = {
     "connect": "connection", "describe": "connection",
     "ConfigError": "errors", "DuplicateJob": "errors", "InvalidJob": "errors", "LabqueueError": "errors", "PayloadTooLarge": "errors",
+    "ReplayRefused": "errors",
     "Job": "job", "Backoff": "retry",
     "SimpleQueue": "simple", "ReliableQueue": "reliable", "PriorityQueue": "priority",
     "DelayedQueue": "delayed", "CronQueue": "cron", "Worker": "worker", "WorkerEvent": "worker",
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from .connection import connect, describe
     from .cron import CronQueue
     from .delayed import DelayedQueue
-    from .errors import ConfigError, DuplicateJob, InvalidJob, LabqueueError, PayloadTooLarge
+    from .errors import ConfigError, DuplicateJob, InvalidJob, LabqueueError, PayloadTooLarge, ReplayRefused
     from .events import QueueEvents
     from .job import Job
     from .jobqueue import JobQueue

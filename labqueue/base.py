@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from . import scripts
 from .checks import integer, number
-from .errors import ConfigError
+from .errors import ConfigError, InvalidJob, ReplayRefused
 from .job import DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_PAYLOAD_BYTES, Job, new_job
 from .keys import Keys
 
@@ -23,6 +23,18 @@ from .keys import Keys
 def text(value: Any) -> str:
     """A reply as str, whether the client decodes responses or not."""
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+SCHEDULE_PREFIX = "cron:"  # a cron schedule that cannot run is dead-lettered as cron:<name> (CronQueue)
+
+
+@dataclass(frozen=True)
+class ScheduleLetter:
+    """A cron schedule's dead letter as stored: its DLQ id and definition, byte for byte, and its reason."""
+
+    key: bytes
+    raw: bytes
+    reason: str
 
 
 @dataclass
@@ -146,10 +158,60 @@ class BaseQueue:
         return int(self.redis.hlen(self.keys.dlq))
 
     def replay_dead(self, *job_ids: str) -> int:
-        """Send dead-lettered jobs (all when none named) back to the queue, attempts reset (replay.lua)."""
+        """Send dead-lettered jobs (all when none named) back to the queue, attempts reset (replay.lua).
+
+        A cron schedule's dead letter (`cron:<name>`, CronQueue) is no job: replaying everything
+        leaves it where it is, and naming it raises ReplayRefused (CronQueue.replay_dead restores
+        schedules); then nothing is replayed.
+        """
+        letters = self._schedule_letters(job_ids)
+        if letters and job_ids:
+            raise ReplayRefused(f"{', '.join(map(repr, letters))}: the dead letter of a cron schedule, not a job; "
+                                f"replay it with CronQueue(client, {self.name!r}).replay_dead(...), which puts "
+                                "the schedule back. Nothing was replayed")
+        return self._replay_jobs(job_ids, letters)
+
+    def _replay_jobs(self, job_ids: Sequence[str], letters: dict[str, ScheduleLetter]) -> int:
+        """replay.lua on `job_ids`, or on every dead letter but the schedules' `letters` when none named."""
+        ids: list[Any] = list(job_ids)
+        if not ids and letters:  # every entry but the schedules: replay.lua would take one with an "id" as a job
+            skip = {letter.key for letter in letters.values()}
+            ids = [key for key in self.redis.execute_command("HKEYS", self.keys.dlq, NEVER_DECODE=True)
+                   if key not in skip]
+            if not ids:
+                return 0  # no ids at all would mean every entry to replay.lua
         kind, target = self._target()
         return int(self._replay(keys=[self.keys.dlq, self.keys.dlq_meta, self.keys.attempts, target,
-                                      self.keys.seq], args=[kind, *job_ids]))
+                                      self.keys.seq], args=[kind, *ids]))
+
+    def _schedule_letters(self, job_ids: Sequence[str]) -> dict[str, ScheduleLetter]:
+        """The cron schedules' dead letters among `job_ids` (among all entries when none named), by id.
+
+        One is an entry `cron:<name>` that cron_bury.lua wrote: its reason says 'cron schedule', or
+        it is no job at all (a job whose own id starts with 'cron:' is a job).
+        """
+        if job_ids:
+            named = [i for i in dict.fromkeys(job_ids) if isinstance(i, str) and i.startswith(SCHEDULE_PREFIX)]
+            if not named:
+                return {}
+            raws = self.redis.execute_command("HMGET", self.keys.dlq, *named, NEVER_DECODE=True)
+            metas = self.redis.execute_command("HMGET", self.keys.dlq_meta, *named, NEVER_DECODE=True)
+            found = [(i.encode(), raw, meta) for i, raw, meta in zip(named, raws, metas) if raw is not None]
+        else:
+            jobs, meta_of = scripts.hashes_raw(self.redis, self._read, [self.keys.dlq, self.keys.dlq_meta])
+            found = [(key, raw, meta_of.get(key)) for key, raw in jobs.items()
+                     if key.startswith(SCHEDULE_PREFIX.encode())]
+        letters = {}
+        for key, raw, meta in found:
+            reason = _meta(meta)[0]
+            if not reason.startswith("cron schedule "):
+                try:
+                    Job.from_json(raw)
+                    continue  # a job whose id happens to start with 'cron:'
+                except InvalidJob:
+                    pass
+            letters[text(key)] = ScheduleLetter(key, raw, reason)
+        return letters
 
     def clear(self) -> int:
         """Delete every key of this queue, quarantined ones too (SCAN, DEL); returns how many existed."""

@@ -20,9 +20,10 @@ import redis
 from croniter import CroniterError, croniter
 
 from . import scripts
-from .base import text
+from .base import SCHEDULE_PREFIX, text
 from .delayed import DelayedQueue
-from .errors import ConfigError
+from .errors import ConfigError, ReplayRefused
+from .job import Job
 
 log = logging.getLogger("labqueue.scheduler")
 BAD_SCHEDULE = (ValueError, TypeError, KeyError, RecursionError, OverflowError)  # parsing, croniter
@@ -92,6 +93,7 @@ class CronQueue(DelayedQueue):
         super().__init__(redis_client, queue_name, **options)
         self._fire = scripts.load(redis_client, "cron_fire")
         self._bury_schedule = scripts.load(redis_client, "cron_bury")
+        self._restore_schedule = scripts.load(redis_client, "cron_restore")
 
     def schedule_cron(self, job_data: dict[str, Any], expr: str, tz: str = "UTC", *,
                       name: str | None = None, type: str | None = None, now: float | None = None) -> str:
@@ -160,10 +162,7 @@ class CronQueue(DelayedQueue):
             if last > now:
                 continue  # its next occurrence is already waiting in the delayed set
             try:
-                spec = _parse_schedule(value)
-                run_at = next_run(spec["expr"], spec["tz"], now)
-                job = self._new_job(spec["data"], type=spec["type"], job_id=f"{name}@{int(run_at)}",
-                                    run_at=run_at)
+                run_at, job = self._occurrence(name, value, now)
             except BAD_SCHEDULE as exc:
                 try:
                     self._bury_bad_schedule(key, value, exc)
@@ -174,6 +173,61 @@ class CronQueue(DelayedQueue):
             fired += int(self._fire(keys=[self.keys.cron_last, self.keys.delayed, self.keys.wake],
                                     args=[name, repr(run_at), job.raw]))
         return fired
+
+    def _occurrence(self, name: str, value: bytes | str, now: float) -> tuple[float, Job]:
+        """The next occurrence after `now` of the schedule stored as `value`: (run-at, job); BAD_SCHEDULE if none."""
+        spec = _parse_schedule(value)
+        run_at = next_run(spec["expr"], spec["tz"], now)
+        return run_at, self._new_job(spec["data"], type=spec["type"], job_id=f"{name}@{int(run_at)}",
+                                     run_at=run_at)
+
+    def replay_dead(self, *job_ids: str) -> int:
+        """Replay dead-lettered jobs (all when none named), and put dead-lettered schedules back.
+
+        A schedule that could not run is dead-lettered as `cron:<name>` (run_cron). Replaying it puts
+        its definition, as it was, back among the schedules when it can run now (the time zone is
+        known on this host, the data fits this queue's max_payload_bytes...) and no schedule of that
+        name exists again; its next occurrence after now is enqueued (cron_restore.lua, run_cron).
+        Counted with the jobs in the number returned. Named ones that cannot go back raise
+        ReplayRefused naming each and why, before anything is replayed; when replaying everything,
+        they are logged and stay in the dead-letter queue. Nothing is ever dropped.
+        """
+        letters = self._schedule_letters(job_ids)
+        sec, usec = self.redis.time()
+        now = int(sec) + int(usec) / 1e6
+        refused: dict[str, str] = {}
+        for letter_id, letter in letters.items():
+            name = letter_id[len(SCHEDULE_PREFIX):]
+            try:
+                self._occurrence(name, letter.raw, now)
+            except BAD_SCHEDULE as exc:
+                refused[letter_id] = f"it still cannot run: {str(exc) or type(exc).__name__}"
+                continue
+            if self.redis.hexists(self.keys.cron, name):
+                refused[letter_id] = (f"a schedule named {name!r} exists again (scheduled since it was "
+                                      "dead-lettered): putting the old definition back would replace it")
+        if refused and job_ids:
+            raise ReplayRefused("cannot put back " + "; ".join(f"cron schedule {i!r}: {why}" for i, why in refused.items())
+                                + ". Nothing was replayed; the dead letters stay")
+        for letter_id, why in refused.items():
+            log.warning("queue %s: dead letter %r not replayed: %s", self.name, letter_id, why)
+        replayed = self._replay_jobs([i for i in job_ids if i not in letters], letters) if (
+            not job_ids or len(letters) < len(set(job_ids))) else 0
+        restored = 0
+        k = self.keys
+        for letter_id, letter in letters.items():
+            if letter_id in refused:
+                continue
+            name = letter_id[len(SCHEDULE_PREFIX):]
+            done = int(self._restore_schedule(keys=[k.cron, k.cron_last, k.dlq, k.dlq_meta],
+                                              args=[letter.key, letter.raw, name]))
+            if done == -1:  # scheduled again between the check and now
+                log.warning("queue %s: dead letter %r not replayed: a schedule named %r exists again",
+                            self.name, letter_id, name)
+            restored += done == 1
+        if restored:
+            self.run_cron()
+        return replayed + restored
 
     def _bury_bad_schedule(self, key: bytes, value: bytes, exc: BaseException) -> None:
         """Move a schedule that cannot run to the dead-letter queue as `cron:<name>`, and log it."""

@@ -21,3 +21,8 @@ class PayloadTooLarge(InvalidJob):
 
 class ConfigError(LabqueueError, ValueError):
     """A setting is invalid: a Redis URL, a backoff policy, a cron expression, a time zone."""
+
+
+class ReplayRefused(LabqueueError):
+    """A dead letter named for replay cannot go back as asked (a cron schedule that still cannot run, or
+    whose name is in use again); nothing was replayed and every entry stays in the dead-letter queue."""

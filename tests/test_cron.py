@@ -229,3 +229,91 @@ def test_a_bad_schedule_that_cannot_be_dead_lettered_does_not_stop_the_others(r,
             q.tick(now=start + step * 300)
     assert q.size() == 3, f"{q.size()} jobs due after 3 passes of a 5-minute schedule, expected 3"
     assert r.hget(q.keys.cron, "junk") is not None and "cannot be dead-lettered" in caplog.text
+
+
+def _bury_with(r, q, name, definition):
+    """A schedule stored as `definition` that `q` (its scheduler) dead-letters as cron:<name> on its next pass."""
+    r.hset(q.keys.cron, name, definition if isinstance(definition, str) else json.dumps(definition))
+    q.run_cron(now=1_800_000_000)
+    assert f"cron:{name}" in {d.id for d in q.dead_letters()}
+
+
+BIG = {"expr": "0 9 * * *", "tz": "UTC", "type": "report", "data": {"rows": "x" * 500}}
+
+
+def test_replaying_a_schedule_dead_letter_puts_the_schedule_back(rd):
+    """A schedule dead-lettered by a scheduler whose max_payload_bytes was too small: replaying cron:<name>
+    with a queue that can run it puts the definition back, as it was, and enqueues its next occurrence.
+    The old replay returned 0 and left it in the DLQ, the schedule gone for good."""
+    from labqueue.base import text
+
+    _bury_with(rd, CronQueue(rd, "restore", max_payload_bytes=200), "nightly", BIG)
+    q = CronQueue(rd, "restore")
+    assert q.replay_dead("cron:nightly") == 1
+    assert q.dlq_size() == 0 and q.schedules() == {"nightly": BIG}
+    assert json.loads(text(rd.hget(q.keys.cron, "nightly"))) == BIG
+    assert q.delayed_size() == 1  # its next 09:00 UTC, after the server's now
+    (raw, run_at), = rd.zrange(q.keys.delayed, 0, -1, withscores=True)
+    assert json.loads(text(raw))["id"] == f"nightly@{int(next_run('0 9 * * *', 'UTC', time.time()))}"
+    assert q.replay_dead("cron:nightly") == 0  # gone from the DLQ: nothing more to do
+
+
+def test_a_schedule_that_still_cannot_run_is_refused_naming_why_and_nothing_is_replayed(r):
+    """replay_dead('cron:feb31') when the schedule still never fires: ReplayRefused naming the schedule and
+    its reason; the other ids of the same call are not replayed either; every dead letter stays."""
+    from labqueue import ReplayRefused
+
+    q = CronQueue(r, "refuse")
+    _bury_with(r, q, "feb31", {"expr": NEVER, "tz": "UTC", "type": "report", "data": {}})
+    q.enqueue({"to": "a"}, type="email", job_id="mail-1")
+    q.bury(q.dequeue(), "SMTP timeout")
+    with pytest.raises(ReplayRefused, match=r"'cron:feb31': it still cannot run: .*never fires") as refused:
+        q.replay_dead("mail-1", "cron:feb31")
+    assert "Nothing was replayed" in str(refused.value)
+    assert {d.id for d in q.dead_letters()} == {"cron:feb31", "mail-1"} and q.size() == 0
+    assert q.schedules() == {}
+
+
+def test_a_schedule_scheduled_again_is_not_replaced_by_its_old_dead_letter(r):
+    """The operator re-created 'nightly' with a good definition after the bad one was dead-lettered: replaying
+    the old dead letter would overwrite it, so it is refused, naming why; the live schedule is untouched."""
+    from labqueue import ReplayRefused
+
+    _bury_with(r, CronQueue(r, "again", max_payload_bytes=200), "nightly", BIG)
+    q = CronQueue(r, "again")
+    q.schedule_cron({"rows": "few"}, "0 10 * * *", "UTC", name="nightly", type="report")
+    live = q.schedules()
+    with pytest.raises(ReplayRefused, match="'nightly' exists again"):
+        q.replay_dead("cron:nightly")
+    assert q.schedules() == live and q.dlq_size() == 1
+
+
+def test_replaying_everything_restores_what_can_run_and_never_turns_a_schedule_into_a_job(r, caplog):
+    """replay_dead() with no ids: the dead jobs go back, a schedule that can run again is restored, one that
+    still cannot stays in the DLQ with a warning. Before, a buried definition with an 'id' field was pushed
+    to the waiting list as if it were a job (a never-firing schedule ran once as a one-off job)."""
+    small = CronQueue(r, "all", max_payload_bytes=200)
+    _bury_with(r, small, "nightly", BIG)
+    _bury_with(r, small, "with-id", {"expr": NEVER, "tz": "UTC", "type": "report", "data": {}, "id": "oops"})
+    q = CronQueue(r, "all")
+    q.enqueue({"to": "a"}, type="email", job_id="cron:mail")  # a job whose id merely starts with 'cron:'
+    q.bury(q.dequeue(), "SMTP timeout")
+    with caplog.at_level(logging.WARNING, logger="labqueue.scheduler"):
+        assert q.replay_dead() == 2
+    assert [d.id for d in q.dead_letters()] == ["cron:with-id"]
+    assert q.size() == 1 and q.dequeue().id == "cron:mail"
+    assert set(q.schedules()) == {"nightly"}
+    assert "cron:with-id" in caplog.text and "never fires" in caplog.text
+
+
+def test_a_plain_queue_refuses_to_replay_a_schedule_dead_letter_and_leaves_it(r):
+    """A SimpleQueue (or ReliableQueue) on the same name cannot put a schedule back: naming cron:<name>
+    raises ReplayRefused pointing at CronQueue; replaying everything leaves the schedule's entry alone."""
+    from labqueue import ReliableQueue, ReplayRefused, SimpleQueue
+
+    _bury_with(r, CronQueue(r, "plain"), "with-id",
+               {"expr": NEVER, "tz": "UTC", "type": "report", "data": {}, "id": "oops"})
+    for queue in (SimpleQueue(r, "plain"), ReliableQueue(r, "plain")):
+        with pytest.raises(ReplayRefused, match=r"'cron:with-id'.*CronQueue\(client, 'plain'\)\.replay_dead"):
+            queue.replay_dead("cron:with-id")
+        assert queue.replay_dead() == 0 and queue.size() == 0 and queue.dlq_size() == 1

@@ -55,7 +55,7 @@ def test_bench_fake_tiny(tmp_path: Any) -> None:
     assert json.loads(out.read_text())["meta"]["n"] == 60
     assert "| labqueue reliable prefetch 1 |" in table(result)
     assert "| labqueue JobQueue (production) |" in table(result)
-    assert "Targets of issue 6" in summary(result)
+    assert "Targets of issues 6 and 14" in summary(result)
     from labqueue.connection import _embedded_server
 
     assert fakeredis.FakeRedis(server=_embedded_server()).keys("lq:{bench*") == []
@@ -92,6 +92,45 @@ def test_import_target_measures_plain_import_and_names_the_other() -> None:
     assert "from labqueue import ReliableQueue, connect" in target["note"] and "190 ms" in target["note"]
 
 
+def test_issue14_targets_compare_the_production_queue_with_bullmq() -> None:
+    """The production queue's three targets of issue 14 against BullMQ: processing (best of 1 and K
+    threads) >= 2x concurrency 10, add one by one >= 1x add, add_bulk >= 2x addBulk; n/a without BullMQ."""
+    reliable = {"system": "labqueue reliable prefetch 1", "process_1": 2.0, "process_k": 2.0, "enqueue_one": 1.0,
+                "enqueue_one_raw": 1.0, "enqueue_bulk": 1.0, "bytes_per_job": None}
+    jq = {"system": "labqueue JobQueue (production)", "process_1": 500.0, "process_k": 2100.0,
+          "enqueue_one": 900.0, "enqueue_bulk": 30000.0, "bytes_per_job": None}
+    bull = {"system": "BullMQ", "process_k": 1000.0, "enqueue_one": 1000.0, "enqueue_bulk": 10000.0}
+    result = {"baseline": {"process_blmove_lrem": 1.0}, "import_ms": {"labqueue": None},
+              "systems": [reliable, jq, bull]}
+    found = {t["target"]: t for t in targets(result) if t["target"].startswith("JobQueue")}
+    assert {name: (round(t["value"], 2), t["goal"], t["met"]) for name, t in found.items()} == {
+        "JobQueue worker / BullMQ concurrency 10": (2.1, 2.0, True),
+        "JobQueue add one by one / BullMQ add": (0.9, 1.0, False),
+        "JobQueue add_bulk / BullMQ addBulk": (3.0, 2.0, True)}
+    result["systems"][2] = {"system": "BullMQ", "skipped": "node and npm are not on PATH"}
+    assert {t["met"] for t in targets(result) if t["target"].startswith("JobQueue")} == {None}
+
+
+def test_compared_libraries_are_cached_outside_the_repository(monkeypatch: Any, tmp_path: Any) -> None:
+    """RQ and BullMQ install (pinned) into $LABQUEUE_BENCH_CACHE, else $XDG_CACHE_HOME/labqueue/bench,
+    else ~/.cache/labqueue/bench: never into the checkout or the project's virtualenv."""
+    from pathlib import Path
+
+    from labqueue.bench import compare
+
+    monkeypatch.delenv("LABQUEUE_BENCH_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert compare.cache_dir() == tmp_path / "xdg" / "labqueue" / "bench"
+    assert compare.bullmq_dir() == compare.cache_dir() / f"bullmq-{compare.BULLMQ_VERSION}"
+    monkeypatch.setenv("LABQUEUE_BENCH_CACHE", str(tmp_path / "own"))
+    assert compare.cache_dir() == tmp_path / "own"
+    monkeypatch.delenv("LABQUEUE_BENCH_CACHE")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert compare.cache_dir() == Path.home() / ".cache" / "labqueue" / "bench"
+    repo = Path(__file__).resolve().parents[1]
+    assert repo not in compare.cache_dir().resolve().parents
+
+
 def test_cli_fake_json_and_chart(tmp_path: Any) -> None:
     """`python -m labqueue.bench --fake` prints the table and writes the JSON and the PNG chart."""
     out, png = tmp_path / "r.json", tmp_path / "r.png"
@@ -99,7 +138,7 @@ def test_cli_fake_json_and_chart(tmp_path: Any) -> None:
                            "--lease", "0.5", "--skip-imports", "--json", str(out), "--chart", str(png)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "raw redis-py" in done.stdout and "Targets of issue 6" in done.stdout
+    assert "raw redis-py" in done.stdout and "Targets of issues 6 and 14" in done.stdout
     assert json.loads(out.read_text())["meta"]["fake"] is True
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

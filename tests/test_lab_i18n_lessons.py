@@ -230,7 +230,7 @@ def test_benchmark_panel_table_and_chart_in_french(fr) -> None:
     head = table(result).splitlines()[0]
     assert head.startswith("| système | enqueue un par un /s |") and "retard p50 / p99 ms" in head
     assert "| labqueue reliable prefetch 1 |" in table(result)                      # system names unchanged
-    assert "Objectifs de l'issue 6 :" in summary(result) and "  ATTEINT " in summary(result)
+    assert "Objectifs des issues 6 et 14 :" in summary(result) and "  ATTEINT " in summary(result)
     fig = chart(result)
     try:
         assert [ax.get_title() for ax in fig.axes] == ["enqueue, jobs/s", "traitement de bout en bout, jobs/s"]

@@ -1,18 +1,21 @@
 """`--compare`: RQ (SimpleWorker, no fork) and BullMQ (Node) measured the same way on the same server.
 
-Both are optional extras, never requirements of the lab: RQ is pip-installed into the current
-interpreter on demand; BullMQ is npm-installed into a cache folder under the temp dir when `node`
-and `npm` are on PATH. Each returns the same metrics as a labqueue pattern, or a reason it was skipped.
+Both are optional extras, never requirements of the lab, and neither is installed into the project:
+on first use, RQ is pip-installed (`pip install --target`) and BullMQ npm-installed (when `node` and
+`npm` are on PATH) into a cache folder outside the repository, `cache_dir()`: $LABQUEUE_BENCH_CACHE,
+else $XDG_CACHE_HOME/labqueue/bench, else ~/.cache/labqueue/bench. The versions are pinned (RQ_VERSION,
+BULLMQ_VERSION) so two runs compare the same libraries; an RQ already importable is used as it is.
+Each returns the same metrics as a labqueue pattern, or a reason it was skipped.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,13 +27,41 @@ def noop(i: int) -> None:
     """The RQ job: does nothing (RQ imports it by its dotted name, as RQ does)."""
 
 
+RQ_VERSION = "3.0.0"  # the versions measured (the README's table); a new pin installs beside the old one
+BULLMQ_VERSION = "6.7.0"
+IOREDIS_VERSION = "6.0.0"  # BullMQ 6 needs ioredis installed beside it
+
+
+def cache_dir() -> Path:
+    """Where the compared libraries are installed on first use (never inside the repository)."""
+    if os.environ.get("LABQUEUE_BENCH_CACHE"):
+        return Path(os.environ["LABQUEUE_BENCH_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "labqueue" / "bench"
+
+
 def _ensure_rq() -> Any:
+    """`import rq`: the interpreter's own if it has one, else the pinned one from the cache folder.
+
+    The cache folder is appended to sys.path, so the interpreter's redis-py (and anything else it
+    has) wins over the copies pip put there as RQ's dependencies.
+    """
     try:
         return importlib.import_module("rq")
     except ImportError:
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "rq"], check=True)
-        importlib.invalidate_caches()
-        return importlib.import_module("rq")
+        pass
+    target = cache_dir() / f"rq-{RQ_VERSION}"
+    if not (target / "rq").is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                               "--target", str(target), f"rq=={RQ_VERSION}"],
+                              capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            raise RuntimeError(f"pip install rq=={RQ_VERSION} failed: {_last_line(done.stderr)}")
+    if str(target) not in sys.path:
+        sys.path.append(str(target))
+    importlib.invalidate_caches()
+    return importlib.import_module("rq")
 
 
 def run_rq(url: str, n: int) -> dict[str, Any]:
@@ -132,8 +163,8 @@ const drain = (q, concurrency) => new Promise((resolve) => {
 
 
 def bullmq_dir() -> Path:
-    """The cache folder holding node_modules/bullmq (installed on first use)."""
-    return Path(tempfile.gettempdir()) / "labqueue-bench-bullmq"
+    """The cache folder holding node_modules/bullmq (the pinned version, installed on first use)."""
+    return cache_dir() / f"bullmq-{BULLMQ_VERSION}"
 
 
 def run_bullmq(url: str, n: int, concurrency: int = 10) -> dict[str, Any]:
@@ -142,13 +173,15 @@ def run_bullmq(url: str, n: int, concurrency: int = 10) -> dict[str, Any]:
     if not node or not npm:
         return {"skipped": "node and npm are not on PATH"}
     folder = bullmq_dir()
-    folder.mkdir(exist_ok=True)
-    if not (folder / "node_modules" / "ioredis").exists():  # BullMQ 6 needs ioredis installed beside it
+    folder.mkdir(parents=True, exist_ok=True)
+    installed = all((folder / "node_modules" / name / "package.json").exists() for name in ("bullmq", "ioredis"))
+    if not installed:
         (folder / "package.json").write_text('{"name": "labqueue-bench-bullmq", "private": true}')
-        done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "bullmq", "ioredis"],
+        done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "--save-exact",
+                               f"bullmq@{BULLMQ_VERSION}", f"ioredis@{IOREDIS_VERSION}"],
                               cwd=folder, capture_output=True, text=True, timeout=600)
         if done.returncode != 0:
-            return {"skipped": f"npm install bullmq failed: {_last_line(done.stderr)}"}
+            return {"skipped": f"npm install bullmq@{BULLMQ_VERSION} failed: {_last_line(done.stderr)}"}
     (folder / "bench.js").write_text(BULLMQ_SCRIPT)
     done = subprocess.run([node, "bench.js", url, str(n), str(concurrency), f"lqbench{int(time.time())}"],
                           cwd=folder, capture_output=True, text=True, timeout=1800)

@@ -112,7 +112,7 @@ def summary(result: dict[str, Any]) -> str:
                            "re-delivered {after} s after it expired").format(
                 system=row["system"], left=f"{row['lease_left_at_kill_s']:.2f}",
                 after=f"{row['redelivery_s'] - row['lease_left_at_kill_s']:.3f}"))
-    lines += ["", _("Targets of issue 6:")]
+    lines += ["", _("Targets of issues 6 and 14:")]
     states = {True: _("MET"), False: _("MISSED"), None: _("n/a")}
     width = max(len(text) for text in states.values())
     for t in result["targets"]:

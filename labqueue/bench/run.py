@@ -164,6 +164,14 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     add("reliable bulk enqueue / BullMQ addBulk", first["enqueue_bulk"] / bull["enqueue_bulk"] if bull else None,
         2.0, True, "x")
     add("reliable Redis bytes per waiting job", first["bytes_per_job"], 200.0, False, "B")
+    jq = _get(result, "labqueue JobQueue (production)")
+    if jq is not None:  # issue 14: the production queue against BullMQ
+        add("JobQueue worker / BullMQ concurrency 10",
+            max(jq["process_1"], jq["process_k"]) / bull["process_k"] if bull else None, 2.0, True, "x")
+        add("JobQueue add one by one / BullMQ add", jq["enqueue_one"] / bull["enqueue_one"] if bull else None,
+            1.0, True, "x")
+        add("JobQueue add_bulk / BullMQ addBulk", jq["enqueue_bulk"] / bull["enqueue_bulk"] if bull else None,
+            2.0, True, "x")
     for row in result["systems"]:
         if "lateness_p99_ms" in row:
             add(f"{row['system']} {row['lateness_kind'].split(' (')[0]} p99 lateness", row["lateness_p99_ms"],

@@ -80,3 +80,16 @@ def test_code_shape_sets_aside_comments_and_strings_only() -> None:
     assert code_shape(base) != code_shape(base.replace("f(1", "f(2"))       # a number is code
     assert code_shape(base) != code_shape(base.replace("x =", "y ="))       # a name is code
     assert code_shape(base) != code_shape(base.replace("%matplotlib inline", "%matplotlib widget"))
+
+
+def test_every_english_notebook_and_solution_has_a_french_twin() -> None:
+    """The French lab is whole: each notebook of notebooks/ has its twin in notebooks/fr/, and each solution of
+    notebooks/solutions/ its twin in notebooks/fr/solutions/ (a new English notebook or solution needs its French)."""
+    missing = [f"notebooks/fr/{p.name}" for p in sorted(NOTEBOOKS.glob("*.ipynb")) if not (FRENCH / p.name).is_file()]
+    solutions = NOTEBOOKS / "solutions"
+    missing += [f"notebooks/fr/solutions/{p.relative_to(solutions).as_posix()}" for p in sorted(solutions.glob("*/*.py"))
+                if not (FRENCH / "solutions" / p.relative_to(solutions)).is_file()]
+    orphans = [p.relative_to(NOTEBOOKS).as_posix() for p in sorted((FRENCH / "solutions").glob("*/*.py"))
+               if not (solutions / p.relative_to(FRENCH / "solutions")).is_file()]
+    assert not missing, f"English notebooks or solutions without their French twin: {missing}"
+    assert not orphans, f"French solutions without an English twin: {orphans}"

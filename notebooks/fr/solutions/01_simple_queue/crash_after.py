@@ -1,1 +1,1 @@
-my_prediction = 0   # l'e-mail était parti avant chaque crash : le travail était fait, rien n'est perdu
+my_prediction = 0   # l'email était parti avant chaque crash : le travail était fait, rien n'est perdu

@@ -83,53 +83,116 @@ def _refresh(client: Any) -> None:
 
 
 def durable_write(client: Any, key: str, write: Callable[[Any], None], *, replicas: int = 1,
-                  timeout_ms: int = 1000, attempts: int = 3) -> list[Any]:
+                  timeout_ms: int = 1000, attempts: int = 5) -> list[Any]:
     """Run `write(pipe)` then WAIT `replicas` `timeout_ms` on the connection of `key`'s master.
 
     `write` queues the write commands on a plain (non-transactional) pipeline of that one node; it
-    may queue EVALSHA or a MULTI-free sequence. Returns the replies of the write commands. On a
-    cluster a MOVED (the slot's master changed: failover) before anything was written reloads the
-    slot map and tries again, up to `attempts` times. Raises NotReplicated when fewer than `replicas`
-    replicas acknowledged within `timeout_ms` (the write is then on the master, not known to be on
-    a replica), redis errors otherwise.
+    may queue EVALSHA or a MULTI-free sequence. Returns the replies of the write commands.
+
+    On a cluster a command the node did not run is sent again where the cluster says, each write
+    still at most once: MOVED (the slot's master changed: failover, or a migration that ended)
+    reloads the slot map; ASK (the slot is being migrated and the key is already on the importing
+    node) sends it to that node after ASKING, as redis-py's RedisCluster does for its own calls,
+    then WAITs there too; TRYAGAIN (Redis refuses a multi-key script whose keys the migration has
+    split, or would create on the importing node, until the migration ends) waits a little and asks
+    again. Up to `attempts` rounds, ASKs not counted; then the last refusal is raised (TryAgainError,
+    MovedError: transient, in LOST_NODE), the commands it refused not having been written.
+
+    WAIT blocks on the server for up to `timeout_ms`: the connection's socket timeout is lengthened
+    by that much for the call, so a replica that does not confirm in time is a NotReplicated (with
+    the count of replicas that did), never a redis TimeoutError. Raises NotReplicated when fewer
+    than `replicas` replicas acknowledged within `timeout_ms` on any node written to (the write is
+    then on the master, not known to be on a replica), redis errors otherwise (a TimeoutError only
+    when the server itself did not answer in time: the write may or may not have happened).
     """
     if replicas < 1 or timeout_ms < 1:  # WAIT n 0 would block forever
         raise ValueError(f"durable write needs replicas >= 1 and timeout_ms >= 1, got {replicas}, {timeout_ms}")
+    recorder = node_client(client, key).pipeline(transaction=False)
+    write(recorder)
+    commands, scripts = list(recorder.command_stack), set(recorder.scripts)
+    recorder.reset()
+    replies: list[Any] = [None] * len(commands)
+    pending = list(range(len(commands)))  # indexes of the commands no node has run yet
+    acked: int | None = None  # the fewest replicas any node written to confirmed
+    ask: tuple[str, int] | None = None  # the importing node an ASK pointed at, for the next round
     last: Exception | None = None
-    for attempt in range(attempts):
-        target = node_client(client, key)
+    rounds = asks = 0  # an ASK costs no round: the importing node runs the command or says MOVED or TRYAGAIN
+    while pending and rounds < attempts and asks <= attempts:
+        target = node_client(client, key) if ask is None else _node_at(client, ask)
         pipe = target.pipeline(transaction=False)
-        write(pipe)
+        pipe.scripts |= scripts  # loaded on that node first if missing (SCRIPT EXISTS / LOAD)
+        for i in pending:
+            if ask is not None:
+                pipe.execute_command("ASKING")  # lets the next command in on the importing node
+            args, options = commands[i]
+            pipe.execute_command(*args, **options)
         pipe.execute_command("WAIT", replicas, timeout_ms)
         try:
-            replies = _execute_once(pipe)
-        except (redis.exceptions.MovedError, redis.exceptions.AskError, redis.ReadOnlyError) as exc:
-            if not is_cluster(client):
-                raise  # a plain client talking to a replica: nothing to reload
-            last = exc  # the write was refused by a node that no longer holds the slot: nothing written
-            _refresh(client)
-            time.sleep(0.05 * (attempt + 1))
-            continue
+            got = _execute_once(pipe, extra_seconds=timeout_ms / 1000)
         except redis.ConnectionError:
             if is_cluster(client):
                 _refresh_quietly(client)
             raise
-        acked = int(replies[-1])
-        if acked < replicas:
-            raise NotReplicated(f"WAIT: {acked} of {replicas} replica(s) acknowledged the write to {key!r} "
-                                f"within {timeout_ms} ms; the write is on the master but may be lost if it "
-                                f"fails over now", acked, replicas)
-        return list(replies[:-1])
-    assert last is not None
-    raise last
+        if ask is not None:
+            got = [reply for n, reply in enumerate(got[:-1]) if n % 2 == 1] + got[-1:]  # drop ASKING's OKs
+        ask, retry, wrote = None, [], False
+        for i, reply in zip(pending, got[:-1]):
+            if isinstance(reply, (redis.exceptions.AskError, redis.exceptions.TryAgainError, redis.ReadOnlyError)):
+                if not is_cluster(client):
+                    raise reply  # a plain client talking to a replica: nothing to redirect to
+                retry.append(i)  # refused before it ran: nothing written by this one
+                last = reply
+                if isinstance(reply, redis.exceptions.AskError) and not isinstance(reply, redis.exceptions.MovedError):
+                    ask = reply.node_addr
+            elif isinstance(reply, redis.ResponseError):
+                raise reply  # a real error (WRONGTYPE, a script's own error): as a plain write raises it
+            else:
+                replies[i], wrote = reply, True
+        if wrote:
+            if isinstance(got[-1], redis.ResponseError):
+                raise got[-1]  # WAIT itself refused
+            confirmed = int(got[-1])
+            acked = confirmed if acked is None else min(acked, confirmed)
+        pending = retry
+        if ask is not None:
+            asks += 1
+        if not pending or ask is not None:
+            continue
+        rounds += 1
+        if isinstance(last, (redis.exceptions.MovedError, redis.ReadOnlyError)):
+            _refresh(client)  # the slot's master changed (failover, migration done): reload the map
+        if rounds < attempts:
+            time.sleep(0.05 * rounds)
+    if pending:
+        assert last is not None
+        raise last
+    if acked is not None and acked < replicas:
+        raise NotReplicated(f"WAIT: {acked} of {replicas} replica(s) acknowledged the write to {key!r} "
+                            f"within {timeout_ms} ms; the write is on the master but may be lost if it "
+                            f"fails over now", acked, replicas)
+    return replies
 
 
-def _execute_once(pipe: Any) -> list[Any]:
-    """`pipe.execute()` sent once: never re-sent by redis-py's retry on a timeout or a lost connection.
+def _node_at(client: Any, address: tuple[str, int]) -> Any:
+    """The plain redis-py client of the cluster node at (host, port), the slot map reloaded if it is new."""
+    host, port = address
+    node = client.get_node(host=host, port=port)
+    if node is None:
+        _refresh(client)
+        node = client.get_node(host=host, port=port)
+    if node is None:
+        raise redis.exceptions.ClusterError(f"ASK redirection to {host}:{port}, a node the cluster does not list")
+    return client.get_redis_connection(node)
+
+
+def _execute_once(pipe: Any, extra_seconds: float = 0.0) -> list[Any]:
+    """`pipe.execute(raise_on_error=False)` sent once: never re-sent by redis-py's retry on a timeout or a
+    lost connection; an error reply is returned in its place.
 
     A plain redis.Redis(...) retries a pipeline up to 10 times on TimeoutError/ConnectionError; when WAIT
     outlasts the socket timeout, every retry wrote the job again (11 copies, then a TimeoutError). The
-    pipeline runs on one connection of the pool whose retry is off for that call (execute() releases it).
+    pipeline runs on one connection of the pool whose retry is off for that call (execute() releases it),
+    and whose socket timeout is lengthened by `extra_seconds` (how long WAIT may block on the server).
     """
     from redis.backoff import NoBackoff
     from redis.retry import Retry
@@ -138,10 +201,16 @@ def _execute_once(pipe: Any) -> list[Any]:
     saved = conn.retry
     conn.retry = Retry(NoBackoff(), 0)
     pipe.connection = conn  # execute() uses it and gives it back to the pool in reset()
+    sock = getattr(conn, "_sock", None)  # connected by get_connection()
+    usual = conn.socket_timeout
+    if sock is not None and usual is not None and extra_seconds > 0:
+        sock.settimeout(usual + extra_seconds)
     try:
-        return list(pipe.execute())
+        return list(pipe.execute(raise_on_error=False))
     finally:
         conn.retry = saved
+        if sock is not None and getattr(conn, "_sock", None) is sock:
+            sock.settimeout(usual)
 
 
 def _refresh_quietly(client: Any) -> None:

@@ -7,6 +7,7 @@ tests are about what only a cluster has: several masters, slots, replicas and WA
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -194,15 +195,17 @@ def test_durable_timeout_under_a_millisecond_does_not_block_forever(redis_server
 
 def test_a_durable_write_is_sent_once_when_wait_outlasts_the_socket_timeout(redis_server: Any) -> None:
     """A plain redis.Redis(...) retries a pipeline on TimeoutError (redis-py's default Retry): with WAIT longer
-    than the socket timeout and no replica, every retry wrote the job again (11 copies). It is sent once:
-    the caller gets the timeout and one job."""
+    than the socket timeout and no replica, every retry wrote the job again (11 copies). It is sent once,
+    and the replica that did not confirm is the documented NotReplicated: it was a bare redis TimeoutError
+    (the socket gave up before WAIT answered), which says nothing of where the job is."""
     client = redis.Redis(host="127.0.0.1", port=redis_server.port, socket_timeout=0.2)
     try:
         queues = [lq.SimpleQueue(client, "once", durable=True, durable_timeout=1.0),
                   lq.JobQueue(client, "once-jq", durable=True, durable_timeout=1.0)]
         for q in queues:
-            with pytest.raises(redis.TimeoutError):
+            with pytest.raises(NotReplicated, match="0 of 1 replica") as err:
                 q.enqueue({"n": 1}) if isinstance(q, lq.SimpleQueue) else q.add("t", {"n": 1})
+            assert (err.value.acked, err.value.wanted) == (0, 1)
         assert client.llen(queues[0].keys.waiting) == 1, "the durable enqueue was written more than once"
         assert queues[1].get_job_counts()["waiting"] == 1, "the durable add was written more than once"
         assert client.ping()  # the connection given back to the pool still works (and retries again)
@@ -231,3 +234,160 @@ def test_durable_enqueue_follows_a_failover(cluster: LocalCluster, monkeypatch: 
     q.enqueue({"type": "after"})  # sent to the old master first: MOVED, slot map reloaded, sent again
     assert node_name(client, q.keys.waiting) == new and reloads, "the MOVED reply reloaded the slot map"
     assert sorted(job.type for job in [q.dequeue(), q.dequeue()] if job) == ["after", "before"]
+
+
+def test_a_replica_too_slow_for_the_socket_timeout_is_not_replicated_on_a_cluster(cluster: LocalCluster) -> None:
+    """On a cluster client with a short socket timeout, WAIT for more replicas than a master has (2 of its 1)
+    answered redis TimeoutError after 0.2 s; it is NotReplicated (1 of 2) after the durable timeout, the job
+    written once, and the connection's usual socket timeout is back for the next calls."""
+    client = RedisCluster.from_url(cluster.url, socket_timeout=0.2)
+    try:
+        q = lq.SimpleQueue(client, "slow-replica", durable=2, durable_timeout=0.6)
+        with pytest.raises(NotReplicated, match="1 of 2 replica") as err:
+            q.enqueue({"type": "t"})
+        assert (err.value.acked, err.value.wanted) == (1, 2)
+        assert client.llen(q.keys.waiting) == 1
+        node = client.get_redis_connection(client.get_node_from_key(q.keys.waiting))
+        conn = node.connection_pool.get_connection()
+        try:
+            assert conn._sock.gettimeout() == 0.2, "the socket kept the lengthened timeout"
+        finally:
+            node.connection_pool.release(conn)
+    finally:
+        client.close()
+
+
+class Migration:
+    """Slot of `key` being migrated from its master to another (CLUSTER SETSLOT IMPORTING / MIGRATING), as
+    redis-cli --cluster reshard does it; `finish()` hands the slot over; leaving puts it back on its master."""
+
+    def __init__(self, cluster: LocalCluster, key: str) -> None:
+        self.cluster = cluster
+        self.ids = {row["name"]: row["id"] for row in cluster._nodes_view()}
+        self.source = cluster.master_of(key)
+        self.target = next(m for m in cluster.masters() if m != self.source)
+        self.src = cluster.node(self.source).client()
+        self.dst = cluster.node(self.target).client()
+        self.slot = int(self.src.execute_command("CLUSTER", "KEYSLOT", key))
+
+    def __enter__(self) -> Migration:
+        self.dst.execute_command("CLUSTER", "SETSLOT", self.slot, "IMPORTING", self.ids[self.source])
+        self.src.execute_command("CLUSTER", "SETSLOT", self.slot, "MIGRATING", self.ids[self.target])
+        return self
+
+    def keys_on(self, side: redis.Redis) -> list[bytes]:
+        return list(side.execute_command("CLUSTER", "GETKEYSINSLOT", self.slot, 1000))
+
+    def asking(self, *command: Any) -> Any:
+        """A command run on the importing node (ASKING first), e.g. to read what landed there."""
+        pipe = self.dst.pipeline(transaction=False)
+        pipe.execute_command("ASKING")
+        pipe.execute_command(*command)
+        return pipe.execute()[1]
+
+    def _assign(self, owner: str) -> None:
+        for master in self.cluster.masters():  # the owner last gets it: the others learn the map
+            client = self.cluster.node(master).client()
+            try:
+                client.execute_command("CLUSTER", "SETSLOT", self.slot, "NODE", self.ids[owner])
+            finally:
+                client.close()
+
+    def finish(self) -> None:
+        """Move the keys left on the source (MIGRATE), then give the slot to the target."""
+        for key in self.keys_on(self.src):
+            host, port = self.target.split(":")
+            self.src.execute_command("MIGRATE", host, int(port), "", 0, 5000, "AUTH", CLUSTER_PASSWORD,
+                                     "KEYS", key)
+        self._assign(self.target)
+
+    def __exit__(self, *exc: Any) -> None:
+        for side in (self.src, self.dst):  # the test's keys go, then the slot is its master's again
+            for key in self.keys_on(side):
+                pipe = side.pipeline(transaction=False)
+                pipe.execute_command("ASKING")
+                pipe.delete(key)
+                pipe.execute()
+        self._assign(self.source)
+        for side in (self.src, self.dst):
+            side.execute_command("CLUSTER", "SETSLOT", self.slot, "STABLE")
+            side.close()
+        self.cluster.wait_ok()
+
+
+def test_a_durable_enqueue_follows_an_ask_redirection_during_a_slot_migration(cluster: LocalCluster) -> None:
+    """While the queue's slot migrates, a key already moved (or new) is on the importing node: its master
+    answers -ASK. durable_write retried on the same master (reloading a slot map that had not changed)
+    and raised AskError: no durable enqueue during a reshard. It sends the write to the importing node
+    after ASKING, as RedisCluster does for its own calls, WAITs there, and the job is there, once."""
+    client = lq.connect(cluster.url)
+    try:
+        for q in (lq.SimpleQueue(client, "resharded", durable=True), lq.DelayedQueue(client, "resharded-d", durable=True),
+                  lq.ReliableQueue(client, "resharded-r", durable=True)):
+            with Migration(cluster, q.keys.waiting) as move:
+                q.enqueue({"type": "during"})
+                assert move.keys_on(move.src) == [], "nothing was written on the migrating master"
+                assert move.asking("LLEN", q.keys.waiting) == 1, "the job is on the importing node, once"
+                move.finish()
+                assert [job.type for job in [q.dequeue()] if job] == ["during"]
+    finally:
+        client.close()
+
+
+def test_a_multi_key_durable_write_during_a_migration_is_refused_whole_and_retryable(cluster: LocalCluster) -> None:
+    """A script over two keys of a queue (priority_push.lua: the priority set and its counter) cannot run
+    while they are being migrated: Redis answers ASK on the source, TRYAGAIN on the importing node, until
+    the migration ends. durable_write asks again a few times, then raises TryAgainError (transient, in
+    LOST_NODE: the producer sends again), nothing written; after the migration the same enqueue works."""
+    from redis.exceptions import TryAgainError
+
+    from labqueue.cluster import LOST_NODE
+
+    client = lq.connect(cluster.url)
+    q = lq.PriorityQueue(client, "resharded-p", durable=True)
+    try:
+        with Migration(cluster, q.keys.priority) as move:
+            with pytest.raises(TryAgainError) as err:
+                q.enqueue({"type": "during"})
+            assert isinstance(err.value, LOST_NODE)
+            assert move.keys_on(move.src) == [] and move.keys_on(move.dst) == [], "nothing written"
+            move.finish()
+            q.enqueue({"type": "after"})  # MOVED from the old master: slot map reloaded
+            assert [job.type for job in [q.dequeue()] if job] == ["after"]
+    finally:
+        client.close()
+
+
+def test_a_multi_key_durable_write_waits_out_a_migration_split(cluster: LocalCluster,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """An enqueue with an id (enqueue.lua: the waiting list and the attempts hash) while the migration has moved
+    one key and not the other: Redis answers TRYAGAIN on both sides. durable_write waits a little and asks
+    again; once the migration ends (MOVED: slot map reloaded) the job is written once, where the slot is."""
+    import types
+
+    import labqueue.cluster as lqc
+
+    waits: list[float] = []
+    client = lq.connect(cluster.url)
+    q = lq.ReliableQueue(client, "split", durable=True)
+    try:
+        q.enqueue({"type": "first"}, job_id="j1")  # both keys exist on the source
+        with Migration(cluster, q.keys.waiting) as move:
+            host, port = move.target.split(":")
+            move.src.execute_command("MIGRATE", host, int(port), "", 0, 5000, "AUTH", CLUSTER_PASSWORD,
+                                     "KEYS", q.keys.attempts)  # the keys are split: TRYAGAIN
+
+            def wait(seconds: float) -> None:  # the migration ends during durable_write's second wait
+                waits.append(seconds)
+                if len(waits) == 2:
+                    move.finish()
+                time.sleep(seconds)
+
+            monkeypatch.setattr(lqc, "time", types.SimpleNamespace(sleep=wait))
+            q.enqueue({"type": "second"}, job_id="j2")
+            monkeypatch.undo()
+            assert len(waits) >= 2, waits  # TRYAGAIN twice (then MOVED: the map reloaded)
+            assert client.llen(q.keys.waiting) == 2 and node_name(client, q.keys.waiting) == move.target
+            assert sorted(job.id for job in [q.dequeue(), q.dequeue()] if job) == ["j1", "j2"]
+    finally:
+        client.close()

@@ -54,11 +54,17 @@ def script_html(name: str, used_by: Iterable[str] = ()) -> str:
     ran_in = " &nbsp;" + _("ran in: {operations}").format(operations=ops) if ops else ""
     caption = f"<code>labqueue/scripts/{html.escape(stem)}.lua</code>{ran_in}"
     text = source(stem)
+    libs, todo = [], scripts.INCLUDE.findall(text)
+    while todo:  # what it includes, and what those include
+        lib = todo.pop(0)
+        if lib not in libs:
+            libs.append(lib)
+            todo += scripts.INCLUDE.findall(source(lib))
     included_by = html.escape(_("included by {script}").format(script=f"{stem}.lua"))
     included = "".join(
         f"<details class='lq-lua'><summary style='cursor:pointer'><code>labqueue/scripts/{html.escape(lib)}.lua"
         f"</code> &nbsp;{included_by}</summary><div style='{BOX}'>{highlight(source(lib))}</div>"
-        "</details>" for lib in scripts.INCLUDE.findall(text))
+        "</details>" for lib in libs)
     return (f"<details open class='lq-lua'><summary style='cursor:pointer'>{caption}</summary>"
             f"<div style='{BOX}'>{highlight(text)}</div></details>{included}")
 

@@ -7,29 +7,14 @@
 -- ARGV[3] N to claim  ARGV[4] K tokens to ack  ARGV[5..4+K] delivery tokens
 -- Returns {acked, next_due_in, raw1, attempts1, token1, raw2, ...}; next_due_in is the number of
 -- seconds until the earliest delayed retry is due, or '' when there is none.
--- A token is '<n>:<job id>' (n from INCR seq, see next_number): one per delivery, so an ack only ever ends its own
+-- A token is '<n>:<job id>' (n from INCR seq, next_number in clock.lua): one per delivery, so an ack only ever ends its own
 -- delivery; a token whose lease was taken back (recovery) is simply not found.
 -- Batched for speed: one HMGET reads the acked deliveries, one HDEL/HDEL/ZREM drops them, LREM
 -- scans the processing list from its tail (the oldest claims sit there), and the claimed jobs get
 -- their inflight entries and leases in one HSET and one ZADD. A job's id is read with a string
 -- match on labqueue's own JSON ({"id":"...",...}); any other shape goes through cjson.decode.
--- delivery numbers never repeat: a fresh counter (a new queue, or after clear(), FLUSHDB or a restart
--- without persistence) starts at the server's time in microseconds, past every token handed out
--- before, so a late call from an older delivery can never match a new delivery of a reused id
-local function next_number(seq)
-  local n = redis.pcall('INCR', seq)
-  if type(n) ~= 'number' or n == 1 then  -- fresh, or junk in the counter: restart from the time
-    local t = redis.call('TIME')
-    n = tonumber(t[1]) * 1000000 + tonumber(t[2])
-    redis.call('SET', seq, string.format('%.0f', n))
-  end
-  return string.format('%.0f', n)
-end
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
+--- @include clock
+local now = clock(ARGV[1])
 local k = tonumber(ARGV[4])
 local acked = 0
 if k > 0 then

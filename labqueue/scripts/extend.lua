@@ -6,11 +6,8 @@
 -- ARGV[3..n] delivery tokens; with KEYS[2], pairs (job id, token): the lease is extended only
 -- while `runs` still holds that token for the job (this delivery's, not a later one's).
 -- Returns the number of leases extended.
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
+--- @include clock
+local now = clock(ARGV[1])
 local deadline = now + tonumber(ARGV[2])
 local extended = 0
 if KEYS[2] then

@@ -5,6 +5,7 @@ local jobs, wait, prio, delayed, active = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KE
 local completed, failed, runs, made, stalls = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local progress, results, errors, meta, marker = KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15]
 local events, limiter, repeats, metrics = KEYS[16], KEYS[17], KEYS[18], KEYS[19]
+--- @include clock
 
 -- Before the first write: a key the script touches that holds another Redis type is refused
 -- whole (a script that fails midway keeps what it already wrote). `want`: key -> Redis type.
@@ -15,15 +16,6 @@ local function wrong_type(want)
       return redis.error_reply('WRONGTYPE ' .. key .. ' holds a ' .. got .. ', not a ' .. kind)
     end
   end
-end
-
-local function clock(arg)  -- ARGV[1]: '' = the server's clock (TIME), never the caller's
-  local now = tonumber(arg)
-  if now then
-    return now
-  end
-  local t = redis.call('TIME')
-  return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 
 local function options(raw)  -- the job's options; {} when its stored JSON is unreadable (never an error)

@@ -7,24 +7,9 @@
 -- the job is no longer in processing, or every copy there is already leased (recovery re-queued it
 -- first and another worker took it); {-1} when the entry is not a
 -- job (it is moved to the dead-letter queue).
--- delivery numbers never repeat: a fresh counter (a new queue, or after clear(), FLUSHDB or a restart
--- without persistence) starts at the server's time in microseconds, past every token handed out
--- before, so a late call from an older delivery can never match a new delivery of a reused id
-local function next_number(seq)
-  local n = redis.pcall('INCR', seq)
-  if type(n) ~= 'number' or n == 1 then  -- fresh, or junk in the counter: restart from the time
-    local t = redis.call('TIME')
-    n = tonumber(t[1]) * 1000000 + tonumber(t[2])
-    redis.call('SET', seq, string.format('%.0f', n))
-  end
-  return string.format('%.0f', n)
-end
+--- @include clock
 local raw = ARGV[1]
-local now = tonumber(ARGV[3])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
+local now = clock(ARGV[3])
 -- a copy of the entry not already leased: a worker that paused between its BLMOVE and this script
 -- finds its copy gone (recovery re-queued the orphan) and must not lease another worker's copy
 local copies = #redis.call('LPOS', KEYS[1], raw, 'COUNT', 0)

@@ -3,11 +3,8 @@
 -- KEYS[1] leases (member -> deadline)
 -- ARGV[1] '' (the server's clock, TIME) or a fake now for tests  ARGV[2] stop index (-1 = all)
 -- Returns {member1, seconds_left1, member2, ...}, earliest deadline first.
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
+--- @include clock
+local now = clock(ARGV[1])
 local out = {}
 local all = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]), 'WITHSCORES')
 for i = 1, #all, 2 do

@@ -12,17 +12,14 @@
 -- dead-lettered, 3 when released.
 -- Every branch writes the job to its destination first and removes it from processing last, so
 -- a write that fails (a key of the wrong type) leaves the job in flight instead of losing it.
+--- @include clock
 local token = ARGV[1]
 local raw = redis.call('HGET', KEYS[3], token)
 if not raw then
   return 0
 end
 local id = string.match(token, '^%d+:(.*)$')
-local now = tonumber(ARGV[2])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
+local now = clock(ARGV[2])
 local function untrack()
   redis.call('LREM', KEYS[2], 1, raw)
   redis.call('HDEL', KEYS[3], token)

@@ -4,11 +4,8 @@
 -- ARGV[1] '' (the server's clock, TIME) or an explicit time (notebook 04's time travel, tests)
 -- ARGV[2] most jobs to move
 -- Returns {moved, next_in}: next_in the seconds from that now until the next job is due, or ''.
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
+--- @include clock
+local now = clock(ARGV[1])
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 for _, raw in ipairs(due) do
   redis.call('ZREM', KEYS[1], raw)

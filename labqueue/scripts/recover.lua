@@ -10,11 +10,8 @@
 -- ARGV[3] default max attempts
 -- Returns {requeued, dead_lettered, orphans_requeued, next_in}: next_in the seconds until the
 -- earliest lease still running expires ('' if none), so the heartbeat can look again right then.
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
+--- @include clock
+local now = clock(ARGV[1])
 local requeued, dead, orphaned = 0, 0, 0
 for _, token in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now)) do
   local raw = redis.call('HGET', KEYS[3], token)

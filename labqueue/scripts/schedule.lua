@@ -4,8 +4,8 @@
 -- KEYS[1] delayed zset  KEYS[2] wake list
 -- ARGV[1..2n] pairs of (delay in seconds, serialised job)
 -- Returns 1 when a scheduler was woken, else 0.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+--- @include clock
+local now = clock('')
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 local earliest = first[2] and tonumber(first[2]) or math.huge
 local wake = 0

@@ -1,0 +1,23 @@
+-- clock.lua: the server's clock, for the scripts that include it (`--- @include clock`): every time
+-- that decides anything (lease deadlines, due times, rate windows) is Redis's TIME, never a caller's.
+local function clock(arg)  -- arg '' (or none): the server's TIME; a number: a test's fake now
+  local now = tonumber(arg)
+  if now then
+    return now
+  end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+
+-- delivery numbers never repeat: a fresh counter (a new queue, or after clear(), FLUSHDB or a restart
+-- without persistence) starts at the server's time in microseconds, past every token handed out
+-- before, so a late call from an older delivery can never match a new delivery of a reused id
+local function next_number(seq)
+  local n = redis.pcall('INCR', seq)
+  if type(n) ~= 'number' or n == 1 then  -- fresh, or junk in the counter: restart from the time
+    local t = redis.call('TIME')
+    n = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    redis.call('SET', seq, string.format('%.0f', n))
+  end
+  return string.format('%.0f', n)
+end

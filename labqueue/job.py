@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from .errors import InvalidJob, PayloadTooLarge
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1_000_000
 DEFAULT_MAX_ATTEMPTS = 3
+ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)  # built once: enqueue is hot
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Job:
             record["priority"] = self.priority
         if self.run_at is not None:
             record["run_at"] = self.run_at
-        return json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return ENCODER.encode(record)
 
     @classmethod
     def from_json(cls, raw: str | bytes, attempts: int = 0) -> Job:
@@ -73,6 +74,8 @@ class Job:
                 raise InvalidJob(f"job entry is missing field {name!r}: {text[:80]!r}")
             if not isinstance(record[name], kind):
                 raise InvalidJob(f"job field {name!r} must be {kind.__name__}: {text[:80]!r}")
+        if record["id"] == "":  # no delivery token ('<n>:<id>') could name it: it could never be acked
+            raise InvalidJob(f"job field 'id' must not be empty: {text[:80]!r}")
         max_attempts = record.get("max_attempts", DEFAULT_MAX_ATTEMPTS)
         if isinstance(max_attempts, float) and max_attempts.is_integer():
             max_attempts = int(max_attempts)
@@ -104,14 +107,16 @@ def new_job(data: Any, *, type: str | None = None, job_id: str | None = None,
         raise InvalidJob(f"job type must be a non-empty string, got {job_type!r}")
     if job_id is not None and (not isinstance(job_id, str) or not job_id):
         raise InvalidJob(f"job id must be a non-empty string, got {job_id!r}")
-    integer("max_attempts", max_attempts, low=1, error=InvalidJob)
-    job = Job(id=job_id or uuid.uuid4().hex, type=job_type, data=data, max_attempts=max_attempts,
+    if max_attempts.__class__ is not int or max_attempts < 1:  # the common case checked at no cost
+        integer("max_attempts", max_attempts, low=1, error=InvalidJob)
+    # 128 random bits as 32 hex digits, as uuid4().hex but 4x cheaper: enqueue's hot path
+    job = Job(id=job_id or os.urandom(16).hex(), type=job_type, data=data, max_attempts=max_attempts,
               priority=priority, run_at=run_at)
     try:
         raw = job.to_json()
     except (TypeError, ValueError) as exc:
         raise InvalidJob(f"job data is not JSON-serialisable: {exc}") from None
-    size = len(raw.encode("utf-8"))
+    size = len(raw) if raw.isascii() else len(raw.encode("utf-8"))
     if size > max_payload_bytes:
         raise PayloadTooLarge(
             f"job payload is {size:,} bytes, over the limit of {max_payload_bytes:,} bytes "

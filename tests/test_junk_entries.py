@@ -124,3 +124,14 @@ def test_recovery_never_reads_infinity_from_a_junk_max_attempts(r: Any) -> None:
     import time
     time.sleep(0.15)
     assert q.recover_stale_jobs()["dead"] == 1 and q.size() == 0 and q.processing_size() == 0
+
+
+def test_an_entry_with_an_empty_id_is_dead_lettered_and_the_worker_goes_on(r: Any) -> None:
+    """An entry whose id is "" (no delivery token can name it) goes to the DLQ; the worker runs the next job."""
+    q = ReliableQueue(r, "empty-id", lease_seconds=1)
+    r.lpush(q.keys.waiting, '{"id":"","type":"t","data":{}}')
+    q.enqueue({"type": "t"}, job_id="fine")
+    done: list[str] = []
+    worker = Worker(q, {"t": lambda job: done.append(job.id)}, burst=True, poll_seconds=0.1).run()
+    assert done == ["fine"] and worker.stats["errors"] == 0 and q.dlq_size() == 1
+    assert "'id' must not be empty" in q.dead_letters()[0].reason

@@ -98,3 +98,23 @@ def test_panel_tallies_french_typography(fr) -> None:
     i18n.use_language("en")
     panel.show_progress({"completed": 7}, 10, "x")
     assert panel.counters.value == "completed: <b>7</b>"
+
+
+def test_a_table_a_cell_builds_shows_french_headers_and_keeps_english_ones_for_code(fr):
+    """frames.translated(): 09's payload comparison, 12's slot table and 07's describe() rows are shown in
+    French while the notebook's code (the same in both languages) reads them by their English labels."""
+    import pandas as pd
+
+    from labqueue.lab.frames import translated
+    from labqueue.lab.practices import round_trip  # noqa: F401 - its keys are the catalogue's sentences
+
+    comparison = pd.DataFrame({"a reference (URL)": {"bytes in Redis per job": 120, "enqueue + dequeue (ms)": 0.4}}).T
+    shown = translated(comparison)
+    assert "octets dans Redis par job" in repr(shown) and "bytes in Redis" not in repr(shown)
+    assert shown.loc["a reference (URL)", "bytes in Redis per job"] == 120
+    slots = translated(pd.DataFrame([{"queue": "q", "key": "k", "slot": 7, "master": "m1"}]))
+    assert "clé" in slots._repr_html_() and sorted(set(slots.master)) == ["m1"]
+    rows = translated(pd.DataFrame({"x": [1.0, 3.0]}).describe().loc[["mean", "max"]])
+    assert "moyenne" in repr(rows) and rows.loc["mean", "x"] == 2.0
+    i18n.use_language("en")
+    assert translated(comparison) is comparison

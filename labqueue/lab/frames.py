@@ -13,9 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .i18n import language
+from .i18n import N_, language, translate
 
-__all__ = ["labelled", "shown"]
+# pandas' own row names that describe() gives, shown in the lab's language by translated().
+PANDAS_LABELS = (N_("count"), N_("mean"), N_("std"), N_("min"), N_("max"))
+
+__all__ = ["labelled", "shown", "translated"]
 
 _SUBCLASS: Any = None
 
@@ -76,3 +79,16 @@ def labelled(df: Any, *, columns: Mapping[str, str] | None = None, index: Mappin
 def shown(df: Any) -> Any:
     """The frame as the student sees it: translated labels for a `labelled` frame, else `df` itself."""
     return df.shown() if hasattr(df, "shown_labels") and hasattr(df, "shown") else df
+
+
+def translated(df: Any) -> Any:
+    """`df` shown with every row and column label the catalogue knows in the lab's language (labels
+    marked with `N_()` where the lab builds them, and pandas' describe() rows); `df` itself in English.
+    For a table a notebook cell builds and then reads by its English labels (same code in both languages)."""
+    if language() == "en":
+        return df
+
+    def mapping(labels: Any) -> dict[str, str]:
+        return {label: translate(label) for label in labels if isinstance(label, str) and translate(label) != label}
+
+    return labelled(df, columns=mapping(df.columns), index=mapping(df.index))

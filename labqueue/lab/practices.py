@@ -389,4 +389,4 @@ def round_trip(q: Any, data: dict[str, Any], repeat: int = 3) -> dict[str, float
         assert job is not None
         size = len(job.raw.encode("utf-8"))
         q.ack(job)
-    return {"bytes in Redis per job": size, "enqueue + dequeue (ms)": round(best * 1000, 2)}
+    return {N_("bytes in Redis per job"): size, N_("enqueue + dequeue (ms)"): round(best * 1000, 2)}

@@ -29,7 +29,7 @@ from ..cluster import LOST_NODE, NotReplicated, node_name
 from ..connection import connect
 from ..reliable import ReliableQueue
 from ..worker import Worker
-from .i18n import _
+from .i18n import N_, _
 
 ENV_URL = "LABQUEUE_CLUSTER_URL"
 
@@ -103,7 +103,8 @@ def where_queues_live(client: Any, names: list[str]) -> list[dict[str, Any]]:
     rows = []
     for name in names:
         key = ReliableQueue(client, name).keys.waiting
-        rows.append({"queue": name, "key": key, "slot": int(client.keyslot(key)), "master": node_name(client, key)})
+        rows.append({N_("queue"): name, N_("key"): key, N_("slot"): int(client.keyslot(key)),
+                     N_("master"): node_name(client, key)})
     return rows
 
 

@@ -9,7 +9,9 @@ hand and re-queues the jobs of dead workers (recover.lua). On other queues a thr
 When Redis goes away (ConnectionError, TimeoutError; on a cluster also a failover under way:
 CLUSTERDOWN, TRYAGAIN, a slot not covered) a thread or the heartbeat logs "lost
 connection to Redis ... retrying in X s", waits with exponential backoff until PING answers, logs
-"reconnected" and carries on; acks it could not send are kept and sent then. A WRONGTYPE error
+"reconnected" and carries on; acks it could not send are kept and sent then. Stopped while Redis
+is away, a thread still retries the acks of its finished jobs until their leases would run out,
+then gives up, logged (the jobs run again: at least once). A WRONGTYPE error
 (a queue key overwritten with another Redis type) moves the bad key aside (labqueue.quarantine).
 
 `checkpoint(point, job)` is the hook the lab's crash injection uses (labqueue.lab.crashing): called
@@ -244,7 +246,8 @@ class Worker(Threads):
                 return
             except LOST_REDIS as exc:
                 if not self._reconnect(exc, f"thread {thread}", self._stopping.is_set):
-                    return  # stopped while Redis was away: jobs in hand come back through their leases
+                    self._last_acks(thread)  # stopped while Redis was away: acks of finished jobs, bounded
+                    return  # the jobs in hand not run come back through their leases
             except redis.ResponseError as exc:
                 if refused(exc):  # NOPERM: retrying cannot help
                     self._refuse(exc)
@@ -260,6 +263,33 @@ class Worker(Threads):
                 with self._lock:
                     self.stats["errors"] += 1
                 return
+
+    def _last_acks(self, thread: int) -> None:
+        """Stopped while Redis was away, with finished jobs not acked: retry their ack (backoff) until Redis
+        answers or their leases would have run out (then recovery hands them out again whatever we do),
+        and give up then, logged: they run again (at least once), never lost."""
+        done = self._unacked.get(thread)
+        if not done or self.fatal is not None:
+            return
+        deadline = time.monotonic() + self.queue.lease_seconds
+        delay = 0.05
+        while True:
+            try:
+                self.queue.ack(*done)
+            except LOST_REDIS as exc:
+                if not refused(exc) and time.monotonic() + delay < deadline:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+                    continue
+                log.warning("%s thread %d: stopped while Redis was away; %d finished job(s) not acked "
+                            "(%s: %s): they will run again when their leases run out",
+                            self.name, thread, len(done), type(exc).__name__, exc)
+                return
+            log.info("%s thread %d: acked %d finished job(s) after Redis came back, while stopping",
+                        self.name, thread, len(done))
+            self._unhold(thread, done)
+            done.clear()
+            return
 
     def _refuse(self, exc: BaseException) -> None:
         super()._refuse(exc)

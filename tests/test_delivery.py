@@ -268,3 +268,70 @@ def test_jobqueue_heartbeat_extends_only_its_own_delivery(r: Any) -> None:
     before = r.zscore(q.keys.active, "J")
     assert q.extend_leases([(job_id, first)]) == 0 and r.zscore(q.keys.active, "J") == before
     assert second != first and q.extend_leases([(job_id, second)]) == 1
+
+
+# -- stop() while Redis is away -----------------------------------------------------------------------
+@contextmanager
+def outage_worker(lease_seconds: float) -> Iterator[tuple[Any, ReliableQueue, Worker, list[str]]]:
+    """A private redis-server (AOF, fsync always: a restart keeps every write) and a worker one of whose
+    jobs has finished in the handler while the server is down, its ack not sent: (server, queue, worker, runs)."""
+    from labqueue.server import RedisServer
+    from tests.conftest import require_redis_server
+
+    require_redis_server()
+    with RedisServer(appendonly=True) as srv:
+        client = redis.Redis.from_url(srv.url, decode_responses=True, socket_connect_timeout=0.2)
+        q = ReliableQueue(client, "stop-acks", lease_seconds=lease_seconds)
+        q.enqueue({"type": "t"}, job_id="once")
+        runs: list[str] = []
+        started, release = threading.Event(), threading.Event()
+
+        def handler(job: Any) -> None:
+            runs.append(job.id)
+            started.set()
+            release.wait(10)
+
+        w = Worker(q, {"t": handler}, poll_seconds=0.1).start()
+        try:
+            assert started.wait(10), "the job never started"
+            srv.kill()  # Redis goes away while the job runs
+            release.set()  # it finishes: its ack goes with the next claim, which fails
+            wait_until(lambda: w.stats["connection_lost"] >= 1, 10, "the thread to notice the outage")
+            yield srv, q, w, runs
+        finally:
+            release.set()
+            w.stop(timeout=10)
+            client.close()
+
+
+def test_stop_during_a_short_outage_still_acks_the_finished_jobs() -> None:
+    """stop() while Redis was away dropped the acks of the jobs that had finished: the thread gave up at
+    once, the job stayed leased and ran a second time once its lease ran out. The ack is retried until
+    Redis is back (within the lease): the job is done, once."""
+    with outage_worker(lease_seconds=5) as (srv, q, w, runs):
+        w.stop(wait=False)
+        time.sleep(0.5)  # Redis away half a second after stop()
+        srv.start()
+        assert w.join(timeout=10) == []
+        assert q.counts() == {"waiting": 0, "processing": 0, "delayed": 0, "dead": 0}, "the ack was not sent"
+        assert not w.held()
+        time.sleep(5.5)  # past the lease: nothing comes back
+        assert not any(q.recover_stale_jobs().values()) and q.claim(1)[0] == []
+        assert runs == ["once"]
+
+
+def test_stop_during_a_long_outage_gives_up_the_acks_after_the_lease(caplog: pytest.LogCaptureFixture) -> None:
+    """Redis still away: the thread retries the ack no longer than the lease (past it, recovery hands the
+    job out again whatever it does), then stops and says so; the job is not lost: it runs again."""
+    with outage_worker(lease_seconds=1.0) as (srv, q, w, runs):
+        with caplog.at_level(logging.WARNING, logger="labqueue.worker"):
+            stopped = time.monotonic()
+            assert w.stop(timeout=10) == []
+            assert time.monotonic() - stopped < 3.0, "stop() waited far past the lease"
+        assert "1 finished job(s) not acked" in caplog.text and "run again" in caplog.text
+        srv.start()
+        time.sleep(1.1)  # the lease runs out
+        found = q.recover_stale_jobs()
+        assert found["requeued"] + found["orphans"] == 1, found
+        again = Worker(q, {"t": lambda job: runs.append(job.id)}, burst=True, poll_seconds=0.1).run()
+        assert runs == ["once", "once"] and again.stats["succeeded"] == 1 and q.counts()["processing"] == 0

@@ -11,9 +11,10 @@
 -- delivery; a token whose lease was taken back (recovery) is simply not found.
 -- Batched for speed: one HMGET reads the acked deliveries, one HDEL/HDEL/ZREM drops them, LREM
 -- scans the processing list from its tail (the oldest claims sit there), and the claimed jobs get
--- their inflight entries and leases in one HSET and one ZADD. A job's id is read with a string
--- match on labqueue's own JSON ({"id":"...",...}); any other shape goes through cjson.decode.
+-- their inflight entries and leases in one HSET and one ZADD. A job's id is read by id_of (entry.lua):
+-- a string match on labqueue's own JSON ({"id":"...",...}), cjson.decode for any other shape.
 --- @include clock
+--- @include entry
 local now = clock(ARGV[1])
 local k = tonumber(ARGV[4])
 local acked = 0
@@ -56,13 +57,7 @@ while n > 0 do
   if not raw then
     break
   end
-  local id = string.match(raw, '^{"id":"([^"\\]+)",')
-  if not id then
-    local ok, job = pcall(cjson.decode, raw)
-    if ok and type(job) == 'table' and type(job.id) == 'string' then
-      id = job.id
-    end
-  end
+  local id = id_of(raw)
   if id then
     local token = next_number(KEYS[9]) .. ':' .. id
     leases[#leases + 1] = deadline
@@ -79,13 +74,7 @@ while n > 0 do
     result[#result + 1] = token
     n = n - 1
   else
-    -- DLQ first, LREM last: if a write fails (a key of the wrong type), the entry stays in
-    -- processing and recovery brings it back, instead of vanishing.
-    local key = 'invalid:' .. next_number(KEYS[9])
-    redis.call('HSET', KEYS[7], key, raw)
-    redis.call('HSET', KEYS[8], key, '{"reason":"entry is not a JSON job with a string id","failed_at":'
-      .. now .. ',"attempts":0,"invalid":true}')
-    redis.call('LREM', KEYS[2], 1, raw)
+    bury_invalid(raw, KEYS[9], KEYS[7], KEYS[8], KEYS[2], now)
   end
 end
 if #leases > 0 then

@@ -8,6 +8,7 @@
 -- first and another worker took it); {-1} when the entry is not a
 -- job (it is moved to the dead-letter queue).
 --- @include clock
+--- @include entry
 local raw = ARGV[1]
 local now = clock(ARGV[3])
 -- a copy of the entry not already leased: a worker that paused between its BLMOVE and this script
@@ -24,22 +25,18 @@ for _, leased in ipairs(redis.call('HVALS', KEYS[2])) do
     end
   end
 end
-local ok, job = pcall(cjson.decode, raw)
-if not ok or type(job) ~= 'table' or type(job.id) ~= 'string' then
-  local key = 'invalid:' .. next_number(KEYS[8])
-  redis.call('HSET', KEYS[6], key, raw)  -- DLQ first, LREM last: a failed write loses nothing
-  redis.call('HSET', KEYS[7], key, '{"reason":"entry is not a JSON job with a string id","failed_at":'
-    .. now .. ',"attempts":0,"invalid":true}')
-  redis.call('LREM', KEYS[1], 1, raw)
+local id = id_of(raw)
+if not id then
+  bury_invalid(raw, KEYS[8], KEYS[6], KEYS[7], KEYS[1], now)
   return {-1}
 end
-local token = next_number(KEYS[8]) .. ':' .. job.id
+local token = next_number(KEYS[8]) .. ':' .. id
 redis.call('HSET', KEYS[2], token, raw)
-redis.call('HDEL', KEYS[5], job.id)
+redis.call('HDEL', KEYS[5], id)
 redis.call('ZADD', KEYS[4], now + tonumber(ARGV[2]), token)
-local attempts = redis.pcall('HINCRBY', KEYS[3], job.id, 1)
+local attempts = redis.pcall('HINCRBY', KEYS[3], id, 1)
 if type(attempts) == 'table' and attempts.err then  -- a count holding junk restarts (never an error after a write)
-  redis.call('HSET', KEYS[3], job.id, 1)
+  redis.call('HSET', KEYS[3], id, 1)
   attempts = 1
 end
 return {1, attempts, token}

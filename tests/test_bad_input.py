@@ -168,11 +168,26 @@ class Opaque:
     pass
 
 
+def _circular() -> dict[str, Any]:
+    data: dict[str, Any] = {"type": "t"}
+    data["me"] = data
+    return data
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    inner: list[Any] = []
+    for _ in range(depth):
+        inner = [inner]
+    return {"type": "t", "deep": inner}
+
+
 @pytest.mark.parametrize("pattern", sorted(QUEUES))
 @pytest.mark.parametrize("data, options, error, match", [
     ({"type": "t", "when": Opaque()}, {}, InvalidJob, "not JSON-serialisable"),
     ({"type": "t", "tags": {1, 2}}, {}, InvalidJob, "not JSON-serialisable"),
     ({"type": "t", "x": math.nan}, {}, InvalidJob, "not JSON-serialisable"),
+    (_circular(), {}, InvalidJob, "not JSON-serialisable: it contains itself"),
+    (_nested(100_000), {}, InvalidJob, "not JSON-serialisable: .*nested too deeply"),
     (["not", "a", "dict"], {}, InvalidJob, "must be a dict"),
     ({"type": "t", "blob": "x" * 2_000_000}, {}, PayloadTooLarge, "over the limit of 1,000,000 bytes"),
     ({"type": ""}, {}, InvalidJob, "job type must be a non-empty string"),

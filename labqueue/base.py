@@ -190,17 +190,22 @@ class BaseQueue:
         One is an entry `cron:<name>` that cron_bury.lua wrote: its reason says 'cron schedule', or
         it is no job at all (a job whose own id starts with 'cron:' is a job).
         """
-        if job_ids:
-            named = [i for i in dict.fromkeys(job_ids) if isinstance(i, str) and i.startswith(SCHEDULE_PREFIX)]
-            if not named:
-                return {}
-            raws = self.redis.execute_command("HMGET", self.keys.dlq, *named, NEVER_DECODE=True)
-            metas = self.redis.execute_command("HMGET", self.keys.dlq_meta, *named, NEVER_DECODE=True)
-            found = [(i.encode(), raw, meta) for i, raw, meta in zip(named, raws, metas) if raw is not None]
-        else:
-            jobs, meta_of = scripts.hashes_raw(self.redis, self._read, [self.keys.dlq, self.keys.dlq_meta])
-            found = [(key, raw, meta_of.get(key)) for key, raw in jobs.items()
-                     if key.startswith(SCHEDULE_PREFIX.encode())]
+        named: list[Any] = [i.encode() for i in dict.fromkeys(job_ids)
+                            if isinstance(i, str) and i.startswith(SCHEDULE_PREFIX)]
+        if not job_ids:  # only the ids that could be one cross the network, not the whole DLQ
+            cursor: Any = 0
+            seen: set[bytes] = set()
+            while True:
+                cursor, page = self.redis.execute_command("HSCAN", self.keys.dlq, cursor, "MATCH",
+                                                          SCHEDULE_PREFIX + "*", "COUNT", 1000, NEVER_DECODE=True)
+                named += [key for key in page if key not in seen and not seen.add(key)]  # HSCAN may repeat
+                if int(cursor) == 0:
+                    break
+        if not named:
+            return {}
+        raws = self.redis.execute_command("HMGET", self.keys.dlq, *named, NEVER_DECODE=True)
+        metas = self.redis.execute_command("HMGET", self.keys.dlq_meta, *named, NEVER_DECODE=True)
+        found = [(key, raw, meta) for key, raw, meta in zip(named, raws, metas) if raw is not None]
         letters = {}
         for key, raw, meta in found:
             reason = _meta(meta)[0]

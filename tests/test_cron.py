@@ -317,3 +317,20 @@ def test_a_plain_queue_refuses_to_replay_a_schedule_dead_letter_and_leaves_it(r)
         with pytest.raises(ReplayRefused, match=r"'cron:with-id'.*CronQueue\(client, 'plain'\)\.replay_dead"):
             queue.replay_dead("cron:with-id")
         assert queue.replay_dead() == 0 and queue.size() == 0 and queue.dlq_size() == 1
+
+
+def test_replaying_a_large_dead_letter_queue_leaves_only_the_schedule(r):
+    """replay_dead() on 3,000 dead jobs and one schedule's dead letter (found by HSCAN, page by page): every
+    job goes back, the schedule's entry stays in the DLQ (it cannot run) and never reaches the waiting list."""
+    from labqueue import SimpleQueue
+
+    q = SimpleQueue(r, "big-dlq")
+    _bury_with(r, CronQueue(r, "big-dlq"), "feb31", {"expr": NEVER, "tz": "UTC", "type": "report", "data": {},
+                                                     "id": "oops"})
+    pipe = r.pipeline(transaction=False)
+    for n in range(3000):
+        pipe.hset(q.keys.dlq, f"j{n}", json.dumps({"id": f"j{n}", "type": "t", "data": {}}))
+    pipe.execute()
+    assert q.replay_dead() == 3000 and q.size() == 3000
+    assert [d.id for d in q.dead_letters()] == ["cron:feb31"]
+    assert CronQueue(r, "big-dlq").replay_dead() == 0 and q.dlq_size() == 1

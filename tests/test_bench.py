@@ -143,6 +143,44 @@ def test_cli_fake_json_and_chart(tmp_path: Any) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_readme_block_is_rewritten_from_a_run(tmp_path: Any) -> None:
+    """`--readme README.md` rewrites only the block between the markers: run line, table, targets, chart."""
+    from importlib.resources import files
+
+    from labqueue.bench.report import README_BEGIN, README_END, write_readme
+
+    result = json.loads(files("labqueue.bench").joinpath("reference_run.json").read_text())
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# before\n\n{README_BEGIN}\nold table\n{README_END}\n\nafter\n")
+    write_readme(result, readme, json_path="labqueue/bench/reference_run.json",
+                 chart_path="labqueue/bench/reference_run.png")
+    text = readme.read_text()
+    assert text.startswith(f"# before\n\n{README_BEGIN}\nOne run on this ") and text.endswith(f"{README_END}\n\nafter\n")
+    assert "old table" not in text and table(result) in text
+    assert "| labqueue reliable prefetch 1 |" in text and "![labqueue against raw redis-py" in text
+    assert text.count("- **MET** ") + text.count("- **MISSED** ") + text.count("- **n/a** ") == len(targets(result))
+    assert "JobQueue add one by one / BullMQ add" in text  # judged by today's targets, even on an older JSON
+    write_readme(result, readme, json_path="labqueue/bench/reference_run.json")  # twice: same block, no chart
+    assert text.replace("\n\n![labqueue against raw redis-py, RQ and BullMQ](labqueue/bench/reference_run.png)",
+                        "") == readme.read_text()
+    readme.write_text("no markers\n")
+    with pytest.raises(ValueError, match="no benchmark block"):
+        write_readme(result, readme)
+    done = subprocess.run([sys.executable, "-m", "labqueue.bench", "--fake", "--readme", str(readme)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--readme needs --json" in done.stderr
+
+
+def test_the_repository_readme_has_the_benchmark_block() -> None:
+    from pathlib import Path
+
+    from labqueue.bench.report import README_BEGIN, README_END
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert text.count(README_BEGIN) == 1 and text.index(README_BEGIN) < text.index(README_END)
+    assert "--json labqueue/bench/reference_run.json --chart labqueue/bench/reference_run.png --readme README.md" in text
+
+
 def test_round_trips_per_job(r: Any) -> None:
     """A reliable worker thread claims a batch in one round trip: 20 jobs take 2 claim.lua calls."""
     from labqueue import ReliableQueue

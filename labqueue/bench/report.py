@@ -125,6 +125,50 @@ def summary(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+README_BEGIN = "<!-- bench:begin (python -m labqueue.bench --compare ... --readme README.md rewrites this block) -->"
+README_END = "<!-- bench:end -->"
+
+
+def readme_block(result: dict[str, Any], json_path: str = "labqueue/bench/reference_run.json",
+                 chart_path: str | None = "labqueue/bench/reference_run.png") -> str:
+    """The README's benchmark block (always English): what was run, the table, the targets, the chart."""
+    import re
+
+    meta = result["meta"]
+    version = re.search(r"Redis ([0-9.]+)", meta["backend"])
+    server = f"Redis {version.group(1)}" if version else meta["backend"]
+    lines = [f"One run on this {meta['cpus']}-core machine ({server}, N = {meta['n']:,} no-op jobs, payload "
+             f"`{{\"i\": n}}`, {meta['threads']} threads, prefetch {meta['prefetch']}, lease {meta['lease_s']:g} s, "
+             f"Python {meta['python']}, {meta['started']}; the whole output is `{json_path}`). Ratios: to the raw "
+             "redis-py loop of the same column, in the same run (processing: to the BLMOVE+LREM loop; enqueue "
+             "1-by-1: to raw LPUSH timed in alternating blocks of 500).", "", table(result), "",
+             "Targets (issues 6 and 14), as the command prints them:", ""]
+    from .run import targets  # judged again by this checkout's targets (a JSON from an older run lacks new ones)
+
+    states = {True: "MET", False: "MISSED", None: "n/a"}
+    for t in targets(result):
+        value = "n/a" if t["value"] is None else f"{t['value']:.2f}{t['unit']}"
+        op = "<" if t["unit"] in ("ms", "B", "s") else ">="
+        lines.append(f"- **{states[t['met']]}** {t['target']}: {value} (goal {op} {t['goal']:g}{t['unit']})")
+    if chart_path:
+        lines += ["", f"![labqueue against raw redis-py, RQ and BullMQ]({chart_path})"]
+    return "\n".join(lines)
+
+
+def write_readme(result: dict[str, Any], path: str | Path, json_path: str | None = None,
+                 chart_path: str | None = None) -> None:
+    """Replace the README's block between README_BEGIN and README_END with this run's `readme_block`."""
+    if language() != "en":
+        raise ValueError("the README's table is English: run without LABQUEUE_LANG (or with LABQUEUE_LANG=en)")
+    file = Path(path)
+    text = file.read_text(encoding="utf-8")
+    start, end = text.find(README_BEGIN), text.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"{path} has no benchmark block: put {README_BEGIN!r} and {README_END!r} around it")
+    block = readme_block(result, json_path or "labqueue/bench/reference_run.json", chart_path)
+    file.write_text(text[:start + len(README_BEGIN)] + "\n" + block + "\n" + text[end:], encoding="utf-8")
+
+
 def write_json(result: dict[str, Any], path: str | Path) -> None:
     Path(path).write_text(json.dumps(result, indent=2, default=lambda v: None) + "\n")
 

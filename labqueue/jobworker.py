@@ -10,7 +10,9 @@ claiming between them. A finished job is one jq_finish.lua call. A heartbeat thr
 leases of the jobs in hand (ZADD XX) and takes back stalled jobs (jq_stalled.lua) every lease/3,
 or sooner at the earliest lease deadline, so a dead worker's job is back right at its deadline. Python
 cannot kill a thread: a job past its `timeout` is failed and its handler abandoned (`job.cancelled`
-is set, and `job.progress()` then raises, so a cooperative handler stops).
+is set, and `job.progress()` then raises, so a cooperative handler stops). When Redis goes away a
+thread or the heartbeat logs "lost connection to Redis ... retrying in X s" and waits until PING
+answers ("reconnected"), as labqueue.Worker does (labqueue.threads).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from .connection import refused
 from .jobspec import JobRecord
 from .retry import Backoff
 from .scripts import Outcome
-from .threads import Threads, call_with_timeout, redis_wait
+from .threads import LOST_REDIS, Threads, call_with_timeout, redis_wait
 
 if TYPE_CHECKING:
     from .jobqueue import JobQueue
@@ -128,6 +130,9 @@ class QueueWorker(Threads):
                 if wait is None:
                     continue  # a job is due within Redis's timer resolution: claim again
                 q.redis.brpop(q.keys.marker, timeout=wait)
+            except LOST_REDIS as exc:  # Redis away: wait until it answers again (logged), then go on
+                if not self._reconnect(exc, "thread", self._stopping.is_set):
+                    return
             except Exception as exc:  # never silent, never a dead thread: log, count, back off one poll
                 if refused(exc):  # wrong password, no permission: retrying cannot help
                     self._refuse(exc)
@@ -203,6 +208,9 @@ class QueueWorker(Threads):
                     self.stats["stalled_found"] += found["requeued"] + found["failed"]
                 if deadline is not None:  # a dead worker's lease: look again right after it expires
                     wait = min(period, max(deadline - time.time() + 0.002, 0.005))
+            except LOST_REDIS as exc:
+                self._reconnect(exc, "heartbeat", lambda: not any(t.is_alive() for t in self._threads))
+                continue
             except Exception as exc:
                 if refused(exc):
                     self._refuse(exc)

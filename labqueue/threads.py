@@ -1,5 +1,6 @@
 """What the background loops share (Worker, QueueWorker, the delayed queue's Scheduler): a blocking
-wait sized to Redis's timer, a call with a timeout, and stopping once when Redis refuses us.
+wait sized to Redis's timer, a call with a timeout, stopping once when Redis refuses us, and
+waiting for Redis to come back (logged "lost connection ... retrying in X s", then "reconnected").
 
 No Redis structure of its own: the waits are BRPOP / BLMOVE timeouts the callers then send.
 """
@@ -13,8 +14,11 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from .cluster import LOST_NODE, ping_for
 from .connection import refused
 
+LOST_REDIS = LOST_NODE  # Redis away, or a cluster failover under way: wait and reconnect
+RECONNECT_MAX_DELAY = 5.0
 HZ_SLACK = 0.11  # Redis checks blocking timeouts hz (10) times a second: up to 100 ms late
 FINAL_STEP = 0.005  # inside the last HZ_SLACK before a due job, look again every 5 ms
 
@@ -61,7 +65,10 @@ def call_with_timeout(fn: Callable[[Any], Any], arg: Any, timeout: float | None,
 
 
 class Threads:
-    """The state every worker shares: a name, a lock, counters, a stop flag, and why it stopped itself."""
+    """The state every worker shares: a name, a lock, counters, a stop flag, why it stopped itself, and
+    the way back after Redis went away (`_reconnect`). A subclass sets `queue` (its client and keys)."""
+
+    queue: Any
 
     def __init__(self, name: str, log: logging.Logger) -> None:
         self.name = name
@@ -81,3 +88,33 @@ class Threads:
         if first:
             self._log.error("%s: %s; stopping (retrying cannot help)", self.name, self.fatal)
         self._stopping.set()
+
+    def _reconnect(self, exc: Exception, where: str, give_up: Callable[[], bool]) -> bool:
+        """Wait with backoff until Redis answers PING (logged); False when `give_up()` first (PING).
+
+        PING goes to the server holding the worker's queue (on a cluster, its master). A refusal (wrong
+        password, no permission) is no lost connection: the worker stops (False).
+        """
+        if refused(exc):
+            self._refuse(exc)
+            return False
+        delay = 0.1
+        with self._lock:
+            self.stats["connection_lost"] += 1
+        while not give_up():
+            self._log.warning("%s %s: lost connection to Redis (%s: %s); retrying in %.1f s",
+                              self.name, where, type(exc).__name__, exc, delay)
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline and not give_up():
+                time.sleep(min(0.05, delay))
+            try:
+                ping_for(self.queue.redis, self.queue.keys.waiting)  # on a cluster: the queue's master
+            except LOST_REDIS as again:
+                if refused(again):  # back, but the password no longer works
+                    self._refuse(again)
+                    return False
+                exc, delay = again, min(delay * 2, RECONNECT_MAX_DELAY)
+                continue
+            self._log.warning("%s %s: reconnected to Redis", self.name, where)
+            return True
+        return False

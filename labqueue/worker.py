@@ -32,18 +32,15 @@ import redis
 
 from . import _running
 from .checks import integer, number
-from .cluster import LOST_NODE, ping_for
 from .connection import refused
 from .job import Job
 from .quarantine import is_wrong_type, quarantine_wrong_types
 from .reliable import ReliableQueue
 from .scripts import Outcome
-from .threads import Threads, call_with_timeout, redis_wait
+from .threads import LOST_REDIS, Threads, call_with_timeout, redis_wait
 
 log = logging.getLogger("labqueue.worker")
 Handler = Callable[[Job], Any]
-LOST_REDIS = LOST_NODE
-RECONNECT_MAX_DELAY = 5.0
 
 @dataclass(frozen=True)
 class WorkerEvent:
@@ -294,35 +291,6 @@ class Worker(Threads):
     def _refuse(self, exc: BaseException) -> None:
         super()._refuse(exc)
         self._wake.set()  # the heartbeat too
-
-    def _reconnect(self, exc: Exception, where: str, give_up: Callable[[], bool]) -> bool:
-        """Wait with backoff until Redis answers PING (logged); False when `give_up()` first (PING).
-
-        A refusal (wrong password, no permission) is no lost connection: the worker stops (False).
-        """
-        if refused(exc):
-            self._refuse(exc)
-            return False
-        delay = 0.1
-        with self._lock:
-            self.stats["connection_lost"] += 1
-        while not give_up():
-            log.warning("%s %s: lost connection to Redis (%s: %s); retrying in %.1f s",
-                        self.name, where, type(exc).__name__, exc, delay)
-            deadline = time.monotonic() + delay
-            while time.monotonic() < deadline and not give_up():
-                time.sleep(min(0.05, delay))
-            try:
-                ping_for(self.queue.redis, self.queue.keys.waiting)  # on a cluster: the queue's master
-            except LOST_REDIS as again:
-                if refused(again):  # back, but the password no longer works
-                    self._refuse(again)
-                    return False
-                exc, delay = again, min(delay * 2, RECONNECT_MAX_DELAY)
-                continue
-            log.warning("%s %s: reconnected to Redis", self.name, where)
-            return True
-        return False
 
     def _quarantine(self, exc: Exception, where: str) -> None:
         """After WRONGTYPE: move the queue's wrongly typed keys aside (labqueue.quarantine), or wait."""

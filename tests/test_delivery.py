@@ -335,3 +335,32 @@ def test_stop_during_a_long_outage_gives_up_the_acks_after_the_lease(caplog: pyt
         assert found["requeued"] + found["orphans"] == 1, found
         again = Worker(q, {"t": lambda job: runs.append(job.id)}, burst=True, poll_seconds=0.1).run()
         assert runs == ["once", "once"] and again.stats["succeeded"] == 1 and q.counts()["processing"] == 0
+
+
+def test_a_jobqueue_worker_waits_for_redis_to_come_back_and_goes_on(caplog: Any) -> None:
+    """A JobQueue worker whose server went away logged each failed poll as an unexpected error with its
+    traceback (counted in stats['errors']); it now says 'lost connection ... retrying', waits until PING
+    answers, says 'reconnected' and runs the jobs added meanwhile, as labqueue.Worker does."""
+    from labqueue.server import RedisServer
+    from tests.conftest import require_redis_server
+
+    require_redis_server()
+    with RedisServer(appendonly=True) as srv:
+        client = redis.Redis.from_url(srv.url, decode_responses=True, socket_connect_timeout=0.2)
+        client.set_retry(redis.retry.Retry(redis.backoff.NoBackoff(), 0))
+        q = JobQueue(client, "outage", lease_seconds=2)
+        done: list[str] = []
+        with caplog.at_level(logging.WARNING, logger="labqueue.jobworker"):
+            worker = q.process("j", lambda job: done.append(job.id), poll_seconds=0.05)
+            try:
+                srv.kill()  # Redis goes away under the idle worker
+                wait_until(lambda: worker.stats["connection_lost"] >= 1, 10, "the worker to notice the outage")
+                time.sleep(0.3)
+                srv.start()
+                job_id = q.add("j", {})
+                wait_until(lambda: done == [job_id], 10, "the job added after the outage to run")
+            finally:
+                q.close(timeout=10)
+                client.close()
+    assert worker.stats["errors"] == 0 and "Traceback" not in caplog.text
+    assert "lost connection to Redis" in caplog.text and "reconnected to Redis" in caplog.text

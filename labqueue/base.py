@@ -90,9 +90,13 @@ class BaseQueue:
         self._replay = scripts.load(redis_client, "replay")
         self._read = scripts.load(redis_client, "read_hashes")
 
-    def _new_job(self, job_data: Any, **options: Any) -> Job:
-        options.setdefault("max_attempts", self.max_attempts)
-        return new_job(job_data, max_payload_bytes=self.max_payload_bytes, **options)
+    def _new_job(self, job_data: Any, *, type: str | None = None, job_id: str | None = None,
+                 max_attempts: int | None = None, priority: int | None = None, run_at: float | None = None) -> Job:
+        """new_job with this queue's max_attempts (when None) and max_payload_bytes (named arguments, no
+        **options: enqueue pays this call on every job)."""
+        return new_job(job_data, type=type, job_id=job_id,
+                       max_attempts=self.max_attempts if max_attempts is None else max_attempts,
+                       priority=priority, run_at=run_at, max_payload_bytes=self.max_payload_bytes)
 
     # -- producing (queues whose jobs wait in a list; the priority and delayed queues override) --
     def _write(self, send: Callable[[Any], Any]) -> Any:
@@ -107,8 +111,11 @@ class BaseQueue:
     def enqueue(self, job_data: dict[str, Any], *, type: str | None = None, job_id: str | None = None,
                 max_attempts: int | None = None) -> str:
         """Add a job at the head of the waiting list; returns its id (LPUSH; + WAIT when durable)."""
-        job = self._new_job(job_data, type=type, job_id=job_id, max_attempts=self.max_attempts if max_attempts is None else max_attempts)
-        self._write(lambda c: c.lpush(self.keys.waiting, job.raw))
+        job = self._new_job(job_data, type=type, job_id=job_id, max_attempts=max_attempts)
+        if self.durable:
+            self._write(lambda c: c.lpush(self.keys.waiting, job.raw))
+        else:  # the plain case without the _write indirection: enqueue is the hot path
+            self.redis.lpush(self.keys.waiting, job.raw)
         return job.id
 
     def enqueue_many(self, jobs: Iterable[dict[str, Any]]) -> list[str]:

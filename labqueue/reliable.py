@@ -111,13 +111,15 @@ class ReliableQueue(BaseQueue):
         """Add a job at the head of the waiting list; returns its id (LPUSH, or enqueue.lua given a `job_id`).
 
         A `job_id` of yours is checked: DuplicateJob when a job with that id is already waiting
-        (enqueued under that id), in flight or waiting for a retry. A generated id (uuid4) is new
-        by construction and costs no check and no memory.
+        (enqueued under that id), in flight or waiting for a retry. A generated id (128 random bits)
+        is new by construction and costs no check and no memory.
         """
-        job = self._new_job(job_data, type=type, job_id=job_id,
-                            max_attempts=self.max_attempts if max_attempts is None else max_attempts)
+        job = self._new_job(job_data, type=type, job_id=job_id, max_attempts=max_attempts)
         if job_id is None:
-            self._write(lambda c: c.lpush(self.keys.waiting, job.raw))
+            if self.durable:
+                self._write(lambda c: c.lpush(self.keys.waiting, job.raw))
+            else:  # the plain case without the _write indirection: enqueue is the hot path
+                self.redis.lpush(self.keys.waiting, job.raw)
             return job.id
         duplicate = self._write(lambda c: self._enqueue(keys=[self.keys.waiting, self.keys.attempts],
                                                         args=[job.id, job.raw], client=c))

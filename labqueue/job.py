@@ -148,7 +148,10 @@ def new_job(data: Any, *, type: str | None = None, job_id: str | None = None,
     except RecursionError:
         raise InvalidJob("job data is not JSON-serialisable: it contains itself (a circular reference) or is "
                          "nested too deeply") from None
-    size = len(raw) if raw.isascii() else len(raw.encode("utf-8"))  # ASCII: one byte a character
+    try:
+        size = len(raw) if raw.isascii() else len(raw.encode("utf-8"))  # ASCII: one byte a character
+    except UnicodeEncodeError as exc:  # a lone surrogate: no UTF-8 for it, redis-py would fail mid-write
+        raise InvalidJob(_not_unicode(job, exc)) from None
     if size > max_payload_bytes:
         raise PayloadTooLarge(
             f"job payload is {size:,} bytes, over the limit of {max_payload_bytes:,} bytes "
@@ -158,6 +161,20 @@ def new_job(data: Any, *, type: str | None = None, job_id: str | None = None,
 
 
 builtin_type = type
+
+
+def _not_unicode(job: Job, exc: UnicodeEncodeError) -> str:
+    """Which of the job's strings holds a lone surrogate (U+D800-U+DFFF), which UTF-8 cannot encode."""
+    where = "data"
+    for name in ("id", "type"):
+        try:
+            getattr(job, name).encode("utf-8")
+        except UnicodeEncodeError:
+            where = name
+            break
+    bad = exc.object[exc.start:exc.end]
+    return (f"job {where} is not valid Unicode: it holds {bad!r}, a lone surrogate, which has no UTF-8 "
+            "encoding (text decoded with errors='surrogateescape'?)")
 
 
 def require_job(job: Any, operation: str) -> None:

@@ -192,6 +192,12 @@ def _nested(depth: int) -> dict[str, Any]:
     ({"type": "t", "blob": "x" * 2_000_000}, {}, PayloadTooLarge, "over the limit of 1,000,000 bytes"),
     ({"type": ""}, {}, InvalidJob, "job type must be a non-empty string"),
     ({"type": "t"}, {"job_id": ""}, InvalidJob, "job id must be a non-empty string"),
+    # a lone surrogate (what a bad decode with errors='surrogateescape' leaves) has no UTF-8 bytes:
+    # an InvalidJob naming where it is, not redis-py's UnicodeEncodeError halfway through the write
+    ({"type": "t", "name": "caf\udce9"}, {}, InvalidJob, "job data is not valid Unicode: .*surrogate"),
+    ({"type": "t", "\ud800": 1}, {}, InvalidJob, "job data is not valid Unicode: .*surrogate"),
+    ({"type": "t"}, {"job_id": "id-\udcff"}, InvalidJob, "job id is not valid Unicode: .*surrogate"),
+    ({"type": "t\udcff"}, {}, InvalidJob, "job type is not valid Unicode: .*surrogate"),
 ])
 def test_bad_job_at_enqueue_is_a_clear_error_and_writes_nothing(r: Any, pattern: str, data: Any,
                                                                options: dict[str, Any], error: type,

@@ -239,11 +239,25 @@ def test_a_job_failed_for_stalling_is_trimmed_by_its_remove_on_fail(r: Any) -> N
     time.sleep(0.15)
     assert q.check_stalled() == {"requeued": 0, "failed": 1}
     assert q.get_job(kept) is None and [j.id for j in q.get_failed()] == [gone]
-    dropped = q.add("j", {}, remove_on_fail=True)
+    dropped = q.add("j", {}, remove_on_fail=True)  # removed at once; the others keep their own retention
     assert claim_ids(q) == [dropped]
     time.sleep(0.15)
     assert q.check_stalled() == {"requeued": 0, "failed": 1}
-    assert q.get_job(dropped) is None and q.get_job_counts()["failed"] == 0
+    assert q.get_job(dropped) is None and [j.id for j in q.get_failed()] == [gone]
+
+
+def test_remove_on_complete_true_removes_that_job_only(r: Any) -> None:
+    """remove_on_complete=True (remove_on_fail=True) removes the job that finished, as BullMQ does; it used
+    to trim the whole completed (failed) set to 0, deleting the jobs kept by their own options."""
+    q = make(r)
+    kept = q.add("j", {})
+    kept_failed = q.add("j", {})
+    gone = q.add("j", {}, remove_on_complete=True)
+    gone_failed = q.add("j", {}, remove_on_fail=True)
+    for (job_id, _, token, _), outcome in zip(q.claim(4)[0], ("completed", "failed", "completed", "failed")):
+        q.finish(job_id, token, outcome, "1" if outcome == "completed" else "boom")
+    assert q.get_job(gone) is None and q.get_job(gone_failed) is None
+    assert [j.id for j in q.get_completed()] == [kept] and [j.id for j in q.get_failed()] == [kept_failed]
 
 
 def test_both_queues_end_a_delivery_with_one_vocabulary_of_outcomes(r: Any) -> None:

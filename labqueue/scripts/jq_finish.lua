@@ -39,7 +39,7 @@ if ARGV[5] == 'completed' then
   incr('HINCRBYFLOAT', metrics, 'total_duration_ms', duration * 1000)
   emit('event', 'completed', 'job', id,
     'result', ARGV[6], 'duration', ARGV[8])
-  trim(completed, opts.remove_on_complete)
+  trim(completed, id, opts.remove_on_complete)
   return 4
 end
 local attempts = tonumber(opts.attempts) or 1
@@ -64,5 +64,5 @@ if not final then
   return 1
 end
 redis.call('ZADD', failed, now, id)
-trim(failed, opts.remove_on_fail)
+trim(failed, id, opts.remove_on_fail)
 return 2

@@ -58,9 +58,13 @@ local function drop(id)  -- forget a finished job: its record and everything tha
   end
 end
 
-local function trim(set, keep)  -- retention: keep true = remove at once, false/nil = keep all, N = the newest N
+-- Retention, once job `id` entered the finished `set`: keep true = remove this job at once (BullMQ's
+-- removeOnComplete: true; the others keep theirs), false/nil = keep it, N = keep the newest N of the set.
+local function trim(set, id, keep)
   if keep == true then
-    keep = 0
+    redis.call('ZREM', set, id)
+    drop(id)
+    return
   elseif type(keep) ~= 'number' then
     return
   end

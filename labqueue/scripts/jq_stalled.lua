@@ -28,7 +28,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', active, '-inf', '(' .. now)) do
       incr('HINCRBY', metrics, 'total_failed', 1)
       emit('event', 'failed', 'job', id, 'error', reason,
         'final', 1)
-      trim(failed, options(raw).remove_on_fail)
+      trim(failed, id, options(raw).remove_on_fail)
       dead = dead + 1
     else
       redis.call('RPUSH', wait, id)

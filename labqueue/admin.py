@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from http import HTTPStatus
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -181,11 +182,27 @@ class AdminServer:
                 self.send_header("Content-Length", str(len(data)))
                 if status == 401:
                     self.send_header("WWW-Authenticate", 'Bearer realm="labqueue"')
+                if self.close_connection:
+                    self.send_header("Connection", "close")
                 try:
                     self.end_headers()
-                    self.wfile.write(data)
+                    if self.command != "HEAD":
+                        self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):  # the client left: no answer to give
                     self.close_connection = True
+
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                """http.server's own refusals (a method the API does not take, a malformed request line,
+                an unknown HTTP version, a request line or headers too long), in JSON as every answer."""
+                self.close_connection = True
+                self.request_version = "HTTP/1.0"  # a request line that did not parse: answer with a status line
+                try:
+                    error = message or HTTPStatus(code).phrase
+                except ValueError:
+                    error = f"HTTP error {code}"
+                if code == HTTPStatus.NOT_IMPLEMENTED:
+                    error += ": the admin API takes GET and POST"
+                self._send(code, {"success": False, "error": error})
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 self._answer("GET")

@@ -168,6 +168,34 @@ def raw_call(server: AdminServer, request: bytes) -> tuple[int, Any]:
     return int(head.split(b" ")[1]), json.loads(body)
 
 
+@pytest.mark.parametrize("request_bytes, status, word", [
+    (f"DELETE /api/queue/stats HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode(), 501, "DELETE"),
+    (b"PUT /api/queue/pause HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 501, "PUT"),
+    (b"GET /api/queue/stats HTTP/7.3\r\n\r\n", 505, "version"),
+    (b"GET /api/queue/stats nonsense HTTP/1.1\r\n\r\n", 400, "request"),
+    (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414, "URI"),
+    (b"GET /api/queue/stats HTTP/1.1\r\n" + b"X-Junk: 1\r\n" * 200 + b"\r\n", 431, "headers"),
+])
+def test_what_http_server_refuses_itself_is_answered_in_json(api: Any, request_bytes: bytes, status: int,
+                                                            word: str) -> None:
+    """A method the API does not take, a malformed request line, an unknown HTTP version, a request line
+    or headers too long: http.server refuses them before the handler runs, and answered with an HTML page.
+    The API answers JSON only: {"success": false, "error": ...} naming the problem, as application/json."""
+    server, q = api
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=8) as sock:
+        sock.sendall(request_bytes)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, body = answer.split(b"\r\n\r\n", 1)
+    assert int(head.split(b" ")[1]) == status, head
+    assert b"content-type: application/json" in head.lower(), head
+    reply = json.loads(body)
+    assert reply["success"] is False and word.lower() in reply["error"].lower(), reply
+    assert not q.is_paused()
+
+
 def test_a_silent_client_is_dropped_after_the_socket_timeout(r: Any) -> None:
     """A client that connects and sends nothing (or half a request) is disconnected after `timeout` s."""
     server = AdminServer(JobQueue(r, "email-jobs"), token=TOKEN, timeout=0.5).start()

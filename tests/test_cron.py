@@ -319,6 +319,33 @@ def test_a_plain_queue_refuses_to_replay_a_schedule_dead_letter_and_leaves_it(r)
         assert queue.replay_dead() == 0 and queue.size() == 0 and queue.dlq_size() == 1
 
 
+@pytest.mark.parametrize("earlier_letter", [False, True])
+def test_a_schedule_dead_lettered_while_everything_is_replayed_is_never_taken_for_a_job(r, earlier_letter):
+    """replay_dead() looks for the schedules' dead letters (HSCAN) before replay.lua runs: a scheduler that
+    buries a definition with an 'id' field in between (another process, any time) must not see it pushed
+    to the waiting list as a one-off job. Before, replay.lua with no ids (or HKEYS read after the scan)
+    replayed every entry with a string id: the never-firing schedule ran once as a job."""
+    from labqueue import SimpleQueue
+
+    q = SimpleQueue(r, "race")
+    if earlier_letter:
+        _bury_with(r, CronQueue(r, "race"), "feb31", {"expr": NEVER, "tz": "UTC", "type": "report", "data": {}})
+    q.enqueue({"to": "a"}, type="email", job_id="mail-1")
+    q.bury(q.dequeue(), "SMTP timeout")
+    scan = q._schedule_letters
+
+    def scan_then_a_scheduler_buries(job_ids):
+        found = scan(job_ids)
+        _bury_with(r, CronQueue(r, "race"), "late", {"expr": NEVER, "tz": "UTC", "type": "report", "data": {},
+                                                    "id": "oops"})
+        return found
+
+    q._schedule_letters = scan_then_a_scheduler_buries
+    assert q.replay_dead() == 1
+    assert [job.id for job in iter(lambda: q.dequeue(timeout=0), None)] == ["mail-1"]
+    assert "cron:late" in {d.id for d in q.dead_letters()}
+
+
 def test_replaying_a_large_dead_letter_queue_leaves_only_the_schedule(r):
     """replay_dead() on 3,000 dead jobs and one schedule's dead letter (found by HSCAN, page by page): every
     job goes back, the schedule's entry stays in the DLQ (it cannot run) and never reaches the waiting list."""

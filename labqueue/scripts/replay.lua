@@ -6,7 +6,18 @@
 -- ARGV[2..n] job ids to replay; none means every entry.
 -- A list target gets the job at its tail end (LPUSH: back of the line); a zset target gets the
 -- job's own priority (default 5) scored as priority_push.lua does. Entries that are not valid
--- jobs stay in the dead-letter queue. Returns the number of jobs replayed.
+-- jobs stay in the dead-letter queue, and so does a cron schedule's dead letter ('cron:<name>', its
+-- reason 'cron schedule ...': cron_bury.lua), checked here, atomically, whatever the caller found
+-- before: a schedule buried meanwhile is never pushed as a job. Returns the number of jobs replayed.
+local function schedule_letter(id)
+  if string.sub(id, 1, 5) ~= 'cron:' then
+    return false
+  end
+  local ok, meta = pcall(cjson.decode, redis.call('HGET', KEYS[2], id) or '')
+  return ok and type(meta) == 'table' and type(meta.reason) == 'string'
+    and string.sub(meta.reason, 1, 14) == 'cron schedule '
+end
+
 local ids = {}
 for i = 2, #ARGV do
   ids[#ids + 1] = ARGV[i]
@@ -19,7 +30,7 @@ for _, id in ipairs(ids) do
   local raw = redis.call('HGET', KEYS[1], id)
   if raw then
     local ok, job = pcall(cjson.decode, raw)
-    local free = ok and type(job) == 'table' and type(job.id) == 'string'
+    local free = ok and type(job) == 'table' and type(job.id) == 'string' and not schedule_letter(id)
     if free and ARGV[1] == 'reliable' then
       free = redis.call('HSETNX', KEYS[3], job.id, 0) == 1
     elseif free then

@@ -137,7 +137,7 @@ def new_job(data: Any, *, type: str | None = None, job_id: str | None = None,
     if job_id is not None and (not isinstance(job_id, str) or not job_id):
         raise InvalidJob(f"job id must be a non-empty string, got {job_id!r}")
     if max_attempts.__class__ is not int or max_attempts < 1:  # the common case checked at no cost
-        integer("max_attempts", max_attempts, low=1, error=InvalidJob)
+        max_attempts = integer("max_attempts", max_attempts, low=1, error=InvalidJob)  # its int, as JSON holds it
     # 128 random bits as 32 hex digits, as uuid4().hex but 4x cheaper: enqueue's hot path
     job = Job(id=job_id or os.urandom(16).hex(), type=job_type, data=data, max_attempts=max_attempts,
               priority=priority, run_at=run_at)

@@ -217,6 +217,18 @@ def test_bad_max_attempts_at_enqueue_is_a_clear_error(r: Any) -> None:
     nothing_written(r, lambda: queue.enqueue({"type": "t"}, max_attempts=2.5), InvalidJob, "max_attempts")
 
 
+@pytest.mark.parametrize("pattern", sorted(QUEUES))
+def test_an_integer_max_attempts_of_another_integral_type_is_taken_as_its_int(r: Any, pattern: str) -> None:
+    """max_attempts is checked as any integer (numbers.Integral: numpy's int64, as pandas hands them out),
+    but the job kept the value as given, which JSON cannot hold: the enqueue failed with 'job data is not
+    JSON-serialisable', naming the wrong thing. The job holds its int."""
+    numpy = pytest.importorskip("numpy")
+    queue = QUEUES[pattern](r, "api")
+    queue.enqueue({"type": "t"}, max_attempts=numpy.int64(2))
+    job = queue.dequeue()
+    assert job is not None and job.max_attempts == 2 and type(job.max_attempts) is int
+
+
 def test_negative_nack_delay_is_a_clear_error_and_changes_nothing(r: Any) -> None:
     """nack(delay=-1) raises naming the delay; the job stays in flight, untouched."""
     queue = ReliableQueue(r, "api")

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import redis
 
 from . import scripts
 from .checks import integer, number
@@ -133,13 +136,26 @@ class BaseQueue:
     def bury(self, job: Job | str | bytes, reason: str, attempts: int | None = None) -> None:
         """Put a job (or an unparseable entry, kept byte for byte) in the dead-letter queue with its reason (MULTI/EXEC)."""
         raw = job.raw or job.to_json() if isinstance(job, Job) else job
-        job_id = job.id if isinstance(job, Job) else f"invalid:{int(self.redis.incr(self.keys.seq))}"
+        job_id = job.id if isinstance(job, Job) else self._invalid_id()
         n = attempts if attempts is not None else (job.attempts if isinstance(job, Job) else 0)
         meta = json.dumps({"reason": reason, "failed_at": time.time(), "attempts": n})
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(self.keys.dlq, job_id, raw)
         pipe.hset(self.keys.dlq_meta, job_id, meta)
         pipe.execute()
+
+    def _invalid_id(self) -> str:
+        """A dead-letter id for an entry that is no job: 'invalid:<n>' (INCR seq); when the counter holds junk
+        of the right type (no integer, or at INCR's limit), 'invalid:<128 random bits>' rather than failing
+        the burial of an entry already popped (it would vanish). A wrong type (WRONGTYPE) is raised: quarantine."""
+        try:
+            return f"invalid:{int(self.redis.incr(self.keys.seq))}"
+        except redis.ResponseError as exc:
+            from .quarantine import is_wrong_type
+
+            if is_wrong_type(exc):
+                raise
+            return f"invalid:{os.urandom(16).hex()}"
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """Up to `limit` dead-letter entries, oldest failure first (read_hashes.lua, read undecoded).

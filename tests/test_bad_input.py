@@ -121,6 +121,25 @@ def test_a_queue_key_of_the_wrong_type_is_moved_aside_and_named_in_the_dlq(r: An
     assert worker.stats["errors"] == 0
 
 
+@pytest.mark.parametrize("pattern", ["simple", "delayed"])
+@pytest.mark.parametrize("junk", ["abc", str(2**63 - 1)])
+def test_junk_in_the_counter_does_not_stop_the_burial_of_an_entry_that_is_no_job(r: Any, pattern: str,
+                                                                                 junk: str) -> None:
+    """The seq counter holding junk of the right type (a string that is no integer, or one at INCR's
+    limit): bury() INCRed it and raised 'value is not an integer or out of range' after the entry was
+    popped: the entry vanished (in no list, not in the DLQ) and the worker thread stopped on an
+    unexpected error. The entry is dead-lettered under 'invalid:<random>', the next job comes out."""
+    from labqueue import DelayedQueue
+
+    queue = {"simple": SimpleQueue, "delayed": DelayedQueue}[pattern](r, "junk-seq")
+    r.set(queue.keys.seq, junk)
+    r.lpush(queue.keys.waiting, "not a job")
+    queue.enqueue({"type": "t"}, job_id="good")
+    job = queue.dequeue()
+    assert job is not None and job.id == "good"
+    assert [(d.id.startswith("invalid:"), d.raw) for d in queue.dead_letters()] == [(True, "not a job")]
+
+
 def test_quarantine_leaves_keys_of_the_right_type_alone(r: Any) -> None:
     """With every key of the right type, quarantine moves nothing and writes nothing."""
     from labqueue.quarantine import quarantine_wrong_types

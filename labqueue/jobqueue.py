@@ -14,12 +14,14 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import NoScriptError
+
 from . import _running, scripts
 from .base import durable_replicas, durable_wait_ms, text
 from .checks import integer, number
 from .errors import ConfigError
 from .scripts import Outcome
-from .jobspec import STATES, JobQueueKeys, JobRecord, Planned, next_occurrence, plan
+from .jobspec import STATES, JobQueueKeys, JobRecord, next_occurrence, normalise, plan, planned
 
 if TYPE_CHECKING:
     from .jobworker import ActiveJob, QueueWorker
@@ -48,13 +50,17 @@ class JobQueue:
         self.durable_timeout = float(durable_timeout)
         self.default_job_options = dict(default_job_options or {})
         plan("check", {}, self.default_job_options)  # a bad default fails here, not at the first add
+        self._defaults = normalise(self.default_job_options)  # what an add without options uses
         self.lease_seconds = float(lease_seconds)
         self.max_stalled = max_stalled
         self.rate_max, self.rate_window = self._limiter(limiter)
         self.events_maxlen = events_maxlen
         self.max_payload_bytes = max_payload_bytes
-        self._keys = self.keys.script_keys()
+        self._k = {n: self.keys.for_script(n) for n in SCRIPTS}  # each script gets the keys it uses
         self._s = {n: scripts.load(redis_client, f"jq_{n}") for n in SCRIPTS}
+        # add's command up to the jobs' arguments, built and encoded once: EVALSHA sha numkeys KEYS... ARGV[1]
+        self._add_head = ("EVALSHA", *(str(a).encode() for a in (self._s["add"].sha, len(self._k["add"]),
+                                                                 *self._k["add"], "")))
         self._extend = scripts.load(redis_client, "extend")
         self.handlers: dict[str, Callable[[ActiveJob], Any]] = {}
         self.worker: QueueWorker | None = None
@@ -70,13 +76,14 @@ class JobQueue:
 
     def _run(self, script: str, *args: Any, client: Any = None) -> Any:
         """Run a jq_*.lua script; ARGV[1] '' = every time in it is the server's (TIME), never ours."""
-        return self._s[script](keys=self._keys, args=["", self.events_maxlen, *args], client=client)
+        return self._s[script](keys=self._k[script], args=["", self.events_maxlen, *args], client=client)
 
     # -- producing -----------------------------------------------------------------------------
-    def _plan(self, name: str, data: Any, opts: Mapping[str, Any]) -> Planned:
-        merged = {**self.default_job_options, **opts}  # a repeatable job's first run: by the server's clock
-        now = self.server_time() if merged.get("repeat") is not None else None
-        return plan(name, data, merged, now=now, max_payload_bytes=self.max_payload_bytes)
+    def _plan(self, name: str, data: Any, opts: Mapping[str, Any]) -> list[Any]:
+        """jq_add.lua's arguments for one job (jobspec.planned), its options merged over the defaults."""
+        o = normalise({**self.default_job_options, **opts}) if opts else self._defaults
+        now = self.server_time() if "repeat" in o else None  # a repeatable job's first run: the server's clock
+        return planned(name, data, o, now=now, max_payload_bytes=self.max_payload_bytes)
 
     def server_time(self) -> float:
         """The clock of the server holding this queue, unix seconds (TIME; on a cluster, its master's)."""
@@ -85,25 +92,30 @@ class JobQueue:
         seconds, micros = node_client(self.redis, self.keys.meta).time()
         return int(seconds) + int(micros) / 1e6
 
-    def _add(self, planned: list[Planned]) -> list[tuple[str, bool]]:
-        args = [len(planned), *(a for p in planned for a in p.args())]
+    def _add(self, args: list[Any]) -> list[Any]:
+        """Run jq_add.lua on the jobs' arguments (5 a job, jobspec.planned); its reply {id, added, ...}."""
         if self.durable:  # jq_add.lua then WAIT on the same connection (labqueue.cluster.durable_write)
             from .cluster import durable_write
 
-            reply = durable_write(self.redis, self._keys[0], lambda pipe: self._run("add", *args, client=pipe),
-                                  replicas=self.durable, timeout_ms=durable_wait_ms(self.durable_timeout))[0]
-        else:
-            reply = self._run("add", *args)
-        return [(text(reply[i]), int(reply[i + 1]) == 1) for i in range(0, len(reply), 2)]
+            add = self._s["add"]
+            return durable_write(self.redis, self.keys.jobs,
+                                 lambda pipe: add(keys=self._k["add"], args=["", *args], client=pipe),
+                                 replicas=self.durable, timeout_ms=durable_wait_ms(self.durable_timeout))[0]
+        try:  # one command, its head built once (Script.__call__ would copy keys and arguments again)
+            return self.redis.execute_command(*self._add_head, *args)
+        except NoScriptError:  # a server that does not know it yet (new, restarted, SCRIPT FLUSH): EVAL loads it
+            return self.redis.execute_command("EVAL", self._s["add"].script, *self._add_head[2:], *args)
 
     def add(self, name: str, data: Any, **opts: Any) -> str:
         """Add a job; returns its id (an existing id is a no-op: deduplication) (jq_add.lua)."""
-        return self._add([self._plan(name, data, opts)])[0][0]
+        return text(self._add(self._plan(name, data, opts))[0])
 
     def add_bulk(self, jobs: Iterable[tuple[str, Any] | tuple[str, Any, Mapping[str, Any]]]) -> list[str]:
         """Add many `(name, data[, opts])` jobs in one round trip; all validated first (jq_add.lua)."""
-        planned = [self._plan(j[0], j[1], j[2] if len(j) > 2 else {}) for j in jobs]  # type: ignore[misc]
-        return [job_id for job_id, _ in self._add(planned)] if planned else []
+        args: list[Any] = []
+        for j in jobs:
+            args += self._plan(j[0], j[1], j[2] if len(j) > 2 else {})  # type: ignore[misc]
+        return [text(job_id) for job_id in self._add(args)[::2]] if args else []
 
     def add_next_occurrence(self, record: JobRecord, now: float | None = None) -> str | None:
         """Schedule the run after `record`'s, if its repeatable job still exists (jq_add.lua).
@@ -113,14 +125,14 @@ class JobQueue:
         key, ran_at = record.id[len("repeat:"):].rsplit(":", 1)
         now = self.server_time() if now is None else now
         after = max(now, float(ran_at) / 1000)
-        planned = plan(record.name, record.data, record.opts, key=key, max_payload_bytes=self.max_payload_bytes,
-                       occurrence=next_occurrence(record.opts["repeat"], after), now=now)
-        job_id, added = self._add([planned])[0]
-        return job_id if added else None
+        args = plan(record.name, record.data, record.opts, key=key, max_payload_bytes=self.max_payload_bytes,
+                    occurrence=next_occurrence(record.opts["repeat"], after), now=now)
+        job_id, added = self._add(args)
+        return text(job_id) if int(added) == 1 else None
 
     def remove_repeatable(self, key: str) -> bool:
         """Stop a repeatable job (its key: its job_id, or see `repeatables()`) (jq_unrepeat.lua)."""
-        return int(self._s["unrepeat"](keys=self._keys, args=[key])) == 1
+        return int(self._s["unrepeat"](keys=self._k["unrepeat"], args=[key])) == 1
 
     def repeatables(self) -> dict[str, str]:
         """Repeatable job key -> id of its pending occurrence (HGETALL)."""
@@ -176,7 +188,7 @@ class JobQueue:
         if state not in STATES:
             raise ConfigError(f"unknown state {state!r}: use one of {', '.join(STATES)}")
         where = "waiting" if state == "paused" else state
-        reply = self._s["list"](keys=self._keys, args=[where, start, stop])
+        reply = self._s["list"](keys=self._k["list"], args=[where, start, stop])
         out = []
         for i in range(0, len(reply), 8):
             job_id, raw, score, made, stalls, progress, result, error = reply[i:i + 8]

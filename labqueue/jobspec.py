@@ -18,9 +18,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import cron
+from . import cron, scripts
 from .checks import integer, number
 from .errors import ConfigError, InvalidJob
+from .job import _encode, _encode_data, _json_string
 from .keys import Keys
 from .retry import Backoff
 
@@ -59,18 +60,17 @@ class JobQueueKeys(Keys):
     repeat = _jq("repeat", "Hash: repeatable job key -> id of its pending occurrence.")
     metrics = _jq("metrics", "Hash: counters and duration histograms (QueueMetrics).")
 
-    def script_keys(self) -> list[str]:
-        """The KEYS every jq_*.lua script receives, in the order their headers list."""
-        return [getattr(self, s) for s in SCRIPT_KEYS]
+    def for_script(self, script: str) -> list[str]:
+        """The KEYS of jq_`script`.lua (`add`, `claim`...): only those it uses, in the order it names them."""
+        return [getattr(self, LUA_NAMES.get(n, n)) for n in scripts.key_names(f"jq_{script}")]
 
     def all(self) -> list[str]:
-        return self.script_keys()
+        return [getattr(self, s) for s in ALL_KEYS]
 
 
-# KEYS[1..19] of every jq_*.lua script, as jq_lib.lua names them.
-SCRIPT_KEYS = ("jobs", "wait", "prio", "delayed", "active", "completed", "failed", "runs", "made",
-               "stalls", "progress", "results", "errors", "meta", "marker", "events", "limiter",
-               "repeat", "metrics")
+ALL_KEYS = ("jobs", "wait", "prio", "delayed", "active", "completed", "failed", "runs", "made", "stalls",
+            "progress", "results", "errors", "meta", "marker", "events", "limiter", "repeat", "metrics")
+LUA_NAMES = {"repeats": "repeat"}  # `repeat` is a keyword in Lua: the scripts call that key `repeats`
 
 
 def _int(name: str, value: Any, low: int, high: int | None = None) -> int:
@@ -154,57 +154,55 @@ def repeat_key(name: str, repeat: dict[str, Any], job_id: str | None) -> str:
     return hashlib.sha1(spec.encode()).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
-class Planned:
-    """One job ready for jq_add.lua: id ('' = generate), JSON, priority, run-at, delay, repeat key/mode.
-
-    run_at is a cron occurrence's time; 0 means `delay` seconds from now by the server's clock.
-    """
-
-    id: str
-    raw: str
-    priority: int
-    run_at: float
-    repeat_key: str = ""
-    repeat_mode: str = ""
-    delay: float = 0.0
-
-    def args(self) -> list[Any]:
-        return [self.id, self.raw, self.priority, repr(self.run_at), repr(self.delay), self.repeat_key,
-                self.repeat_mode]
-
-
 def plan(name: str, data: Any, opts: dict[str, Any], *, now: float | None = None,
          max_payload_bytes: int = 1_000_000, occurrence: float | None = None,
-         key: str | None = None) -> Planned:
-    """Validate a job and serialise it; nothing is written.
+         key: str | None = None) -> list[Any]:
+    """Validate a job and serialise it; nothing is written. InvalidJob naming what is wrong.
 
     For a repeatable job, `occurrence` and `key` name the next run of an existing schedule.
     """
+    return planned(name, data, normalise(opts) if opts else {}, now=now, max_payload_bytes=max_payload_bytes,
+                   occurrence=occurrence, key=key)
+
+
+def planned(name: str, data: Any, o: dict[str, Any], *, now: float | None = None,
+            max_payload_bytes: int = 1_000_000, occurrence: float | None = None,
+            key: str | None = None) -> list[Any]:
+    """`plan` for options `o` already normalised: the job's 5 arguments of jq_add.lua, [id ('' = generate),
+    JSON, priority, when (a delay in s; a repeatable job's occurrence, unix s), repeat ('', or 'first:' or
+    'next:' and its key)]. The JSON is what json.dumps(record, separators=(",", ":"), ensure_ascii=False,
+    allow_nan=False) writes, assembled field by field as Job.to_json does (add is hot)."""
     if not isinstance(name, str) or not name:
         raise InvalidJob(f"job name must be a non-empty string, got {name!r}")
     if not isinstance(data, dict):
         raise InvalidJob(f"job data must be a dict (a JSON object), got {type(data).__name__}")
-    o = normalise(opts)
     now = time.time() if now is None else now
-    record = {"name": name, "data": data, "ts": round(now * 1000)}
-    stored = {k: v for k, v in o.items() if k not in ("delay", "job_id")}
-    if stored:
-        record["opts"] = stored
+    stored = {k: v for k, v in o.items() if k != "delay" and k != "job_id"} if o else None
     try:
-        raw = json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        raw = f'{{"name":{_json_string(name)},"data":{_encode_data(data)},"ts":{round(now * 1000)}'
+        raw += f',"opts":{_encode(stored)}}}' if stored else "}"
     except (TypeError, ValueError) as exc:
         raise InvalidJob(f"job data is not JSON-serialisable: {exc}") from None
-    if len(raw.encode()) > max_payload_bytes:
-        raise InvalidJob(f"job is {len(raw.encode()):,} bytes, over max_payload_bytes "
+    except RecursionError:
+        raise InvalidJob("job data is not JSON-serialisable: it contains itself (a circular reference) or is "
+                         "nested too deeply") from None
+    try:
+        size = len(raw) if raw.isascii() else len(raw.encode("utf-8"))  # ASCII: one byte a character
+    except UnicodeEncodeError as exc:  # a lone surrogate: no UTF-8 for it, redis-py would fail mid-write
+        raise InvalidJob(f"job name or data is not valid Unicode: it holds {exc.object[exc.start:exc.end]!r}, "
+                         "a lone surrogate, which has no UTF-8 encoding") from None
+    if size > max_payload_bytes:
+        raise InvalidJob(f"job is {size:,} bytes, over max_payload_bytes "
                          f"({max_payload_bytes:,}): enqueue a reference to the data instead")
+    if not o:
+        return ["", raw, 0, 0, ""]
+    priority = o.get("priority", 0)
     if "repeat" in o:
         key = key or repeat_key(name, o["repeat"], o.get("job_id"))
         first = occurrence is None
         at = next_occurrence(o["repeat"], now) if first else float(occurrence)  # type: ignore[arg-type]
-        return Planned(f"repeat:{key}:{round(at * 1000)}", raw, o.get("priority", 0), at, key,
-                       "first" if first else "next")
-    return Planned(o.get("job_id", ""), raw, o.get("priority", 0), 0.0, delay=float(o.get("delay", 0.0)))
+        return [f"repeat:{key}:{round(at * 1000)}", raw, priority, repr(at), f"{'first' if first else 'next'}:{key}"]
+    return [o.get("job_id", ""), raw, priority, repr(float(o.get("delay", 0.0))), ""]
 
 
 @dataclass

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from labqueue import cron
+from labqueue import cron, scripts
+from labqueue.bench.roundtrips import count_round_trips
 from labqueue.errors import ConfigError, InvalidJob
 from labqueue.jobqueue import JobQueue
 from labqueue.scripts import Outcome
@@ -62,15 +63,17 @@ def test_bad_option_names_itself_and_writes_nothing(r: Any, opts: dict[str, Any]
 
 
 def test_add_bulk_is_one_script_call(r: Any) -> None:
-    """add_bulk enqueues 200 jobs with one jq_add.lua call, in order."""
+    """add_bulk enqueues 200 jobs with one jq_add.lua call, in order; add is one call too."""
     q = make(r)
-    calls = []
-    real = q._s["add"]
-    q._s["add"] = lambda **kw: calls.append(1) or real(**kw)
-    ids = q.add_bulk([("email", {"i": i}) for i in range(200)])
-    assert len(calls) == 1 and len(ids) == 200 and len(set(ids)) == 200
+    r.script_load(scripts.source("jq_add"))  # as after a first add: the server knows the script
+    with count_round_trips(r) as trips:
+        ids = q.add_bulk([("email", {"i": i}) for i in range(200)])
+    assert dict(trips.commands) == {"EVALSHA": 1} and len(ids) == 200 and len(set(ids)) == 200
     assert q.get_job_counts()["waiting"] == 200
     assert [j.data["i"] for j in q.get_jobs("waiting", 0, 2)] == [0, 1, 2]
+    with count_round_trips(r) as trips:
+        q.add("email", {"i": 200}, priority=3, attempts=2)
+    assert dict(trips.commands) == {"EVALSHA": 1}
 
 
 def test_priority_order(r: Any) -> None:
@@ -889,3 +892,18 @@ def test_retry_failed_refuses_a_negative_or_fractional_limit(r: Any) -> None:
             q.retry_failed(limit=bad)
     assert q.get_job_counts()["failed"] == 4
     assert q.retry_failed(limit=1) == 1 and q.retry_failed(limit=0) == 3  # 0: all, as clean's limit
+
+
+def test_add_after_the_server_forgot_its_scripts(r: Any) -> None:
+    """add's direct EVALSHA falls back to EVAL when the server does not know jq_add.lua (SCRIPT FLUSH,
+    a restart): the job is added once, and the next add is one EVALSHA again."""
+    q = make(r)
+    q.add("email", {"i": 0})
+    r.script_flush()
+    with count_round_trips(r) as trips:
+        job_id = q.add("email", {"i": 1})
+    assert trips.commands["EVAL"] == 1 and q.get_job(job_id).data == {"i": 1}
+    assert q.get_job_counts()["waiting"] == 2
+    with count_round_trips(r) as trips:
+        q.add("email", {"i": 2})
+    assert dict(trips.commands) == {"EVALSHA": 1}

@@ -24,6 +24,21 @@ def source(name: str) -> str:
 
 
 INCLUDE = re.compile(r"^--- @include (\w+)$", re.M)
+# the line that names a script's KEYS: `local jobs, wait =\n  KEYS[1], KEYS[2]` (a jq_*.lua script's first code)
+KEYS_LINE = re.compile(r"^local ([\w,\s]+?) =\s+(KEYS\[1\](?:,\s*KEYS\[\d+\])*)$", re.M)
+
+
+@lru_cache(maxsize=None)
+def key_names(name: str) -> tuple[str, ...]:
+    """The names script `name` gives its KEYS, in order, read from its `local ... = KEYS[1], ...` line:
+    what the caller must send (JobQueueKeys.for_script), written once, in the script."""
+    found = KEYS_LINE.search(source(name))
+    if found is None:
+        raise ValueError(f"{name}.lua names no KEYS (a line `local a, b = KEYS[1], KEYS[2]`)")
+    names = tuple(n.strip() for n in found.group(1).split(","))
+    if re.findall(r"\d+", found.group(2)) != [str(i) for i in range(1, len(names) + 1)]:
+        raise ValueError(f"{name}.lua: its names and KEYS[1..n] do not match: {found.group(0)!r}")
+    return names
 
 
 class Outcome(IntEnum):

@@ -1,15 +1,17 @@
 -- jq_add.lua: add one or many jobs (JobQueue.add / add_bulk) in one atomic step.
--- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
---   stalls progress results errors meta marker events limiter repeat metrics
--- ARGV[1] '' (the server's clock, TIME: every time here is the server's)  ARGV[2] events maxlen  ARGV[3] K jobs, then 7 per job: id ('' = next
--- integer id), JSON, priority (0 = none), run-at (unix s of a cron occurrence; 0 = now + delay),
--- delay (s), repeat key ('' = none), repeat mode ('first' or 'next': a 'next' occurrence is only
--- added while its repeatable job still exists).
+-- KEYS[1..8] (JobQueueKeys.for_script('add'), only the keys it uses): jobs wait prio delayed meta marker
+--   repeats metrics
+-- ARGV[1] '' (the server's clock, TIME: every time here is the server's), then 5 per job: id ('' = next
+-- integer id), JSON, priority (0 = none), when (a delay in s from now; for a repeatable job, the
+-- unix time of its occurrence), repeat ('' = none, else 'first:' or 'next:' and the repeat key: a
+-- 'next' occurrence is only added while its repeatable job still exists).
 -- A job whose id already exists is not added (deduplication). Due jobs go to `wait` (LPUSH; the
 -- worker takes from the right) or `prio` (score priority * 2^32 + sequence), later ones to `delayed`.
 -- Idle workers are woken (LPUSH marker) for every ready job, and once for a delayed job due earlier
 -- than everything already delayed: the woken worker's claim then reports the new next due time.
 -- Returns {id1, added1, id2, added2, ...} with added 1 or 0.
+local jobs, wait, prio, delayed, meta, marker, repeats, metrics =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 --- @include jq_lib
 local bad = wrong_type({[jobs] = 'hash', [wait] = 'list', [prio] = 'zset', [delayed] = 'zset',
   [meta] = 'hash', [marker] = 'list', [repeats] = 'hash', [metrics] = 'hash'})
@@ -25,12 +27,11 @@ local now = clock(ARGV[1])
 local out, woken = {}, 0
 local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
 local earliest = first[2] and tonumber(first[2]) or math.huge
-for j = 0, tonumber(ARGV[3]) - 1 do
-  local b = 4 + j * 7
+for b = 2, #ARGV, 5 do
   local id, raw, priority, run_at = ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
-  local rkey, rmode = ARGV[b + 5], ARGV[b + 6]
-  if run_at == 0 then
-    run_at = now + tonumber(ARGV[b + 4])
+  local rmode, rkey = string.match(ARGV[b + 4], '^(%a*):?(.*)$')
+  if rkey == '' then
+    run_at = now + run_at
   end
   local added = 0
   local live = rkey == '' or rmode ~= 'next' or redis.call('HEXISTS', repeats, rkey) == 1

@@ -1,7 +1,7 @@
 -- jq_claim.lua: the worker's fetch: promote due delayed jobs, then (unless the queue is paused or
 -- the rate limit is reached) move up to N jobs to `active`, each with a lease and a delivery token.
--- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
---   stalls progress results errors meta marker events limiter repeat metrics
+-- KEYS[1..11] (JobQueueKeys.for_script('claim'), only the keys it uses): jobs wait prio delayed active
+--   runs made meta marker limiter metrics
 -- ARGV[1] '' (the server's clock, TIME: every time here is the server's)  ARGV[2] events maxlen  ARGV[3] lease seconds  ARGV[4] N
 -- ARGV[5] rate limit: max deliveries (0 = no limit)  ARGV[6] per this many seconds
 -- Jobs without priority (`wait`, RPOP) come before prioritized ones (`prio`, ZPOPMIN), as in
@@ -10,6 +10,8 @@
 -- Returns {n, next_due, limited_for, server_now, id1, json1, token1, made1, id2, ...}: next_due is the
 -- run-at of the earliest delayed job ('' if none), limited_for the seconds until the limiter frees
 -- a slot ('0' when not limited), token the job's delivery count (finish and progress must show it).
+local jobs, wait, prio, delayed, active, runs, made, meta, marker, limiter, metrics =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 --- @include jq_lib
 local bad = wrong_type({[jobs] = 'hash', [wait] = 'list', [prio] = 'zset', [delayed] = 'zset',
   [active] = 'zset', [runs] = 'hash', [made] = 'hash', [meta] = 'hash', [marker] = 'list',

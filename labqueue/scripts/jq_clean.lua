@@ -1,10 +1,12 @@
 -- jq_clean.lua: remove completed or failed jobs that finished more than `grace` seconds ago
 -- (queue.clean(grace, state, limit)), oldest first.
--- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
---   stalls progress results errors meta marker events limiter repeat metrics
+-- KEYS[1..10] (JobQueueKeys.for_script('clean'), only the keys it uses): jobs completed failed runs made
+--   stalls progress results errors events
 -- ARGV[1] '' (the server's clock, TIME: every time here is the server's)  ARGV[2] events maxlen  ARGV[3] 'completed' or 'failed'  ARGV[4] grace (s)
 -- ARGV[5] limit (0 = no limit)
 -- Returns the ids removed.
+local jobs, completed, failed, runs, made, stalls, progress, results, errors, events =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 --- @include jq_lib
 local bad = wrong_type({[jobs] = 'hash', [completed] = 'zset', [failed] = 'zset', [runs] = 'hash',
   [made] = 'hash', [stalls] = 'hash', [progress] = 'hash', [results] = 'hash', [errors] = 'hash',

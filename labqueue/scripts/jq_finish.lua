@@ -1,8 +1,8 @@
 -- jq_finish.lua: end one delivery: completed (return value stored), or failed (retried after the
 -- backoff while attempts remain, else moved to `failed`); trims finished jobs as the job's
 -- remove_on_complete / remove_on_fail options say; counts it in `metrics`; emits the event on `events`.
--- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
---   stalls progress results errors meta marker events limiter repeat metrics
+-- KEYS[1..15] (JobQueueKeys.for_script('finish'), only the keys it uses): jobs wait delayed active
+--   completed failed runs made stalls progress results errors marker events metrics
 -- ARGV[1] '' (the server's clock, TIME: every time here is the server's)  ARGV[2] events maxlen  ARGV[3] job id  ARGV[4] delivery token
 -- ARGV[5] 'completed' or 'failed'  ARGV[6] return value (JSON) or error message
 -- ARGV[7] retry delay (s) if this failure is retried (0 = at once)  ARGV[8] duration (s)
@@ -11,6 +11,10 @@
 -- (LPUSH marker), as a ready retry does, so it is not left waiting for the next poll.
 -- Returns (labqueue.scripts.Outcome) 0 when the job is no longer this delivery's (stalled and taken
 -- back, or removed), 4 completed, 1 failed and retried, 2 failed for good.
+local jobs, wait, delayed, active, completed, failed, runs, made, stalls, progress, results, errors, marker,
+  events, metrics =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11],
+  KEYS[12], KEYS[13], KEYS[14], KEYS[15]
 --- @include jq_lib
 local bad = wrong_type({[jobs] = 'hash', [wait] = 'list', [delayed] = 'zset', [active] = 'zset',
   [completed] = 'zset', [failed] = 'zset', [runs] = 'hash', [made] = 'hash', [stalls] = 'hash',

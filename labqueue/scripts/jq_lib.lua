@@ -1,10 +1,9 @@
 -- jq_lib.lua: what every jq_*.lua script shares, inlined where a script says `--- @include jq_lib`
 -- (labqueue.scripts.source resolves it when the file is read: the script Redis runs is one file).
--- KEYS[1..19] (JobQueueKeys.script_keys()), named once here:
-local jobs, wait, prio, delayed, active = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local completed, failed, runs, made, stalls = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local progress, results, errors, meta, marker = KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15]
-local events, limiter, repeats, metrics = KEYS[16], KEYS[17], KEYS[18], KEYS[19]
+-- A script receives only the keys it uses and names them before this line (`local jobs, wait = KEYS[1],
+-- KEYS[2]`; the Python side sends JobQueueKeys.for_script(name), read from that line). The helpers
+-- below use those names: ready() needs wait, prio, meta; wake() marker; emit() events (and ARGV[2],
+-- its maxlen); drop() and trim() jobs, runs, made, stalls, progress, results, errors.
 --- @include clock
 
 -- Before the first write: a key the script touches that holds another Redis type is refused

@@ -1,11 +1,14 @@
 -- jq_list.lua: the jobs in one state, in the order they will run (waiting, delayed, active) or
 -- newest first (completed, failed), with what changed while they ran.
--- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
---   stalls progress results errors meta marker events limiter repeat metrics
+-- KEYS[1..12] (JobQueueKeys.for_script('list'), only the keys it uses): jobs wait prio delayed active
+--   completed failed made stalls progress results errors
 -- ARGV[1] state: 'waiting', 'delayed', 'active', 'completed' or 'failed'  ARGV[2] start  ARGV[3] stop
 -- (inclusive, 0-based; stop -1 = to the end)
 -- Returns {id, json, score, made, stalls, progress, result, error, ...}: score is the run-at time
 -- (delayed), lease deadline (active), finish time (completed, failed) or '' (waiting).
+local jobs, wait, prio, delayed, active, completed, failed, made, stalls, progress, results, errors =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11],
+  KEYS[12]
 --- @include jq_lib
 local state, start, stop = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local ids, scores = {}, {}

@@ -1,8 +1,9 @@
 -- jq_progress.lua: record the progress (0-100) of a job in hand and emit a 'progress' event.
--- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
---   stalls progress results errors meta marker events limiter repeat metrics
+-- KEYS[1..4] (JobQueueKeys.for_script('progress'), only the keys it uses): active runs progress events
 -- ARGV[1] '' (unused here: times are the server's)  ARGV[2] events maxlen  ARGV[3] job id  ARGV[4] delivery token  ARGV[5] progress
 -- Returns 1, or 0 when the job is no longer this delivery's (nothing written).
+local active, runs, progress, events =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 --- @include jq_lib
 local bad = wrong_type({[active] = 'zset', [runs] = 'hash', [progress] = 'hash', [events] = 'stream'})
 if bad then

@@ -1,10 +1,12 @@
 -- jq_retry.lua: move failed jobs back to waiting with a fresh set of attempts (job.retry(),
 -- retry_failed()): failures, stalls, progress and last error are reset.
--- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
---   stalls progress results errors meta marker events limiter repeat metrics
+-- KEYS[1..11] (JobQueueKeys.for_script('retry'), only the keys it uses): jobs wait prio failed made stalls
+--   progress errors meta marker events
 -- ARGV[1] '' (unused here: times are the server's)  ARGV[2] events maxlen  ARGV[3] limit (for 'all')  ARGV[4..] job ids; none = all
 -- failed jobs, oldest first, up to the limit. Ids that are not in `failed` are skipped.
 -- Returns the ids retried.
+local jobs, wait, prio, failed, made, stalls, progress, errors, meta, marker, events =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 --- @include jq_lib
 local bad = wrong_type({[jobs] = 'hash', [wait] = 'list', [prio] = 'zset', [failed] = 'zset',
   [made] = 'hash', [stalls] = 'hash', [progress] = 'hash', [errors] = 'hash', [meta] = 'hash',

@@ -1,11 +1,14 @@
 -- jq_stalled.lua: take back the jobs whose lease expired (their worker died or hung): each goes back
 -- to the front of `wait` with a 'stalled' event, unless it already stalled max_stalled times: then
 -- it is failed for good ("a poison pill must not loop forever").
--- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
---   stalls progress results errors meta marker events limiter repeat metrics
+-- KEYS[1..13] (JobQueueKeys.for_script('stalled'), only the keys it uses): jobs wait active failed runs
+--   made stalls progress results errors marker events metrics
 -- ARGV[1] '' (the server's clock, TIME: every time here is the server's)  ARGV[2] events maxlen  ARGV[3] max stalls allowed
 -- Returns {requeued, failed, next_in}: next_in the seconds until the earliest lease still running
 -- expires ('' if none), so the heartbeat can look again right when it does.
+local jobs, wait, active, failed, runs, made, stalls, progress, results, errors, marker, events, metrics =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11],
+  KEYS[12], KEYS[13]
 --- @include jq_lib
 local bad = wrong_type({[jobs] = 'hash', [wait] = 'list', [active] = 'zset', [failed] = 'zset',
   [runs] = 'hash', [made] = 'hash', [stalls] = 'hash', [progress] = 'hash', [results] = 'hash',

@@ -1,9 +1,10 @@
 -- jq_unrepeat.lua: stop a repeatable job: forget its key and remove its pending occurrence (if it
 -- has not started yet), so no worker schedules a next one.
--- KEYS[1..19] (JobQueueKeys.script_keys()): jobs wait prio delayed active completed failed runs made
---   stalls progress results errors meta marker events limiter repeat metrics
+-- KEYS[1..5] (JobQueueKeys.for_script('unrepeat'), only the keys it uses): jobs wait prio delayed repeats
 -- ARGV[1] repeat key
 -- Returns 1 when the repeatable job existed, else 0.
+local jobs, wait, prio, delayed, repeats =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 --- @include jq_lib
 local bad = wrong_type({[jobs] = 'hash', [wait] = 'list', [prio] = 'zset', [delayed] = 'zset',
   [repeats] = 'hash'})

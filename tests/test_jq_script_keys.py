@@ -1,0 +1,57 @@
+"""Each jq_*.lua script receives only the keys it uses (issue 14), named once in the script itself."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from labqueue import scripts
+from labqueue.jobqueue import SCRIPTS
+from labqueue.jobspec import ALL_KEYS, LUA_NAMES, JobQueueKeys
+
+LUA_KEY_NAMES = {next((lua for lua, py in LUA_NAMES.items() if py == k), k) for k in ALL_KEYS}
+HELPERS = {  # what each jq_lib.lua helper touches (its header says so too)
+    "ready": {"wait", "prio", "meta"}, "wake": {"marker"}, "emit": {"events"},
+    "drop": {"jobs", "runs", "made", "stalls", "progress", "results", "errors"},
+}
+HELPERS["trim"] = HELPERS["drop"]
+
+
+def code_of(text: str) -> str:
+    """Lua code without comments and string literals (a word in a string is not a key used)."""
+    text = re.sub(r"--[^\n]*", "", text)
+    return re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", "''", text)
+
+
+def body(name: str) -> str:
+    text = scripts.source(name)
+    return code_of(text[scripts.KEYS_LINE.search(text).end():])
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_script_declares_exactly_the_keys_it_uses(script):
+    declared = set(scripts.key_names(f"jq_{script}"))
+    code = body(f"jq_{script}")
+    lib = code_of(scripts.source("jq_lib").rstrip("\n"))
+    own = code.replace(lib, "")  # the script's own lines, jq_lib's definitions left out
+    used = {k for k in LUA_KEY_NAMES if re.search(rf"\b{k}\b", own)}
+    for helper, needs in HELPERS.items():
+        if re.search(rf"\b{helper}\(", own):
+            used |= needs
+    assert declared <= LUA_KEY_NAMES
+    assert used == declared, f"jq_{script}.lua: declared {sorted(declared)}, uses {sorted(used)}"
+
+
+def test_keys_for_a_script_are_its_declared_keys_in_order_in_one_slot():
+    keys = JobQueueKeys("emails")
+    assert keys.for_script("add") == [keys.jobs, keys.wait, keys.prio, keys.delayed, keys.meta, keys.marker,
+                                      keys.repeat, keys.metrics]
+    assert keys.for_script("progress") == [keys.active, keys.runs, keys.progress, keys.events]
+    assert all("{emails}" in k for s in SCRIPTS for k in keys.for_script(s))
+    assert sorted({k for s in SCRIPTS for k in keys.for_script(s)}) == sorted(keys.all())
+
+
+def test_a_script_that_names_no_keys_is_refused(monkeypatch):
+    with pytest.raises(ValueError, match="names no KEYS"):
+        scripts.key_names("clock")

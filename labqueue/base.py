@@ -68,6 +68,14 @@ def durable_replicas(durable: bool | int, timeout: float, client: Any) -> int:
     return n
 
 
+MAX_WAIT = 1e9  # seconds (about 31 years): a blocking pop's timeout, inside what Redis and fakeredis accept
+
+
+def check_timeout(timeout: Any) -> float:
+    """dequeue's `timeout` as a float: a finite number of seconds >= 0 (0: do not wait); else ConfigError."""
+    return number("timeout", timeout, high=MAX_WAIT)
+
+
 MAX_DURABLE_TIMEOUT = 9e12  # seconds: 9e15 ms, inside the signed 64-bit range WAIT parses
 
 
@@ -163,6 +171,7 @@ class BaseQueue:
         Any bytes at all are listed: an id or job that is not UTF-8 is shown with U+FFFD in place of
         the bad bytes, a job that does not parse has `job` None, unreadable meta says so in `reason`.
         """
+        limit = integer("limit", limit)
         jobs, metas = scripts.hashes_raw(self.redis, self._read, [self.keys.dlq, self.keys.dlq_meta])
         entries = []
         for key, value in jobs.items():
@@ -187,6 +196,7 @@ class BaseQueue:
         leaves it where it is, and naming it raises ReplayRefused (CronQueue.replay_dead restores
         schedules); then nothing is replayed.
         """
+        check_ids(job_ids)
         letters = self._schedule_letters(job_ids)
         if letters and job_ids:
             raise ReplayRefused(f"{', '.join(map(repr, letters))}: the dead letter of a cron schedule, not a job; "
@@ -245,6 +255,19 @@ class BaseQueue:
         """Delete every key of this queue, quarantined ones too (SCAN, DEL); returns how many existed."""
         moved_aside = list(self.redis.scan_iter(match=self.keys.key("quarantine:*"), count=1000))
         return int(self.redis.delete(*self.keys.all(), *moved_aside))
+
+
+def check_ids(job_ids: Sequence[Any]) -> None:
+    """replay_dead's ids: non-empty strings Redis can hold (UTF-8); else ConfigError naming the bad one."""
+    for job_id in job_ids:
+        ok = isinstance(job_id, str) and job_id != ""
+        try:
+            ok = ok and bool(job_id.encode("utf-8"))
+        except UnicodeEncodeError:
+            ok = False
+        if not ok:
+            raise ConfigError(f"replay_dead() takes dead-letter ids (non-empty strings, as dead_letters() lists "
+                              f"them), got {job_id!r}")
 
 
 def _meta(raw: bytes | None) -> tuple[str, float, int]:

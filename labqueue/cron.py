@@ -20,7 +20,7 @@ import redis
 from croniter import CroniterError, croniter
 
 from . import scripts
-from .base import SCHEDULE_PREFIX, text
+from .base import SCHEDULE_PREFIX, check_ids, text
 from .delayed import DelayedQueue
 from .errors import ConfigError, ReplayRefused
 from .job import Job
@@ -192,6 +192,7 @@ class CronQueue(DelayedQueue):
         ReplayRefused naming each and why, before anything is replayed; when replaying everything,
         they are logged and stay in the dead-letter queue. Nothing is ever dropped.
         """
+        check_ids(job_ids)
         letters = self._schedule_letters(job_ids)
         sec, usec = self.redis.time()
         now = int(sec) + int(usec) / 1e6

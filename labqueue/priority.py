@@ -14,6 +14,7 @@ from typing import Any
 from redis.client import NEVER_DECODE
 
 from . import scripts
+from .base import check_timeout
 from .errors import InvalidJob
 from .job import Job
 from .simple import SimpleQueue
@@ -57,6 +58,7 @@ class PriorityQueue(SimpleQueue):
 
     def dequeue(self, timeout: float = 0) -> Job | None:
         """The job with the lowest priority number, oldest first; waits up to `timeout` (BZPOPMIN/ZPOPMIN)."""
+        timeout = check_timeout(timeout)
         raw_only = {NEVER_DECODE: []}  # the entry's exact bytes: one that is not UTF-8 is dead-lettered
         if timeout > 0:
             reply = self.redis.execute_command("BZPOPMIN", self.keys.priority, timeout, **raw_only)

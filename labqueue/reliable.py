@@ -28,7 +28,7 @@ from redis.exceptions import NoScriptError
 
 from . import scripts
 from .scripts import Outcome
-from .base import BaseQueue, text
+from .base import BaseQueue, check_timeout, text
 from .checks import number
 from .connection import is_fake
 from .errors import DuplicateJob
@@ -139,6 +139,7 @@ class ReliableQueue(BaseQueue):
         BLMOVE (BRPOPLPUSH on fakeredis, whose BLMOVE does not block) or LMOVE, then lease.lua.
         An entry that is not a job is dead-lettered and the next one taken.
         """
+        timeout = check_timeout(timeout)
         while True:
             job, invalid = self._dequeue_one(timeout)
             if not invalid:

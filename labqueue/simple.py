@@ -11,7 +11,7 @@ from typing import Any
 
 from redis.client import NEVER_DECODE
 
-from .base import BaseQueue
+from .base import BaseQueue, check_timeout
 from .job import Job, require_job
 from .scripts import Outcome
 
@@ -24,6 +24,7 @@ class SimpleQueue(BaseQueue):
 
         An entry that is not a job goes to the dead-letter queue and the next one is taken.
         """
+        timeout = check_timeout(timeout)
         while True:  # the entry's exact bytes (NEVER_DECODE): one that is not UTF-8 is dead-lettered as it is
             if timeout > 0:
                 reply = self.redis.execute_command("BRPOP", self.keys.waiting, timeout, **{NEVER_DECODE: []})

@@ -248,6 +248,31 @@ def test_an_integer_max_attempts_of_another_integral_type_is_taken_as_its_int(r:
     assert job is not None and job.max_attempts == 2 and type(job.max_attempts) is int
 
 
+@pytest.mark.parametrize("pattern", ["simple", "reliable", "priority", "delayed"])
+def test_bad_dequeue_timeout_dead_letters_limit_or_replay_id_is_a_clear_error(r: Any, pattern: str) -> None:
+    """dequeue(timeout=) negative or NaN returned None at once (a non-blocking pop, as if 0 were meant),
+    infinite or huge raised OverflowError (or Redis's 'timeout is out of range'), a string a TypeError
+    about '>'; dead_letters(limit=-1) returned [] and a float limit a TypeError about slices;
+    replay_dead(None) raised redis-py's DataError, a lone surrogate UnicodeEncodeError. Each is a
+    ConfigError naming the argument, and the waiting job is still there."""
+    from labqueue import DelayedQueue, PriorityQueue
+
+    queue = {"simple": SimpleQueue, "reliable": ReliableQueue, "priority": PriorityQueue,
+             "delayed": DelayedQueue}[pattern](r, "args")
+    queue.enqueue({"type": "t"}, job_id="kept")
+    for timeout in (-1, math.nan, math.inf, 1e20, "5"):
+        with pytest.raises(ConfigError, match="timeout must be a finite number >= 0"):
+            queue.dequeue(timeout=timeout)
+    for limit in (-1, 1.5, "10"):
+        with pytest.raises(ConfigError, match="limit must be an integer >= 0"):
+            queue.dead_letters(limit=limit)
+    for job_id in (None, "", "cron:\udcff", b"kept"):
+        with pytest.raises(ConfigError, match="replay_dead\\(\\) takes dead-letter ids"):
+            queue.replay_dead(job_id)
+    job = queue.dequeue(timeout=1)
+    assert job is not None and job.id == "kept"
+
+
 def test_negative_nack_delay_is_a_clear_error_and_changes_nothing(r: Any) -> None:
     """nack(delay=-1) raises naming the delay; the job stays in flight, untouched."""
     queue = ReliableQueue(r, "api")

@@ -52,6 +52,6 @@ def test_keys_for_a_script_are_its_declared_keys_in_order_in_one_slot():
     assert sorted({k for s in SCRIPTS for k in keys.for_script(s)}) == sorted(keys.all())
 
 
-def test_a_script_that_names_no_keys_is_refused(monkeypatch):
+def test_a_script_that_names_no_keys_is_refused():
     with pytest.raises(ValueError, match="names no KEYS"):
         scripts.key_names("clock")

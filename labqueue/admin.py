@@ -13,7 +13,7 @@ hmac.compare_digest), else 401, checked before anything else is read; the server
 MAX_BODY bytes (a bad Content-Length, or two that differ, is a 400; a larger one a 413, however many
 digits it has); every socket read times out after `timeout` s, so a silent or slow client cannot hold a thread. Every query parameter is checked:
 an unknown, non-numeric, negative, NaN, infinite or huge one is a 400 naming it. Each endpoint is one
-JobQueue operation (one round trip).
+JobQueue operation (one round trip). Redis away is a 503 (try again); every answer is JSON.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import _running
 from .checks import number
+from .cluster import LOST_NODE
 from .errors import ConfigError, LabqueueError
 from .jobqueue import JobQueue
 from .metrics import QueueMetrics
@@ -143,7 +144,10 @@ class AdminServer:
                     status, body = server.dispatch(method, self.path)
                 except BadRequest as exc:
                     status, body = exc.status, {"success": False, "error": str(exc)}
-                except Exception as exc:  # a Redis error is a 500 with its reason, not a dead thread
+                except LOST_NODE as exc:  # Redis away (or a failover under way): the API is, for now, too
+                    status, body = 503, {"success": False, "error": f"Redis is unavailable ({type(exc).__name__}: "
+                                                                    f"{exc}); nothing was done, try again"}
+                except Exception as exc:  # another Redis error: a 500 with its reason, not a dead thread
                     status, body = 500, {"success": False, "error": f"{type(exc).__name__}: {exc}"}
                 self._send(status, body)
 

@@ -196,6 +196,30 @@ def test_what_http_server_refuses_itself_is_answered_in_json(api: Any, request_b
     assert not q.is_paused()
 
 
+def test_redis_away_is_a_503_saying_so_not_a_500() -> None:
+    """The queue's Redis refusing connections: every endpoint answered 500 with redis-py's ConnectionError,
+    the status of a bug in the API, which clients and load balancers do not retry. It is a 503 (Service
+    Unavailable: try again) saying Redis is unavailable and that nothing was done."""
+    import redis
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
+    server = AdminServer(JobQueue(client, "gone"), token=TOKEN).start()
+    try:
+        for method, path in (("GET", "/api/queue/stats"), ("POST", "/api/queue/pause"),
+                             ("POST", "/api/queue/retry-failed")):
+            status, body = call(server, method, path)
+            assert status == 503 and body["success"] is False, body
+            assert "Redis is unavailable" in body["error"] and "nothing was done" in body["error"], body
+    finally:
+        server.close()
+
+
 def test_a_silent_client_is_dropped_after_the_socket_timeout(r: Any) -> None:
     """A client that connects and sends nothing (or half a request) is disconnected after `timeout` s."""
     server = AdminServer(JobQueue(r, "email-jobs"), token=TOKEN, timeout=0.5).start()

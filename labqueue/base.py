@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -68,7 +69,8 @@ def durable_replicas(durable: bool | int, timeout: float, client: Any) -> int:
     return n
 
 
-MAX_WAIT = 1e9  # seconds (about 31 years): a blocking pop's timeout, inside what Redis and fakeredis accept
+MAX_WAIT = threading.TIMEOUT_MAX  # seconds (292 years on 64-bit): a blocking pop's timeout, as high as a
+# worker's poll_seconds may be (its dequeue timeout), inside what Redis and fakeredis accept
 
 
 def check_timeout(timeout: Any) -> float:

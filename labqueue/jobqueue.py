@@ -12,6 +12,7 @@ import bisect
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import NoScriptError
@@ -48,7 +49,8 @@ class JobQueue:
         self.keys = JobQueueKeys(name)
         self.durable = durable_replicas(durable, durable_timeout, redis_client)  # replicas add() waits for
         self.durable_timeout = float(durable_timeout)
-        self.default_job_options = dict(default_job_options or {})
+        # read-only: the defaults are checked and normalised once, here (a later change would be ignored)
+        self.default_job_options = MappingProxyType(dict(default_job_options or {}))
         plan("check", {}, self.default_job_options)  # a bad default fails here, not at the first add
         self._defaults = normalise(self.default_job_options)  # what an add without options uses
         self.lease_seconds = float(lease_seconds)

@@ -907,3 +907,12 @@ def test_add_after_the_server_forgot_its_scripts(r: Any) -> None:
     with count_round_trips(r) as trips:
         q.add("email", {"i": 2})
     assert dict(trips.commands) == {"EVALSHA": 1}
+
+
+def test_default_job_options_are_read_only_once_the_queue_is_built(r: Any) -> None:
+    """The defaults are checked and normalised when the queue is built: changing them afterwards would be
+    silently ignored by add(), so the mapping refuses the change instead."""
+    q = JobQueue(r, "ro-defaults", default_job_options={"attempts": 2})
+    with pytest.raises(TypeError):
+        q.default_job_options["attempts"] = 5  # type: ignore[index]
+    assert dict(q.default_job_options) == {"attempts": 2}

@@ -14,6 +14,7 @@ write is a plain pipeline before it). When fewer replicas acknowledge in time it
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from typing import Any
@@ -197,7 +198,8 @@ def _execute_once(pipe: Any, extra_seconds: float = 0.0) -> list[Any]:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    conn = pipe.connection_pool.get_connection()
+    pool = pipe.connection_pool
+    conn = pool.get_connection("MULTI") if _wants_command_name(pool) else pool.get_connection()
     saved = conn.retry
     conn.retry = Retry(NoBackoff(), 0)
     pipe.connection = conn  # execute() uses it and gives it back to the pool in reset()
@@ -211,6 +213,16 @@ def _execute_once(pipe: Any, extra_seconds: float = 0.0) -> list[Any]:
         conn.retry = saved
         if sock is not None and getattr(conn, "_sock", None) is sock:
             sock.settimeout(usual)
+
+
+def _wants_command_name(pool: Any) -> bool:
+    """True when `pool.get_connection` requires a command name, as redis-py before 5.3 does (pyproject allows
+    redis>=5.0); later ones take none, and warn when given one."""
+    try:
+        parameter = inspect.signature(pool.get_connection).parameters.get("command_name")
+    except (TypeError, ValueError):
+        return False
+    return parameter is not None and parameter.default is inspect.Parameter.empty
 
 
 def _refresh_quietly(client: Any) -> None:

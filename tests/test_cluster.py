@@ -161,6 +161,25 @@ def test_durable_write_on_a_single_server_without_replica_raises(redis_server: A
     client.delete("lq:{solo}:waiting")
 
 
+def test_a_durable_write_works_with_redis_py_5_0s_connection_pool(redis_server: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyproject allows redis>=5.0, whose ConnectionPool.get_connection(command_name, *keys) requires the
+    command name (optional since 5.3): durable_write called get_connection() with none, so every durable
+    write raised TypeError on redis-py 5.0-5.2. Checked with a pool whose get_connection has 5.0's signature."""
+    client = redis.Redis.from_url(redis_server.url)
+    newer = client.connection_pool.get_connection
+
+    def get_connection(command_name: str, *keys: Any, **options: Any) -> Any:  # redis-py 5.0.8's signature
+        return newer()
+
+    monkeypatch.setattr(client.connection_pool, "get_connection", get_connection)
+    with pytest.raises(NotReplicated, match="0 of 1 replica"):  # the write ran, WAIT answered: no TypeError
+        durable_write(client, "lq:{py50}:waiting", lambda pipe: pipe.lpush("lq:{py50}:waiting", "v"), timeout_ms=10)
+    monkeypatch.undo()
+    assert client.lrange("lq:{py50}:waiting", 0, -1) == [b"v"]
+    client.delete("lq:{py50}:waiting")
+
+
 def test_durable_timeout_under_a_millisecond_does_not_block_forever(redis_server: Any) -> None:
     """durable_timeout=0.0004 s was sent as WAIT 1 0, which blocks forever (0 = no timeout) when no replica
     acknowledges: enqueue and JobQueue.add hung. It waits 1 ms and raises NotReplicated; the job is kept.

@@ -159,6 +159,10 @@ class JobQueue:
 
     def get_job(self, job_id: str) -> JobRecord | None:
         """One job with its state, or None (MULTI: HGET x7, ZSCORE x5, HEXISTS)."""
+        if isinstance(job_id, int) and not isinstance(job_id, bool):
+            job_id = str(job_id)  # a generated id given as the number it spells
+        if not isinstance(job_id, str):
+            raise ConfigError(f"get_job() needs a job id (str), got {job_id!r}")
         k = self.keys
         pipe = self.redis.pipeline(transaction=True)
         for h in (k.jobs, k.made, k.stalls, k.progress, k.results, k.errors):

@@ -135,6 +135,11 @@ def normalise(opts: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(value, str) or not value or value.isdigit():
                 raise InvalidJob(f"option 'job_id' must be a non-empty string that is not all digits "
                                  f"(digits are the generated ids), got {value!r}")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: redis-py would fail mid-call
+                raise InvalidJob(f"option 'job_id' is not valid Unicode: {value!r} holds a lone surrogate, "
+                                 "which has no UTF-8 encoding") from None
         out[name] = value
     return out
 

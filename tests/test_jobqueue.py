@@ -916,3 +916,15 @@ def test_default_job_options_are_read_only_once_the_queue_is_built(r: Any) -> No
     with pytest.raises(TypeError):
         q.default_job_options["attempts"] = 5  # type: ignore[index]
     assert dict(q.default_job_options) == {"attempts": 2}
+
+
+def test_a_job_id_with_a_lone_surrogate_or_a_non_string_lookup_is_a_clear_error(r: Any) -> None:
+    """add(job_id='\\udce9') was redis-py's UnicodeEncodeError mid-call; get_job(None) its DataError."""
+    q = make(r)
+    with pytest.raises(InvalidJob, match="job_id.*lone surrogate"):
+        q.add("email", {"to": "a"}, job_id="caf\udce9")
+    assert q.get_job_counts()["waiting"] == 0
+    with pytest.raises(ConfigError, match="get_job.*None"):
+        q.get_job(None)  # type: ignore[arg-type]
+    job_id = q.add("email", {"to": "a"})
+    assert q.get_job(int(job_id)).id == job_id

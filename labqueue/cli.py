@@ -8,8 +8,8 @@ it) every public function defined in the module is the handler of the job type o
 A job never names code: its `type` is only looked up in that table (an unknown type goes to the
 dead-letter queue).
 
-`--pattern production` runs a JobQueue (the Bull-style queue) with its own worker threads;
-the handlers then receive its ActiveJob (`job.id`, `job.name`, `job.data`).
+`--pattern production` runs the same Worker on a JobQueue (the Bull-style queue); the handlers
+then receive its ActiveJob (`job.id`, `job.name`, `job.data`, `job.progress()`).
 
 Signals: the first SIGTERM or SIGINT stops taking jobs, finishes (and acks) the ones in hand and
 exits 0; a second one exits at once (status 128 + signal), and the jobs in hand come back through
@@ -25,7 +25,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType, ModuleType
 from typing import Any
@@ -41,52 +40,6 @@ from .simple import SimpleQueue
 from .worker import Handler, Worker
 
 log = logging.getLogger("labqueue.cli")
-
-
-class ProductionWorker:
-    """The Worker interface the command line needs (start, stop, alive, join, stats) over a
-    JobQueue's QueueWorker (labqueue.jobworker): `--pattern production`."""
-
-    def __init__(self, queue: Any, handlers: dict[str, Any], *, concurrency: int, poll_seconds: float,
-                 name: str) -> None:
-        from .jobworker import QueueWorker
-
-        self.inner = QueueWorker(queue, handlers, poll_seconds=poll_seconds, name=name)
-        self.name, self.concurrency = name, concurrency
-        self._done = threading.Event()
-        self._stopping = False
-
-    @property
-    def stats(self) -> Any:
-        return self.inner.stats
-
-    @property
-    def fatal(self) -> str | None:
-        return self.inner.fatal
-
-    @property
-    def alive(self) -> bool:
-        return not self._done.is_set() and self.inner.fatal is None
-
-    def start(self) -> ProductionWorker:
-        self.inner.add_threads(self.concurrency)
-        return self
-
-    def stop(self, wait: bool = True) -> None:
-        """Let the threads finish their jobs in hand (QueueWorker.stop, run in a thread)."""
-        if not self._stopping:
-            self._stopping = True
-            def finish() -> None:
-                self.inner.stop(timeout=None)
-                self._done.set()
-
-            stopper = threading.Thread(target=finish, name=f"{self.name}-stop", daemon=True)
-            stopper.start()
-        if wait:
-            self._done.wait()
-
-    def join(self, timeout: float | None = None) -> None:
-        self._done.wait(timeout)
 
 
 def load_handlers(module_path: str) -> dict[str, Handler]:
@@ -180,21 +133,18 @@ def run_worker(args: argparse.Namespace) -> int:
         raise ConfigError(f"--lease must be > 0 seconds, got {args.lease}")
     name = args.name or f"worker-{os.getpid()}"
     queue: Any
-    worker: Any
     if args.pattern == "production":
         from .jobqueue import JobQueue
 
         if args.burst:
             raise ConfigError("--burst is not available with --pattern production")
         queue = JobQueue(client, args.queue, lease_seconds=args.lease)
-        worker = ProductionWorker(queue, handlers, concurrency=args.concurrency, poll_seconds=args.poll, name=name)
+    elif args.pattern == "reliable":
+        queue = ReliableQueue(client, args.queue, lease_seconds=args.lease, max_attempts=args.max_attempts)
     else:
-        if args.pattern == "reliable":
-            queue = ReliableQueue(client, args.queue, lease_seconds=args.lease, max_attempts=args.max_attempts)
-        else:
-            queue = SimpleQueue(client, args.queue, max_attempts=args.max_attempts)
-        worker = Worker(queue, handlers, concurrency=args.concurrency, prefetch=args.prefetch,
-                        poll_seconds=args.poll, burst=args.burst, name=name)
+        queue = SimpleQueue(client, args.queue, max_attempts=args.max_attempts)
+    worker = Worker(queue, handlers, concurrency=args.concurrency, prefetch=args.prefetch,
+                    poll_seconds=args.poll, burst=args.burst, name=name)
     received = _install_signals(worker)
     log.info("labqueue %s (pid %d): queue %r, pattern %s, concurrency %d, handlers %s from %s; %s",
              worker.name, os.getpid(), args.queue, args.pattern, args.concurrency,

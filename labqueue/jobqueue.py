@@ -1,14 +1,14 @@
 """The production queue: the chapter's Bull feature set in Python (`JobQueue`).
 
 Redis structures: see `labqueue.jobspec` (all `lq:{name}:jq:...`). Every public operation is one
-round trip: a jq_*.lua script (add, claim, finish, progress, stalled, retry, clean, list,
+round trip: a jq_*.lua script (add, claim, finish, progress, release, stalled, retry, clean, list,
 unrepeat) or one MULTI pipeline (counts, get_job, pause, resume). Events go to a Redis stream
-(`labqueue.events`); workers are threads (`labqueue.jobworker`).
+(`labqueue.events`); jobs run in a `labqueue.Worker`, which drives the transitions of
+`labqueue.jobdelivery` as it drives every other queue's.
 """
 
 from __future__ import annotations
 
-import bisect
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -21,18 +21,17 @@ from . import _running, scripts
 from .base import durable_replicas, durable_wait_ms, text
 from .checks import integer, number
 from .errors import ConfigError
-from .scripts import Outcome
+from .jobdelivery import ActiveJob, Deliveries
 from .jobspec import STATES, JobQueueKeys, JobRecord, next_occurrence, normalise, plan, planned
 
 if TYPE_CHECKING:
-    from .jobworker import ActiveJob, QueueWorker
+    from .worker import Worker
 
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf"))
-SCRIPTS = ("add", "claim", "finish", "progress", "stalled", "retry", "clean", "list", "unrepeat")
+SCRIPTS = ("add", "claim", "finish", "progress", "release", "stalled", "retry", "clean", "list", "unrepeat")
 MAX_CLEAN = 2**31 - 1  # clean(limit=) in one call (0 = no limit): what a Redis LIMIT count accepts
 
 
-class JobQueue:
+class JobQueue(Deliveries):
     """`JobQueue(r, "email-jobs", default_job_options={...})`: Bull's queue, on our Lua transitions."""
 
     def __init__(self, redis_client: Any, name: str, *, default_job_options: Mapping[str, Any] | None = None,
@@ -65,7 +64,7 @@ class JobQueue:
                                                                  *self._k["add"], "")))
         self._extend = scripts.load(redis_client, "extend")
         self.handlers: dict[str, Callable[[ActiveJob], Any]] = {}
-        self.worker: QueueWorker | None = None
+        self.worker: Worker | None = None
 
     @staticmethod
     def _limiter(limiter: Mapping[str, float] | None) -> tuple[int, float]:
@@ -264,66 +263,28 @@ class JobQueue:
         """Delete every key of this queue (DEL); returns how many existed."""
         return int(self.redis.delete(*self.keys.all()))
 
-    # -- the worker's transitions (used by labqueue.jobworker) ---------------------------------
-    def claim(self, count: int) -> tuple[list[tuple[str, str, int, int]], float | None, float, float]:
-        """Fetch up to `count` jobs: (id, json, token, failures) each, next due, limited for, server now.
-
-        One round trip (jq_claim.lua); promotes due delayed jobs first.
-        """
-        sent_at = time.time()
-        reply = self._run("claim", self.lease_seconds, count, self.rate_max, self.rate_window)
-        jobs = [(text(reply[i]), text(reply[i + 1]), int(reply[i + 2]), int(reply[i + 3]))
-                for i in range(4, len(reply), 4)]
-        due, server_now = text(reply[1]), float(text(reply[3]))
-        # the next due time on this process's clock: the server says how far off it is
-        # (counted from when the request left: early by the network delay at worst, never late)
-        return jobs, (sent_at + float(due) - server_now if due else None), float(text(reply[2])), server_now
-
-    def finish(self, job_id: str, token: int, outcome: str, payload: str, *, retry_in: float = 0.0,
-               duration: float = 0.0, name: str = "") -> Outcome:
-        """End a delivery: COMPLETED, RETRIED (due `retry_in` s from now, server clock), DEAD (failed for
-        good), or NOT_OURS if it stalled away (jq_finish.lua)."""
-        integer("token", token)
-        number("retry_in", retry_in)
-        number("duration", duration)
-        if outcome not in ("completed", "failed"):
-            raise ConfigError(f"outcome must be 'completed' or 'failed', got {outcome!r}")
-        bucket = bisect.bisect_left(BUCKETS, duration)
-        return Outcome(int(self._run("finish", job_id, token, outcome, payload, repr(float(retry_in)), duration,
-                                     bucket, name)))
-
-    def set_progress(self, job_id: str, token: int, value: float) -> bool:
-        """Record a job's progress and emit the event; False if the job is no longer ours (jq_progress.lua)."""
-        return int(self._run("progress", job_id, token, value)) == 1
-
-    def extend_leases(self, held: Iterable[tuple[str, int]]) -> int:
-        """Heartbeat: push forward the leases of (job id, token) deliveries still ours (extend.lua)."""
-        args = [str(a) for pair in held for a in pair]
-        if not args:
-            return 0
-        return int(self._extend(keys=[self.keys.active, self.keys.runs],
-                                args=["", self.lease_seconds, *args]))
-
     # -- processing (Bull's queue.process) -----------------------------------------------------
     def process(self, name: str, handler: Callable[[ActiveJob], Any], concurrency: int = 1,
-                **worker_options: Any) -> QueueWorker:
-        """Register `handler` for jobs called `name` ('*' = any) and start `concurrency` more threads."""
-        from .jobworker import QueueWorker
+                **worker_options: Any) -> Worker:
+        """Register `handler` for jobs called `name` ('*' = any) and start `concurrency` more threads of
+        this queue's one labqueue.Worker (poll_seconds 0.5 unless given)."""
+        from .worker import Worker
 
         self.handlers[name] = handler
-        if self.worker is None:
-            self.worker = worker = QueueWorker(self, self.handlers, **worker_options)
+        if self.worker is not None:
+            self.worker.add_threads(concurrency)
+            return self.worker
+        self.worker = worker = Worker(self, {}, concurrency=concurrency, **{"poll_seconds": 0.5, **worker_options})
+        worker.handlers = self.handlers  # one table: a later process() adds to it
 
-            def stop() -> None:  # stop this worker (not a later one) and forget it
-                worker.stop(timeout=10)
-                if self.worker is worker:
-                    self.worker = None
+        def stop() -> None:  # stop this worker (not a later one) and forget it
+            worker.stop(timeout=10)
+            if self.worker is worker:
+                self.worker = None
 
-            worker.add_threads(concurrency)
-            _running.started(self, stop)
-            return worker
-        self.worker.add_threads(concurrency)
-        return self.worker
+        worker.start()
+        _running.started(self, stop)
+        return worker
 
     def close(self, timeout: float | None = 10.0) -> None:
         """Stop this queue's worker threads (jobs in hand are finished) and join them."""

@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 
 from . import _running
 from .base import text
-from .jobqueue import BUCKETS
+from .jobdelivery import BUCKETS
 from .jobspec import JobQueueKeys
 
 COUNTERS = ("total_enqueued", "total_dequeued", "total_succeeded", "total_failed")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -34,6 +35,7 @@ from .connection import is_fake
 from .errors import DuplicateJob
 from .job import Job, require_job
 from .retry import Backoff
+from .threads import redis_wait
 
 TOKEN = re.compile(r"^[0-9]+:.", re.S)  # a delivery token: '<n>:<job id>'
 
@@ -257,6 +259,35 @@ class ReliableQueue(BaseQueue):
             keys=[k.waiting, k.processing, k.inflight, k.attempts, k.leases, k.orphans, k.dlq, k.dlq_meta],
             args=[self._now(), self.orphan_grace, self.max_attempts])
         return {"requeued": int(requeued), "dead": int(dead), "orphans": int(orphans)}, self._local(next_in, sent_at)
+
+    # -- what labqueue.Worker drives ---------------------------------------------------------
+    def take(self, count: int, ack: Sequence[Job], wait: float, stop: threading.Event,
+             burst: bool = False) -> list[Job] | None:
+        """Ack `ack`, claim up to `count` (claim.lua); none: wait up to `wait` s in BLMOVE, or until the next
+        retry is due (dequeue). None when `burst` and nothing is waiting or due."""
+        jobs, next_due = self.claim(count, ack=ack)
+        if jobs or (burst and next_due is None):
+            return jobs or None
+        until = redis_wait(next_due, wait, stop)
+        job = None if until is None else self.dequeue(timeout=until)  # None: a retry is due, claim again
+        return [job] if job is not None else []
+
+    def complete(self, job: Job, result: Any, seconds: float) -> None:
+        """Nothing now: a finished job is acked with the worker's next take (a batch, claim.lua)."""
+
+    def fail(self, job: Job, reason: str, *, retry: bool = True, seconds: float = 0.0) -> Outcome:
+        """A failed attempt: nack (retry after the backoff, or the DLQ when attempts are spent)."""
+        return self.nack(job, reason, retry=retry)
+
+    def no_handler(self, job: Job, known: str) -> tuple[Outcome, str]:
+        """No handler for the job's type: to the dead-letter queue at once (retrying cannot help)."""
+        reason = f"unknown job type {job.type!r}: no handler registered (known: {known})"
+        return self.nack(job, reason, retry=False), reason
+
+    def recover(self) -> tuple[int, float | None]:
+        """Re-queue expired leases and orphans (recover.lua): how many, and the next lease deadline."""
+        found, deadline = self.recover_and_next()
+        return found["requeued"] + found["orphans"], deadline
 
     # -- inspecting ----------------------------------------------------------------------------
     def size(self) -> int:

@@ -7,6 +7,8 @@ pattern 2 exists.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from typing import Any
 
 from redis.client import NEVER_DECODE
@@ -16,7 +18,35 @@ from .job import Job, require_job
 from .scripts import Outcome
 
 
-class SimpleQueue(BaseQueue):
+class OneAtATime:
+    """What labqueue.Worker drives, over a queue's own dequeue / ack / nack: one job per take, no lease
+    (no heartbeat). SimpleQueue and its kin use it, and so does the lab's harness for a student's queue."""
+
+    lease_seconds: float | None = None
+
+    def take(self, count: int, ack: Sequence[Any], wait: float, stop: threading.Event,
+             burst: bool = False) -> list[Any] | None:
+        """One job, waiting up to `wait` s (dequeue); none: [], or None when `burst`. Nothing to ack."""
+        job = self.dequeue(timeout=wait)  # type: ignore[attr-defined]
+        return [job] if job is not None else (None if burst else [])
+
+    def complete(self, job: Any, result: Any, seconds: float) -> Outcome:
+        """The job succeeded: ack it (a no-op where it left Redis when it was taken)."""
+        self.ack(job)  # type: ignore[attr-defined]
+        return Outcome.COMPLETED
+
+    def fail(self, job: Any, reason: str, *, retry: bool = True, seconds: float = 0.0) -> Outcome:
+        """A failed attempt: nack (a SimpleQueue dead-letters it with its reason)."""
+        nack = self.nack  # type: ignore[attr-defined]
+        return nack(job, reason) if retry else nack(job, reason, retry=False)  # type: ignore[no-any-return]
+
+    def no_handler(self, job: Any, known: str) -> tuple[Outcome, str]:
+        """No handler for the job's type: nack, no retry (the dead-letter queue)."""
+        reason = f"unknown job type {job.type!r}: no handler registered (known: {known})"
+        return self.nack(job, reason, retry=False), reason  # type: ignore[attr-defined]
+
+
+class SimpleQueue(OneAtATime, BaseQueue):
     """`SimpleQueue(redis_client, queue_name)`: the chapter's FIFO list, without its prints."""
 
     def dequeue(self, timeout: float = 0) -> Job | None:

@@ -1,4 +1,4 @@
-"""What the background loops share (Worker, QueueWorker, the delayed queue's Scheduler): a blocking
+"""What the background loops share (Worker, the delayed queue's Scheduler): a blocking
 wait sized to Redis's timer, a call with a timeout, stopping once when Redis refuses us, and
 waiting for Redis to come back (logged "lost connection ... retrying in X s", then "reconnected").
 
@@ -65,7 +65,7 @@ def call_with_timeout(fn: Callable[[Any], Any], arg: Any, timeout: float | None,
 
 
 class Threads:
-    """The state every worker shares: a name, a lock, counters, a stop flag, why it stopped itself, and
+    """The state every background loop shares: a name, a lock, counters, a stop flag, why it stopped itself, and
     the way back after Redis went away (`_reconnect`). A subclass sets `queue` (its client and keys)."""
 
     queue: Any

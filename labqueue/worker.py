@@ -1,10 +1,12 @@
-"""Threaded workers: handlers chosen by job type, graceful stop, burst mode, per-job timeout.
+"""Threaded workers for every queue kind: handlers chosen by job type, graceful stop, burst mode, per-job timeout.
 
-On a ReliableQueue each thread runs the hot path of one round trip per batch (claim.lua acks what
-it finished and claims the next jobs) and blocks in BLMOVE only when the queue is empty, so an idle
-worker sleeps in Redis instead of spinning. A heartbeat thread extends the leases of the jobs in
-hand and re-queues the jobs of dead workers (recover.lua). On other queues a thread loops on
-`dequeue(timeout)`, `ack`, `nack`.
+A Worker drives one small interface every queue kind gives it (SimpleQueue and its kin,
+ReliableQueue, JobQueue through labqueue.jobdelivery): `take(count, ack, wait, stop, burst)` acks
+the finished jobs it is handed and claims up to `count` more in one round trip (claim.lua,
+jq_claim.lua; one BRPOP on a simple queue), blocking in Redis (BLMOVE, BRPOP) when there is none,
+so an idle worker sleeps in Redis instead of spinning; `complete` (None: acked with the next take),
+`fail`, `no_handler`, `release`, and on queues with leases (`lease_seconds`) `extend_lease` and
+`recover`, which a heartbeat thread calls to keep the jobs in hand and take back dead workers'.
 
 When Redis goes away (ConnectionError, TimeoutError; on a cluster also a failover under way:
 CLUSTERDOWN, TRYAGAIN, a slot not covered) a thread or the heartbeat logs "lost
@@ -35,12 +37,13 @@ from .checks import integer, number
 from .connection import refused
 from .job import Job
 from .quarantine import is_wrong_type, quarantine_wrong_types
-from .reliable import ReliableQueue
 from .scripts import Outcome
-from .threads import LOST_REDIS, Threads, call_with_timeout, redis_wait
+from .threads import LOST_REDIS, Threads, call_with_timeout
 
 log = logging.getLogger("labqueue.worker")
 Handler = Callable[[Job], Any]
+KIND = {Outcome.COMPLETED: "succeeded", Outcome.RETRIED: "retried", Outcome.DEAD: "dead",
+        Outcome.NOT_OURS: "lease_lost"}  # how a delivery ended -> the event (and stats counter)
 
 @dataclass(frozen=True)
 class WorkerEvent:
@@ -56,11 +59,6 @@ class WorkerEvent:
 
 class Killed(Exception):
     """Raised by a `checkpoint` hook: the thread dies mid-job, as a killed process would."""
-
-
-def _held_key(job: Any) -> str:
-    """A job in hand is known by its delivery token (reliable queue), else by its id (other queues)."""
-    return getattr(job, "token", "") or job.id
 
 
 class Worker(Threads):
@@ -85,30 +83,37 @@ class Worker(Threads):
         self.on_event = on_event
         self.recover = recover
         self.job_timeout = None if job_timeout is None else float(job_timeout)
-        self._held: dict[int, dict[str, Job]] = {}  # thread -> token -> jobs claimed, not yet acked/nacked
+        self._held: dict[int, dict[int, Job]] = {}  # thread -> id(job) -> jobs claimed, not yet acked/nacked
         self._pending: dict[int, list[Job]] = {}  # thread -> jobs of its batch not run yet (survive a reconnect)
         self._running = 0  # worker threads not yet ended
         self._wake = threading.Event()  # wakes the heartbeat: stop(), or the last thread ended
         self._unacked: dict[int, list[Job]] = {}  # thread -> jobs done but not acked yet
         self._threads: list[threading.Thread] = []
         self._heartbeat: threading.Thread | None = None
-        self._reliable = isinstance(queue, ReliableQueue)
 
     # -- control -------------------------------------------------------------------------------
     def start(self) -> Worker:
-        """Start the worker threads (and the heartbeat on a reliable queue)."""
+        """Start the worker threads (and the heartbeat on a queue with leases)."""
         self._stopping.clear()
         self._wake.clear()
-        self._running = self.concurrency
-        for i in range(self.concurrency):
-            t = threading.Thread(target=self._run, args=(i,), name=f"{self.name}-{i}", daemon=True)
-            self._threads.append(t)
-            t.start()
-        if self._reliable:
+        self.add_threads(self.concurrency, counted=False)
+        if getattr(self.queue, "lease_seconds", None):
             self._heartbeat = threading.Thread(target=self._beat, name=f"{self.name}-heartbeat", daemon=True)
             self._heartbeat.start()
         _running.started(self, lambda: self.stop(timeout=10))
         return self
+
+    def add_threads(self, n: int, counted: bool = True) -> None:
+        """Start `n` more worker threads (JobQueue.process() called again)."""
+        integer("concurrency", n, low=1)
+        with self._lock:
+            self._running += n
+            self.concurrency += n if counted else 0
+        for _ in range(n):
+            i = len(self._threads)
+            t = threading.Thread(target=self._run, args=(i,), name=f"{self.name}-{i}", daemon=True)
+            self._threads.append(t)
+            t.start()
 
     def stop(self, wait: bool = True, timeout: float | None = None) -> list[str]:
         """Stop taking jobs; finish (and ack) the ones in hand; with `wait`, join the threads.
@@ -148,8 +153,7 @@ class Worker(Threads):
 
     def held(self) -> list[str]:
         """Ids of the jobs in hand right now (claimed, not yet acked or nacked)."""
-        with self._lock:
-            return [job.id for jobs in self._held.values() for job in jobs.values()]
+        return [job.id for job in self._held_jobs()]
 
     def _held_jobs(self) -> list[Job]:
         with self._lock:
@@ -157,13 +161,13 @@ class Worker(Threads):
 
     def _hold(self, thread: int, jobs: list[Job]) -> None:
         with self._lock:
-            self._held.setdefault(thread, {}).update((_held_key(job), job) for job in jobs)
+            self._held.setdefault(thread, {}).update((id(job), job) for job in jobs)
 
     def _unhold(self, thread: int, jobs: list[Job]) -> None:
         with self._lock:
             held = self._held.get(thread, {})
             for job in jobs:
-                held.pop(_held_key(job), None)
+                held.pop(id(job), None)
 
     # -- inside the threads --------------------------------------------------------------------
     def _emit(self, kind: str, job: Job, thread: int, error: str | None = None) -> None:
@@ -179,35 +183,37 @@ class Worker(Threads):
         """
 
     def _handle(self, job: Job, thread: int) -> bool:
-        """Run one job; True when it succeeded and must be acked. Killed (from the hook) ends the thread."""
+        """Run one job; True when it succeeded and its ack goes with the next take. Killed (from the hook)
+        ends the thread. A job's own `timeout` (JobQueue's option) wins over the worker's job_timeout."""
         try:
             self._emit("started", job, thread)
             self.checkpoint("before", job)
-            handler = self.handlers.get(job.type)
+            handler = self.handlers.get(job.type) or self.handlers.get("*")
             if handler is None:
-                known = ", ".join(sorted(self.handlers)) or "none"
-                reason = f"unknown job type {job.type!r}: no handler registered (known: {known})"
-                self.queue.nack(job, reason, retry=False)
-                self._emit("dead", job, thread, reason)
+                code, reason = self.queue.no_handler(job, ", ".join(sorted(self.handlers)) or "none")
+                self._emit(KIND.get(code, "retried"), job, thread, reason)
                 return False
-            finished, _, exc = call_with_timeout(handler, job, self.job_timeout, f"{self.name}-{thread}-job")
+            own = getattr(job, "timeout", None)
+            timeout = own or self.job_timeout
+            start = time.monotonic()
+            finished, result, exc = call_with_timeout(handler, job, timeout, f"{self.name}-{thread}-job")
+            seconds = time.monotonic() - start
             if not finished:  # abandoned: it runs on in its helper thread, its slot and lease are freed
-                reason = (f"TimeoutError: job timed out: its handler was still running after job_timeout="
-                          f"{self.job_timeout:g} s (abandoned; Python cannot stop a thread)")
                 with self._lock:
                     self.stats["timed_out"] += 1
-                exc = TimeoutError(reason)
+                exc = TimeoutError(f"job exceeded its timeout of {timeout:g} s" if own else
+                                   f"job timed out: its handler was still running after job_timeout={timeout:g} s "
+                                   "(abandoned; Python cannot stop a thread)")
             if exc is not None and not isinstance(exc, Exception):
                 raise exc  # KeyboardInterrupt, SystemExit: not the job's failure
             if exc is not None:  # a handler failure is the job's, never the worker's
-                reason = str(exc) if isinstance(exc, TimeoutError) and not finished else f"{type(exc).__name__}: {exc}"
-                code = self.queue.nack(job, reason)
-                kind = {Outcome.DEAD: "dead", Outcome.NOT_OURS: "lease_lost"}.get(code, "retried")
-                self._emit(kind, job, thread, reason)
+                reason = f"{type(exc).__name__}: {exc}"
+                self._emit(KIND.get(self.queue.fail(job, reason, seconds=seconds), "retried"), job, thread, reason)
                 return False
             self.checkpoint("after", job)
-            self._emit("succeeded", job, thread)
-            return True
+            code = self.queue.complete(job, result, seconds)  # None: acked with the next take (a batch)
+            self._emit("succeeded" if code is None else KIND.get(code, "retried"), job, thread)
+            return code is None
         except Killed:
             raise
         except BaseException:
@@ -229,10 +235,7 @@ class Worker(Threads):
     def _run_until_done(self, thread: int) -> None:
         while True:
             try:
-                if self._reliable:
-                    self._run_reliable(thread)
-                else:
-                    self._run_simple(thread)
+                self._work(thread)
                 return
             except Killed:
                 self._unacked.pop(thread, None)  # a dead process's acks die with it
@@ -306,21 +309,9 @@ class Worker(Threads):
                       self.name, where, exc, self.queue.name, self.poll_seconds)
             self._stopping.wait(self.poll_seconds)
 
-    def _run_simple(self, thread: int) -> None:
-        while not self._stopping.is_set():
-            job = self.queue.dequeue(timeout=self.poll_seconds)
-            if job is None:
-                if self.burst:
-                    return
-                continue
-            self._hold(thread, [job])
-            if self._handle(job, thread):
-                self.queue.ack(job)
-            self._unhold(thread, [job])
-
-    def _run_reliable(self, thread: int) -> None:
-        queue: ReliableQueue = self.queue
-        done = self._unacked.setdefault(thread, [])  # survives a reconnect: sent with the next claim
+    def _work(self, thread: int) -> None:
+        queue = self.queue
+        done = self._unacked.setdefault(thread, [])  # survives a reconnect: sent with the next take
         pending = self._pending.setdefault(thread, [])  # the batch's jobs not run yet: also survive it
         for job in list(pending):  # back after an outage: a job whose lease was taken back meanwhile
             if not queue.extend_lease([job]):  # is another worker's now: run it again? never
@@ -329,44 +320,35 @@ class Worker(Threads):
                 self._emit("lease_lost", job, thread)
         while not self._stopping.is_set():
             if not pending:
-                jobs, next_due = queue.claim(self.prefetch, ack=done)
-                self._unhold(thread, done)
+                self._unhold(thread, done)  # finished: acked by this take (kept in `done` until it is)
+                jobs = queue.take(self.prefetch, done, self.poll_seconds, self._stopping, self.burst)
                 done.clear()
-                if not jobs:
-                    if self.burst and next_due is None:
-                        return
-                    wait = redis_wait(next_due, self.poll_seconds, self._stopping)
-                    if wait is None:
-                        continue  # a retry is due within Redis's timer resolution: claim again
-                    job = queue.dequeue(timeout=wait)
-                    if job is None:
-                        continue
-                    jobs = [job]
+                if jobs is None:  # burst: nothing waiting, nothing due
+                    return
                 self._hold(thread, jobs)
                 pending.extend(jobs)
-            while pending:
-                if self._stopping.is_set():
-                    while pending:
-                        queue.release(pending[0])
-                        self._unhold(thread, [pending.pop(0)])
-                    break
-                job = pending.pop(0)  # a Redis error below leaves the rest pending: run after reconnecting
+            while pending:  # a Redis error below leaves the rest pending: run after reconnecting
+                job = pending.pop(0)
                 if self._handle(job, thread):  # raises Killed: nothing below runs, nothing acked
                     done.append(job)
                 else:
-                    self._unhold(thread, [job])  # nacked: no longer ours
+                    self._unhold(thread, [job])  # nacked or finished: no longer ours
+                if self._stopping.is_set():  # the job in hand is done: hand the rest back unrun, last
+                    while pending:  # first, so that they stand in line in their order again
+                        queue.release(pending[-1])
+                        self._unhold(thread, [pending.pop()])
         if done:
             queue.ack(*done)
             self._unhold(thread, done)
             done.clear()
 
     def _beat(self) -> None:
-        """Extend the leases of jobs in hand every lease/3 s; re-queue dead workers' jobs.
+        """Extend the leases of jobs in hand every lease/3 s; take back dead workers' jobs (recover()).
 
         Recovery also runs when the earliest lease in Redis expires, so a dead worker's job comes
         back at its deadline rather than up to lease/3 later.
         """
-        queue: ReliableQueue = self.queue
+        queue = self.queue
         period = queue.lease_seconds / 3
         while self._running > 0 and self.fatal is None:
             held = self._held_jobs()
@@ -375,9 +357,9 @@ class Worker(Threads):
                 if held:
                     queue.extend_lease(held)
                 if self.recover:
-                    found, deadline = queue.recover_and_next()
+                    found, deadline = queue.recover()
                     with self._lock:
-                        self.stats["recovered"] += found["requeued"] + found["orphans"]
+                        self.stats["recovered"] += found
                     if deadline is not None:
                         wait = min(period, max(deadline - time.time() + 0.002, 0.005))
             except LOST_REDIS as exc:

@@ -350,7 +350,7 @@ def test_a_jobqueue_worker_waits_for_redis_to_come_back_and_goes_on(caplog: Any)
         client.set_retry(redis.retry.Retry(redis.backoff.NoBackoff(), 0))
         q = JobQueue(client, "outage", lease_seconds=2)
         done: list[str] = []
-        with caplog.at_level(logging.WARNING, logger="labqueue.jobworker"):
+        with caplog.at_level(logging.WARNING, logger="labqueue.worker"):
             worker = q.process("j", lambda job: done.append(job.id), poll_seconds=0.05)
             try:
                 srv.kill()  # Redis goes away under the idle worker

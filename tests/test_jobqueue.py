@@ -14,7 +14,7 @@ from labqueue.bench.roundtrips import count_round_trips
 from labqueue.errors import ConfigError, InvalidJob
 from labqueue.jobqueue import JobQueue
 from labqueue.scripts import Outcome
-from labqueue.jobworker import ActiveJob
+from labqueue.jobdelivery import ActiveJob
 
 
 def wait_for(check: Any, timeout: float = 10.0, step: float = 0.02) -> Any:
@@ -928,3 +928,54 @@ def test_a_job_id_with_a_lone_surrogate_or_a_non_string_lookup_is_a_clear_error(
         q.get_job(None)  # type: ignore[arg-type]
     job_id = q.add("email", {"to": "a"})
     assert q.get_job(int(job_id)).id == job_id
+
+
+# -- one Worker for every queue kind (issue 14): JobQueue.process() runs labqueue.Worker -------------
+def test_process_returns_the_one_worker_with_prefetch(r: Any) -> None:
+    """process() starts a labqueue.Worker; with prefetch it claims a batch in one jq_claim and runs all of it."""
+    from labqueue.worker import Worker
+
+    q = make(r)
+    q.add_bulk([("j", {"i": i}) for i in range(20)])
+    seen: list[int] = []
+    worker = q.process("j", lambda job: seen.append(job.data["i"]), prefetch=5, poll_seconds=0.05)
+    assert isinstance(worker, Worker) and worker is q.worker
+    wait_for(lambda: q.get_job_counts()["completed"] == 20)
+    q.close()
+    assert sorted(seen) == list(range(20)) and worker.stats["succeeded"] == 20
+
+
+def test_graceful_stop_releases_the_prefetched_rest_uncounted(r: Any) -> None:
+    """stop() finishes the JobQueue job in hand; the batch's rest goes back to waiting (jq_release.lua), no
+    attempt counted, no limiter slot kept."""
+    q = make(r, limiter={"max": 100, "duration": 60})
+    ids = q.add_bulk([("slow", {"i": i}) for i in range(5)])
+    started = threading.Event()
+
+    def slow(job: ActiveJob) -> str:
+        started.set()
+        time.sleep(0.3)
+        return "done"
+
+    q.process("slow", slow, prefetch=5, poll_seconds=0.05)
+    assert started.wait(5)
+    q.close()
+    counts = q.get_job_counts()
+    assert counts["completed"] == 1 and counts["waiting"] == 4 and counts["active"] == 0
+    assert r.zcard(q.keys.limiter) == 1
+    rest = [q.get_job(i) for i in ids[1:]]
+    assert all(job.state == "waiting" and job.attempts_made == 0 for job in rest)  # type: ignore[union-attr]
+    assert claim_ids(q, 1) == [ids[1]]  # first in line again
+
+
+def test_release_of_a_delivery_not_ours_changes_nothing(r: Any) -> None:
+    """jq_release.lua: a stale token, or a job not active, is NOT_OURS and nothing is written."""
+    q = make(r)
+    job_id = q.add("j", {})
+    (jid, raw, token, made), = q.claim(1)[0]
+    job = q._start(jid, raw, token, made, processed_on=0.0)
+    assert job is not None
+    stale = q._start(jid, raw, token + 1, made, processed_on=0.0)
+    assert q.release(stale) == Outcome.NOT_OURS and q.get_job(job_id).state == "active"  # type: ignore[arg-type,union-attr]
+    assert q.release(job) == Outcome.RELEASED and q.get_job(job_id).state == "waiting"  # type: ignore[union-attr]
+    assert q.release(job) == Outcome.NOT_OURS and r.llen(q.keys.wait) == 1

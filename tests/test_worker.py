@@ -190,13 +190,12 @@ def test_a_poll_longer_than_a_thread_wait_takes_is_refused(r):
     it up front, naming it; threading.TIMEOUT_MAX itself is accepted."""
 
     from labqueue import ConfigError, JobQueue, ReliableQueue
-    from labqueue.jobworker import QueueWorker
 
     q = ReliableQueue(r, "long-poll")
     with pytest.raises(ConfigError, match="poll_seconds must be"):
         Worker(q, {"x": lambda job: None}, poll_seconds=1e10)
     with pytest.raises(ConfigError, match="poll_seconds must be"):
-        QueueWorker(JobQueue(r, "long-poll-jq"), {}, poll_seconds=1e10)
+        JobQueue(r, "long-poll-jq").process("x", lambda job: None, poll_seconds=1e10)
     for kwargs in ({"interval": 1e10}, {"max_sleep": 1e10}):
         with pytest.raises(ConfigError, match="must be a finite number"):
             DelayedQueue(r, "long-poll-d").start_scheduler(**kwargs)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from ...simple import OneAtATime
 from ...worker import Worker
 from ..crashing import CrashingWorker
 from .. import experiments
@@ -29,7 +30,7 @@ class Delivery:
     entry: Any
 
 
-class StudentQueue:
+class StudentQueue(OneAtATime):
     """A student's queue (`dequeue(timeout)`, optional `ack(entry)`) as the lab's Worker sees queues."""
 
     def __init__(self, student: Any, r: Any, waiting: str, processing: str | None = None) -> None:

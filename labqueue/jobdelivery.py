@@ -1,0 +1,182 @@
+"""What a worker does to a `JobQueue`: claim, finish, progress, heartbeat, release (jq_*.lua).
+
+`Deliveries` is the JobQueue's side of the interface `labqueue.Worker` drives on every queue kind
+(take / complete / fail / no_handler / release / extend_lease / recover); a handler receives an
+`ActiveJob`, as Bull's `job`. Redis structures: the `active` sorted set (job id -> lease deadline)
+and the `runs` hash (job id -> delivery token), with the rest of `labqueue.jobspec`'s model.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from .base import text
+from .checks import integer, number
+from .errors import ConfigError
+from .jobspec import JobRecord
+from .retry import Backoff
+from .scripts import Outcome
+from .threads import redis_wait
+
+log = logging.getLogger("labqueue.worker")
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf"))
+
+
+class JobCancelled(Exception):
+    """Raised by `job.progress()` once the job timed out or was taken back from this worker."""
+
+
+class ActiveJob:
+    """A job in a handler's hands, as Bull's `job`: `job.data`, `job.attempts_made`, `job.progress(n)`."""
+
+    def __init__(self, queue: Any, record: JobRecord, token: int, processed_on: float = 0.0) -> None:
+        self.queue = queue
+        self.record = record
+        self.id, self.name, self.data, self.opts = record.id, record.name, record.data, record.opts
+        self.type = record.name  # what labqueue.Worker picks the handler by
+        self.timeout: float | None = self.opts.get("timeout")  # the job's own, over the worker's job_timeout
+        self.attempts_made = record.attempts_made  # failed attempts before this one
+        self.timestamp = record.timestamp
+        self.token = token  # this delivery's number: finish and progress must show it
+        self.processed_on = processed_on  # when it was delivered (the server's clock, as the limiter's)
+        self.cancelled = threading.Event()
+        self.last_progress: float = 0
+
+    def progress(self, value: float) -> None:
+        """Report progress 0-100 (jq_progress.lua); JobCancelled if the job is no longer ours."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+            raise ValueError(f"progress must be a number from 0 to 100, got {value!r}")
+        if self.cancelled.is_set() or not self.queue.set_progress(self.id, self.token, value):
+            self.cancelled.set()
+            raise JobCancelled(f"job {self.id} is no longer held by this worker (timed out or stalled)")
+        self.last_progress = value
+
+    def __repr__(self) -> str:
+        return f"ActiveJob(id={self.id!r}, name={self.name!r}, attempts_made={self.attempts_made})"
+
+
+class Deliveries:
+    """The worker's transitions of a JobQueue (mixed into it): one script each."""
+
+    lease_seconds: float
+    rate_max: int
+    rate_window: float
+    keys: Any
+    redis: Any
+    _extend: Any
+
+    # -- the scripts ---------------------------------------------------------------------------
+    def claim(self, count: int) -> tuple[list[tuple[str, str, int, int]], float | None, float, float]:
+        """Fetch up to `count` jobs: (id, json, token, failures) each, next due, limited for, server now.
+
+        One round trip (jq_claim.lua); promotes due delayed jobs first.
+        """
+        sent_at = time.time()
+        reply = self._run("claim", self.lease_seconds, count, self.rate_max, self.rate_window)
+        jobs = [(text(reply[i]), text(reply[i + 1]), int(reply[i + 2]), int(reply[i + 3]))
+                for i in range(4, len(reply), 4)]
+        due, server_now = text(reply[1]), float(text(reply[3]))
+        # the next due time on this process's clock: the server says how far off it is
+        # (counted from when the request left: early by the network delay at worst, never late)
+        return jobs, (sent_at + float(due) - server_now if due else None), float(text(reply[2])), server_now
+
+    def finish(self, job_id: str, token: int, outcome: str, payload: str, *, retry_in: float = 0.0,
+               duration: float = 0.0, name: str = "") -> Outcome:
+        """End a delivery: COMPLETED, RETRIED (due `retry_in` s from now, server clock), DEAD (failed for
+        good), or NOT_OURS if it stalled away (jq_finish.lua)."""
+        integer("token", token)
+        number("retry_in", retry_in)
+        number("duration", duration)
+        if outcome not in ("completed", "failed"):
+            raise ConfigError(f"outcome must be 'completed' or 'failed', got {outcome!r}")
+        bucket = bisect.bisect_left(BUCKETS, duration)
+        return Outcome(int(self._run("finish", job_id, token, outcome, payload, repr(float(retry_in)), duration,
+                                     bucket, name)))
+
+    def set_progress(self, job_id: str, token: int, value: float) -> bool:
+        """Record a job's progress and emit the event; False if the job is no longer ours (jq_progress.lua)."""
+        return int(self._run("progress", job_id, token, value)) == 1
+
+    def extend_leases(self, held: Iterable[tuple[str, int]]) -> int:
+        """Heartbeat: push forward the leases of (job id, token) deliveries still ours (extend.lua)."""
+        args = [str(a) for pair in held for a in pair]
+        if not args:
+            return 0
+        return int(self._extend(keys=[self.keys.active, self.keys.runs],
+                                args=["", self.lease_seconds, *args]))
+
+    # -- what labqueue.Worker drives -----------------------------------------------------------
+    def take(self, count: int, ack: list[Any], wait: float, stop: threading.Event,
+             burst: bool = False) -> list[ActiveJob] | None:
+        """Claim up to `count` jobs (jq_claim.lua); none: block on `marker` (BRPOP) up to `wait` s, or
+        until the next delayed job / the limiter's free slot. None when `burst` and nothing is left.
+
+        Nothing to ack (`ack` stays empty): a JobQueue finishes each job as it ends (jq_finish.lua).
+        """
+        claimed, next_due, limited_for, now = self.claim(count)
+        jobs = [job for job in (self._start(*c, processed_on=now) for c in claimed) if job is not None]
+        if claimed:
+            return jobs
+        if burst and next_due is None and not limited_for:
+            return None
+        if limited_for > 0:
+            stop.wait(min(limited_for, wait))
+            return []
+        until = redis_wait(next_due, wait, stop)
+        if until is not None:  # None: a job is due within Redis's timer resolution, claim again
+            self.redis.brpop(self.keys.marker, timeout=until)
+        return []
+
+    def _start(self, job_id: str, raw: str, token: int, made: int, processed_on: float) -> ActiveJob | None:
+        record = JobRecord.parse(job_id, raw, state="active", attempts_made=made)
+        job = ActiveJob(self, record, token, processed_on)
+        if "repeat" in job.opts:
+            try:
+                self.add_next_occurrence(record, processed_on)  # type: ignore[attr-defined]  # before it runs: a crash cannot end the schedule
+            except (ValueError, TypeError, KeyError) as exc:  # a schedule that cannot go on (never fires)
+                reason = f"repeat schedule cannot continue: {exc}"
+                log.error("job %s: %s", job_id, reason)
+                self.finish(job_id, token, "failed", reason, name=job.name)
+                return None
+        return job
+
+    def complete(self, job: ActiveJob, result: Any, seconds: float) -> Outcome:
+        """Store the return value (JSON) and the duration: COMPLETED; a value that is not JSON fails it."""
+        try:
+            payload = json.dumps(result, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            return self.fail(job, f"return value is not JSON-serialisable: {exc}", seconds=seconds)
+        return self.finish(job.id, job.token, "completed", payload, duration=seconds, name=job.name)
+
+    def fail(self, job: ActiveJob, reason: str, *, retry: bool = True, seconds: float = 0.0) -> Outcome:
+        """A failed attempt: retried after the job's backoff while attempts remain, else failed (jq_finish.lua).
+
+        The job is cancelled: `job.progress()` raises from now on (a timed-out handler runs on).
+        """
+        job.cancelled.set()
+        retry_in = Backoff.from_spec(job.opts["backoff"]).delay(job.attempts_made + 1) if "backoff" in job.opts else 0.0
+        return self.finish(job.id, job.token, "failed", reason, retry_in=retry_in, duration=seconds, name=job.name)
+
+    def no_handler(self, job: ActiveJob, known: str) -> tuple[Outcome, str]:
+        """No handler for the job's name: a failed attempt, as in Bull."""
+        reason = f"no handler for job name {job.name!r} (registered: {known})"
+        return self.fail(job, reason), reason
+
+    def release(self, job: ActiveJob) -> Outcome:
+        """Hand a claimed job back unrun, first in line, not counted as a failure (jq_release.lua)."""
+        return Outcome(int(self._run("release", job.id, job.token)))
+
+    def extend_lease(self, jobs: Iterable[ActiveJob]) -> int:
+        """Heartbeat: push forward the leases of the jobs still ours (extend.lua)."""
+        return self.extend_leases((job.id, job.token) for job in jobs)
+
+    def recover(self) -> tuple[int, float | None]:
+        """Take back stalled jobs (jq_stalled.lua): how many, and the earliest lease deadline still running."""
+        found, deadline = self.check_stalled_and_next()  # type: ignore[attr-defined]
+        return found["requeued"] + found["failed"], deadline

@@ -96,8 +96,8 @@ def durable_write(client: Any, key: str, write: Callable[[Any], None], *, replic
     node) sends it to that node after ASKING, as redis-py's RedisCluster does for its own calls,
     then WAITs there too; TRYAGAIN (Redis refuses a multi-key script whose keys the migration has
     split, or would create on the importing node, until the migration ends) waits a little and asks
-    again. Up to `attempts` rounds, ASKs not counted; then the last refusal is raised (TryAgainError,
-    MovedError: transient, in LOST_NODE), the commands it refused not having been written.
+    again. Up to `attempts` rounds, ASKs not counted; then the last refusal is raised (TryAgainError:
+    transient, in LOST_NODE; MovedError: not in LOST_NODE), the commands it refused not having been written.
 
     WAIT blocks on the server for up to `timeout_ms`: the connection's socket timeout is lengthened
     by that much for the call, so a replica that does not confirm in time is a NotReplicated (with

@@ -330,6 +330,12 @@ class Migration:
         self._assign(self.source)
         for side in (self.src, self.dst):
             side.execute_command("CLUSTER", "SETSLOT", self.slot, "STABLE")
+        # Handing the slot back by SETSLOT NODE does not raise the source's config epoch, while the target's
+        # went up when it took the slot (finish()): gossip would keep the target's claim alive in the
+        # replicas' maps, and a later failover (test_cluster_failover.py, same cluster) would not converge.
+        # BUMPEPOCH makes the source's claim the newest, so every node agrees again.
+        self.src.execute_command("CLUSTER", "BUMPEPOCH")
+        for side in (self.src, self.dst):
             side.close()
         self.cluster.wait_ok()
 

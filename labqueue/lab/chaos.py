@@ -6,7 +6,10 @@ redis-server started for the notebook, else fakeredis' TcpFakeServer (slower, ab
 module (`--handlers labqueue.lab.chaos`), kills one at random every fraction of a second (from a
 button, and automatically) and replaces it, shows waiting / processing / leases / DLQ live, and
 counts every execution in the hash `lq:{queue}:chaos:executions` (HINCRBY by the handler) to
-tally processed, lost and duplicated jobs. Widgets are imported lazily: the worker processes
+tally processed, lost and duplicated jobs. The handler also counts, per worker process, the jobs it
+holds (`lq:{queue}:chaos:busy`, pid -> jobs in hand), so that `kill_one` hits a process that holds
+jobs: without it, a kill that lands while a fresh worker is still importing loses nothing, and the
+simple queue's loss shows only by luck (it did not, once, in a loaded CI run). Widgets are imported lazily: the worker processes
 import this module for its handlers and need none of them.
 """
 
@@ -33,6 +36,7 @@ from ..server import RedisServer, free_port, redis_server_binary
 from .i18n import _
 
 LEDGER_ENV = "LABQUEUE_CHAOS_LEDGER"
+BUSY_ENV = "LABQUEUE_CHAOS_BUSY"
 _ledger: Any = None
 _SPAWNED: list[subprocess.Popen[bytes]] = []  # killed at exit, even when a cell failed half-way
 _SERVERS: list[Any] = []
@@ -53,13 +57,27 @@ def ledger_key(queue: str) -> str:
     return Keys(queue).key("chaos:executions")
 
 
+def busy_key(queue: str) -> str:
+    """The hash counting the jobs each worker process holds (pid -> jobs in hand)."""
+    return Keys(queue).key("chaos:busy")
+
+
 def work(job: Any) -> None:
-    """The chaos handler: sleep `data["ms"]` ms, then record the execution (HINCRBY job id)."""
+    """The chaos handler: mark the job in hand, sleep `data["ms"]` ms, record the execution (HINCRBY
+    job id) and unmark it in one pipeline."""
     global _ledger
-    time.sleep(float(job.data.get("ms", 0)) / 1000)
     if _ledger is None:
         _ledger = connect(os.environ["REDIS_URL"])  # a cluster node URL gives a cluster client
-    _ledger.hincrby(os.environ[LEDGER_ENV], job.id, 1)
+    ledger, pid = os.environ[LEDGER_ENV], os.getpid()
+    busy = os.environ.get(BUSY_ENV)
+    if busy:
+        _ledger.hincrby(busy, pid, 1)
+    time.sleep(float(job.data.get("ms", 0)) / 1000)
+    pipe = _ledger.pipeline(transaction=False)
+    pipe.hincrby(ledger, job.id, 1)
+    if busy:
+        pipe.hincrby(busy, pid, -1)
+    pipe.execute()
 
 
 HANDLERS = {"work": work}
@@ -156,6 +174,7 @@ class ChaosRun:
         self.rng = random.Random(seed)
         self.keys = Keys(queue)
         self.ledger = ledger_key(queue)
+        self.busy = busy_key(queue)
         self.redis = connect(url)
         self.procs: list[subprocess.Popen[bytes]] = []
         self.kills = 0
@@ -176,20 +195,31 @@ class ChaosRun:
                 "--lease", str(self.lease), "--max-attempts", "50", "--poll", "0.2"]
 
     def _spawn(self) -> None:
-        env = {**os.environ, "REDIS_URL": self.url, LEDGER_ENV: self.ledger}
+        env = {**os.environ, "REDIS_URL": self.url, LEDGER_ENV: self.ledger, BUSY_ENV: self.busy}
         with open(self.logs / f"worker-{len(list(self.logs.iterdir()))}.log", "wb") as log:
             # own session: a kernel interrupt (SIGINT to its process group) does not reach the workers
             self.procs.append(subprocess.Popen(self.command(), env=env, stdout=log, stderr=subprocess.STDOUT,
                                                start_new_session=True))
         _SPAWNED.append(self.procs[-1])
 
-    def kill_one(self) -> int | None:
-        """SIGKILL a random worker process and start a replacement; returns the pid killed."""
+    def holding(self) -> list[subprocess.Popen[bytes]]:
+        """The live worker processes that hold at least one job now (the busy hash)."""
+        counts = {int(k): int(v) for k, v in self.redis.hgetall(self.busy).items()}
+        return [p for p in self.procs if p.poll() is None and counts.get(p.pid, 0) > 0]
+
+    def kill_one(self, wait: float = 5.0) -> int | None:
+        """SIGKILL a worker process that holds jobs and start a replacement; returns the pid killed.
+
+        Waits up to `wait` seconds for a process to hold a job (fresh processes take a moment to
+        start), then picks at random among those that do, or among all live ones if none does."""
+        deadline = time.monotonic() + wait
+        while not self.holding() and time.monotonic() < deadline and not self._done.is_set():
+            time.sleep(0.005)
         with self._lock:
             alive = [p for p in self.procs if p.poll() is None]
             if not alive or self._done.is_set():
                 return None
-            victim = self.rng.choice(alive)
+            victim = self.rng.choice(self.holding() or alive)
             victim.kill()
             victim.wait()
             self.procs.remove(victim)
@@ -214,7 +244,7 @@ class ChaosRun:
         from ..reliable import ReliableQueue
         from ..simple import SimpleQueue
 
-        self.redis.delete(*self.keys.all(), self.ledger)
+        self.redis.delete(*self.keys.all(), self.ledger, self.busy)
         queue = (ReliableQueue if self.pattern == "reliable" else SimpleQueue)(self.redis, self.queue)
         self.ids = queue.enqueue_many([{"type": "work", "ms": self.work_ms} for _ in range(self.jobs)])
         self._started = time.monotonic()
@@ -230,7 +260,7 @@ class ChaosRun:
     def _killer(self) -> None:
         while not self._done.wait(self.rng.uniform(*self.kill_every)):
             if self.auto_kill and self.redis.llen(self.keys.waiting) > 0:
-                self.kill_one()
+                self.kill_one(wait=0.5)
 
     def snapshot(self) -> dict[str, int]:
         """Waiting, processing, leases, DLQ, executed jobs and kills (one pipeline)."""
@@ -274,7 +304,7 @@ class ChaosRun:
 
         kill = widgets.Button(description=_("kill -9 a worker"), icon="bolt", button_style="danger")
         auto = widgets.Checkbox(value=self.auto_kill, description=_("kill at random automatically"))
-        kill.on_click(lambda _button: self.kill_one())
+        kill.on_click(lambda _button: self.kill_one(wait=0.5))
         auto.observe(lambda change: setattr(self, "auto_kill", bool(change["new"])), names="value")
         self._widgets = {"progress": progress_bar(self.jobs, _("executed")),
                          "status": live(widgets.Label(_("starting"))), "counters": live(widgets.HTML(""))}
@@ -333,5 +363,5 @@ class ChaosRun:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        self.redis.delete(*self.keys.all(), self.ledger)
+        self.redis.delete(*self.keys.all(), self.ledger, self.busy)
         self.redis.close()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ast
+import re
 import string
+import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -48,6 +51,26 @@ def _catalogue(lang: str) -> dict[str, tuple[object, Path]]:
     return messages
 
 
+def empty_translations(paths) -> list[str]:
+    """Every entry of these PO files whose msgstr, or one of whose plural forms (msgstr[i]), is empty:
+    gettext would serve it as an empty label. Names the file, the entry and the empty form."""
+    empty = []
+    for path in paths:
+        with Path(path).open("rb") as handle:
+            for message in read_po(handle, locale="fr"):
+                if not message.id:                                  # the header
+                    continue
+                if isinstance(message.id, tuple):
+                    forms = message.string if isinstance(message.string, tuple) else (message.string,)
+                    holes = [f"msgstr[{i}]" for i, form in enumerate(forms) if not form] or \
+                        ([] if forms else ["msgstr[0]"])
+                else:
+                    holes = [] if message.string else ["msgstr"]
+                key = message.id[0] if isinstance(message.id, tuple) else message.id
+                empty += [f"{Path(path).name}: {key!r} has an empty {hole}" for hole in holes]
+    return empty
+
+
 def _fields(text: str) -> set[str]:
     return {name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name is not None}
 
@@ -58,6 +81,113 @@ def test_every_marked_sentence_has_a_french_translation() -> None:
                if mid not in catalogue or not catalogue[mid][0].string or catalogue[mid][0].fuzzy]
     assert not missing, (f"{len(missing)} sentence(s) of labqueue.lab have no French translation in "
                          f"labqueue/lab/locale/fr/LC_MESSAGES/*.po:\n  " + "\n  ".join(missing[:40]))
+
+
+def test_no_translation_and_no_plural_form_is_empty() -> None:
+    empty = empty_translations(i18n.catalogue_files("fr"))
+    assert not empty, "empty translations (the student would read an empty label):\n  " + "\n  ".join(empty)
+
+
+def test_the_emptiness_check_names_an_emptied_plural_form_and_msgstr(tmp_path) -> None:
+    """The check above can fail: a copy of panels.po with one plural form emptied, one msgstr emptied."""
+    source = LAB / "locale" / "fr" / "LC_MESSAGES" / "panels.po"
+    text = source.read_text(encoding="utf-8")
+    plural, single = 'msgstr[1] "{n} jobs en échec remis en attente"', 'msgstr "la file reprend"'
+    assert plural in text and single in text
+    broken = tmp_path / "panels.po"
+    broken.write_text(text.replace(plural, 'msgstr[1] ""').replace(single, 'msgstr ""'), encoding="utf-8")
+    assert empty_translations([source]) == []
+    assert empty_translations([broken]) == [
+        "panels.po: 'queue resumed' has an empty msgstr",
+        "panels.po: '{n} failed job moved back to waiting' has an empty msgstr[1]"]
+
+
+FRENCH_PO_HEADER = ('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n'
+                    '"Plural-Forms: nplurals=2; plural=(n > 1);\\n"\n\n')
+
+
+@pytest.fixture
+def french_test_catalogue(tmp_path, monkeypatch):
+    """A French catalogue of our own in place of the lab's (write its PO text to the returned path)."""
+    before = i18n._chosen
+    po = tmp_path / "fr" / "LC_MESSAGES" / "test.po"
+    po.parent.mkdir(parents=True)
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    i18n._translations.cache_clear()
+    yield po
+    i18n._chosen = before
+    i18n._translations.cache_clear()
+
+
+def test_an_empty_plural_form_falls_back_to_english_at_run_time(french_test_catalogue) -> None:
+    french_test_catalogue.write_text(
+        FRENCH_PO_HEADER +
+        'msgid "{n} job"\nmsgid_plural "{n} jobs"\nmsgstr[0] "{n} job"\nmsgstr[1] ""\n\n'
+        'msgid "{n} crash"\nmsgid_plural "{n} crashes"\nmsgstr[0] ""\nmsgstr[1] "{n} crashs"\n\n'
+        'msgid "{n} lease"\nmsgid_plural "{n} leases"\nmsgstr[0] "{n} bail"\nmsgstr[1] "{n} baux"\n\n'
+        'msgid "queue resumed"\nmsgstr ""\n', encoding="utf-8")
+    i18n.use_language("fr")
+    # an entry with an empty form is left out whole: English for every count, never an empty label
+    assert [i18n.ngettext("{n} job", "{n} jobs", n) for n in (0, 1, 2)] == ["{n} jobs", "{n} job", "{n} jobs"]
+    assert [i18n.ngettext("{n} crash", "{n} crashes", n) for n in (1, 2)] == ["{n} crash", "{n} crashes"]
+    assert [i18n.ngettext("{n} lease", "{n} leases", n) for n in (0, 1, 2)] == ["{n} bail", "{n} bail", "{n} baux"]
+    assert i18n._("queue resumed") == "queue resumed"
+
+
+def test_without_babel_french_warns_once_naming_the_fix_and_shows_english(french_test_catalogue,
+                                                                          monkeypatch) -> None:
+    french_test_catalogue.write_text(FRENCH_PO_HEADER + 'msgid "running"\nmsgstr "en cours"\n', encoding="utf-8")
+    for name in [m for m in sys.modules if m == "babel" or m.startswith("babel.")] + \
+            ["babel", "babel.messages", "babel.messages.catalog", "babel.messages.mofile", "babel.messages.pofile"]:
+        monkeypatch.setitem(sys.modules, name, None)        # `import babel...` now raises ImportError
+    with pytest.warns(i18n.BabelMissingWarning) as caught:
+        assert i18n.use_language("fr") == "fr"              # the warning comes in the cell that chose French
+    assert len(caught) == 1
+    said = str(caught[0].message)
+    assert "Babel" in said and "pip install -r requirements.txt" in said and "restart the kernel" in said
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                      # once: later labels neither warn nor raise
+        assert i18n._("running") == "running"
+        assert i18n.ngettext("{n} job", "{n} jobs", 2) == "{n} jobs"
+        assert i18n.translate("running") == "running"
+    monkeypatch.undo()                                      # Babel back: French again once the cache is cleared
+    monkeypatch.setattr(i18n, "LOCALE_DIR", french_test_catalogue.parent.parent.parent)
+    i18n._translations.cache_clear()
+    assert i18n._("running") == "en cours"
+
+
+DECIMAL_POINT = re.compile(r"\d\.\d")
+
+
+def _prose(text: str) -> str:
+    """A French sentence without its {fields}, `code` and calls such as dequeue(timeout=0.3)."""
+    text = re.sub(r"\{[^{}]*\}", "", text)
+    text = re.sub(r"`[^`]*`", "", text)
+    return re.sub(r"[\w.]+\([^()]*\)", "", text)
+
+
+def test_french_sentences_write_decimals_with_a_comma() -> None:
+    """French writes 2,75 s: a decimal point in a French sentence's own words (not in code it quotes)."""
+    dotted = []
+    for mid, (message, path) in _catalogue("fr").items():
+        for target in message.string if isinstance(message.string, tuple) else (message.string,):
+            if target and DECIMAL_POINT.search(_prose(target)):
+                dotted.append(f"{path.name}: {target!r}")
+    assert not dotted, "French sentences with a decimal point (write 2,75):\n  " + "\n  ".join(sorted(set(dotted)))
+    assert DECIMAL_POINT.search(_prose("à base + 2.75 s, après dequeue(timeout=0.3)"))      # the test can fail
+    assert not DECIMAL_POINT.search(_prose("à base + 2,75 s, après dequeue(timeout=0.3) {x:.1f}"))
+
+
+def test_numbers_are_written_the_way_the_language_in_use_writes_them(restore_language, monkeypatch) -> None:
+    monkeypatch.delenv(i18n.ENV_LANG, raising=False)
+    i18n._chosen = None
+    done = "done in {seconds:.1f} s"
+    assert i18n._(done).format(seconds=i18n.Number(2.25)) == "done in 2.2 s"
+    assert i18n.number(26332.5, ",.1f") == "26,332.5" and f"{i18n.Number(0.5)}" == "0.5"
+    i18n.use_language("fr")
+    assert i18n._(done).format(seconds=i18n.Number(2.25)) == "terminée en 2,2 s"
+    assert i18n.number(26332.5, ",.1f") == "26\u202f332,5" and f"{i18n.Number(0.5)}" == "0,5"
+    assert "{b:g} s".format(b=i18n.Number(30.0)) == "30 s" and i18n.number(7) == "7"
 
 
 def test_the_catalogue_holds_no_sentence_the_lab_no_longer_uses() -> None:

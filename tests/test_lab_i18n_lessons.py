@@ -194,7 +194,7 @@ def test_rate_limit_and_autoscale_titles_in_french(fr, client) -> None:
     from labqueue.lab import operations as ops
 
     run = ops.RateLimitRun(JobQueue(client, "fr-rate", limiter={"max": 5, "duration": 0.1}), live=False)
-    assert run.sampler.title == "limiteur : au plus 5 jobs par 0.1 s, 4 threads de worker"
+    assert run.sampler.title == "limiteur : au plus 5 jobs par 0,1 s, threads de worker : 4"
     assert run.sampler.rates == {"deliveries / s": "started"}
     assert _legend(run.sampler) == ["en attente", "livraisons / s"]
 
@@ -204,10 +204,11 @@ def test_chaos_and_failover_tallies_in_french(fr) -> None:
     from labqueue.lab import chaos, scaling
 
     tally = chaos.Tally(jobs=10, processed=10, lost=0, duplicated=1, kills=2, dead=0, seconds=1.25)
-    assert str(tally) == "jobs 10, traités 10, perdus 0, dupliqués 1, kills 2, lettres mortes 0, 1.2 s"
+    # French: 1,2 s, and "durée" so that the decimal comma is not read as one more comma of the list
+    assert str(tally) == "jobs 10, traités 10, perdus 0, dupliqués 1, kills 2, lettres mortes 0, durée 1,2 s"
     assert tally.lost == 0                                                             # fields unchanged
     failover = scaling.Tally(jobs=6, processed=6, lost=0, duplicated=0, failovers=1, reconnects=2, seconds=3.0)
-    assert "basculements 1" in str(failover) and "reconnexions des workers 2" in str(failover)
+    assert "basculements 1" in str(failover) and str(failover).endswith("reconnexions des workers 2, durée 3,0 s")
     external = scaling.LabCluster("redis://127.0.0.1:1", None)
     with pytest.raises(RuntimeError, match="^cette expérience demande le cluster local de ce notebook$"):
         scaling.ack_loss(external, "fr-loss", 1, durable=False)

@@ -118,3 +118,18 @@ def test_a_table_a_cell_builds_shows_french_headers_and_keeps_english_ones_for_c
     assert "moyenne" in repr(rows) and rows.loc["mean", "x"] == 2.0
     i18n.use_language("en")
     assert translated(comparison) is comparison
+
+
+def test_lab_outputs_write_decimals_with_a_comma_in_french(fr) -> None:
+    """French writes 0,50 s: notebook 06's delay table and a check's verdict (English unchanged)."""
+    import labqueue as lq
+    from labqueue.lab.checks import CheckFailed, retries as retry_checks
+    from labqueue.lab.retries import delay_table
+
+    policies = {"fixed 1 s": lq.Backoff.fixed(1.0), "full": lq.Backoff.exponential(0.5, jitter="full")}
+    table = delay_table(policies, attempts=2)
+    assert list(table.loc["fixed 1 s"]) == ["1,00", "1,00"] and list(table.loc["full"]) == ["0,00–0,50", "0,00–1,00"]
+    with pytest.raises(CheckFailed, match=r"base 0,5 s, plafond 30,0 s\) attend toujours 0,5 s"):
+        retry_checks.my_backoff(None, {"my_backoff": lambda attempt, base, cap: base})
+    i18n.use_language("en")
+    assert list(delay_table(policies, attempts=1).loc["full"]) == ["0.00–0.50"]

@@ -136,7 +136,7 @@ def test_an_experiment_reports_its_end_in_french(french, r) -> None:
     panel.launch(lambda v: Experiment(q, jobs=v["jobs"], rate=v["rate"], workers=v["workers"], work_seconds=0.001,
                                       sampler=True), display=False)
     result = panel.wait()
-    assert re.fullmatch(r"terminée en \d+\.\d s", panel.status.value), panel.status.value
+    assert re.fullmatch(r"terminée en \d+,\d s", panel.status.value), panel.status.value   # French: 1,5 s
     assert result.tally.processed == 6
     ax = panel.experiment.sampler.figure().axes[0]
     assert ax.get_title() == "file 'fr-panel'"
@@ -215,7 +215,7 @@ def test_dashboard_in_french(french, r) -> None:
     assert ax.get_xlabel() == "secondes" and ax.get_ylabel() == "jobs / s"
     assert legend(ax) == ["terminés / s", "échoués / s", "latence (ms)"]
     d.samples = [(0.0, 0, 0, 0.0), (1.0, 4, 1, 40.0)]
-    assert "débit <b>4.0</b> jobs/s · échecs <b>1.0</b>/s · latence <b>10.0 ms</b>" == d._rates_text()
+    assert "débit <b>4,0</b> jobs/s · échecs <b>1,0</b>/s · latence <b>10,0 ms</b>" == d._rates_text()
 
 
 def test_monitoring_chart_in_french(french, r) -> None:

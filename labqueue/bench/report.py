@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..lab.i18n import N_, _, language, translate
+from ..lab.i18n import N_, _, language, number, translate
 
 COLUMNS = [  # (heading, metric, baseline metric for the ratio, format)
     (N_("enqueue 1-by-1 /s"), "enqueue_one", "enqueue_one", "{:,.0f}"),
@@ -24,9 +24,7 @@ COLUMNS = [  # (heading, metric, baseline metric for the ratio, format)
 
 def _number(text: str) -> str:
     """A formatted number as the lab's language writes it: 26,332.5 in English, 26 332,5 in French."""
-    if language() == "fr":
-        return text.translate({ord(","): "\u202f", ord("."): ","})
-    return text
+    return number(text)
 
 
 def _backend(description: str) -> str:
@@ -110,17 +108,17 @@ def summary(result: dict[str, Any]) -> str:
         if "lease_left_at_kill_s" in row:
             lines.append(_("{system}: lease left at the kill {left} s (the heartbeat extends it every lease/3), "
                            "re-delivered {after} s after it expired").format(
-                system=row["system"], left=f"{row['lease_left_at_kill_s']:.2f}",
-                after=f"{row['redelivery_s'] - row['lease_left_at_kill_s']:.3f}"))
+                system=row["system"], left=_number(f"{row['lease_left_at_kill_s']:.2f}"),
+                after=_number(f"{row['redelivery_s'] - row['lease_left_at_kill_s']:.3f}")))
     lines += ["", _("Targets of issues 6 and 14:")]
     states = {True: _("MET"), False: _("MISSED"), None: _("n/a")}
     width = max(len(text) for text in states.values())
     for t in result["targets"]:
         state = states[t["met"]].ljust(width)
-        value = _("n/a") if t["value"] is None else f"{t['value']:.2f}{t['unit']}"
+        value = _("n/a") if t["value"] is None else _number(f"{t['value']:.2f}") + t["unit"]
         op = "<" if t["unit"] in ("ms", "B", "s") else ">="
         note = f"; {t['note']}" if t.get("note") else ""
-        goal = _("goal {op} {goal}").format(op=op, goal=f"{t['goal']:g}{t['unit']}")
+        goal = _("goal {op} {goal}").format(op=op, goal=_number(f"{t['goal']:g}") + t["unit"])
         lines.append(f"  {state} {t['target']}: {value} ({goal}){note}")
     return "\n".join(lines)
 

@@ -33,7 +33,7 @@ from .. import _running
 from ..connection import connect, describe, mask_url
 from ..keys import Keys
 from ..server import RedisServer, free_port, redis_server_binary
-from .i18n import _
+from .i18n import _, number
 
 LEDGER_ENV = "LABQUEUE_CHAOS_LEDGER"
 BUSY_ENV = "LABQUEUE_CHAOS_BUSY"
@@ -159,7 +159,7 @@ class Tally:
         return _("jobs {jobs}, processed {processed}, lost {lost}, duplicated {duplicated}, kills {kills}, "
                  "dead letters {dead}, {seconds} s").format(
             jobs=self.jobs, processed=self.processed, lost=self.lost, duplicated=self.duplicated,
-            kills=self.kills, dead=self.dead, seconds=f"{self.seconds:.1f}")
+            kills=self.kills, dead=self.dead, seconds=number(self.seconds, ".1f"))
 
 
 class ChaosRun:
@@ -294,7 +294,7 @@ class ChaosRun:
         w["counters"].value = " &nbsp; ".join(f"<b>{labels.get(k, k)}</b> {v}" for k, v in snap.items())
         alive = sum(p.poll() is None for p in self.procs)
         w["status"].value = _("worker processes alive: {n}, {seconds} s").format(
-            n=alive, seconds=f"{time.monotonic() - self._started:.1f}")
+            n=alive, seconds=number(time.monotonic() - self._started, ".1f"))
 
     def panel(self) -> Any:
         """A panel (class lq-panel): kill button, auto-kill switch, live counters (class lq-live)."""

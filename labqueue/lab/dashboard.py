@@ -26,7 +26,7 @@ import ipywidgets as widgets
 from .. import _running
 from ..jobqueue import JobQueue
 from ..metrics import QueueMetrics
-from .i18n import N_, _, ngettext
+from .i18n import N_, Number, _, ngettext, number
 from .live import render_png, translated
 
 STATE_COLOURS = {"waiting": "#1f77b4", "active": "#ff7f0e", "delayed": "#9467bd", "completed": "#2ca02c",
@@ -107,7 +107,7 @@ class Dashboard:
             grace = max(float(self.grace.value), 0.0)
             n = len(q.clean(grace, "completed")) + len(q.clean(grace, "failed"))
             message = ngettext("{n} finished job older than {grace:g} s removed",
-                               "{n} finished jobs older than {grace:g} s removed", n).format(n=n, grace=grace)
+                               "{n} finished jobs older than {grace:g} s removed", n).format(n=n, grace=Number(grace))
         else:
             raise ValueError(f"unknown action {action!r}: use one of {', '.join(self.buttons)}")
         self.status.value = message
@@ -150,10 +150,10 @@ class Dashboard:
         if not ok:
             return ""
         recent = [x for x in lat[-5:] if x == x]
-        latency = f"{sum(recent) / len(recent):.1f} ms" if recent else "-"
+        latency = number(sum(recent) / len(recent), ".1f") + " ms" if recent else "-"
         return _("throughput <b>{throughput:.1f}</b> jobs/s · failures <b>{failures:.1f}</b>/s · "
-                 "latency <b>{latency}</b>").format(throughput=sum(ok[-5:]) / len(ok[-5:]),
-                                                    failures=sum(bad[-5:]) / len(bad[-5:]), latency=latency)
+                 "latency <b>{latency}</b>").format(throughput=Number(sum(ok[-5:]) / len(ok[-5:])),
+                                                    failures=Number(sum(bad[-5:]) / len(bad[-5:])), latency=latency)
 
     def _failed_html(self, failed: list[Any]) -> str:
         if not failed:

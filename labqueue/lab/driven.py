@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import _running
-from .i18n import _
+from .i18n import Number, _
 
 
 class Feed:
@@ -133,7 +133,7 @@ class Driven:
             self.seconds = time.time() - self.t0
             self.result = self.outcome()
             self._update_panel(_("stopped early") if self.stopped_early
-                               else _("done in {seconds:.1f} s").format(seconds=self.seconds))
+                               else _("done in {seconds:.1f} s").format(seconds=Number(self.seconds)))
 
 
 def beside(diagram: str, table: Any, *, left: str | None = None, right: str | None = None) -> Any:

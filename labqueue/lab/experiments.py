@@ -30,7 +30,7 @@ from ..base import text
 from ..cluster import is_cluster
 from ..worker import Worker, WorkerEvent
 from .crashing import CrashingWorker
-from .i18n import N_, _, language
+from .i18n import N_, Number, _, language
 from .live import translated
 
 Rate = float | Callable[[float], float]
@@ -519,4 +519,4 @@ class Experiment:
                             seconds, stopped)
             self.result = result
             self._update_panel(_("stopped early") if stopped
-                               else _("done in {seconds:.1f} s").format(seconds=seconds))
+                               else _("done in {seconds:.1f} s").format(seconds=Number(seconds)))

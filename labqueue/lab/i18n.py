@@ -23,8 +23,22 @@ Writing translatable code:
   without translating it; translate it where it is shown with ``translate(LABELS["waiting"])`` (``_()``
   itself only takes literals, so that the extractor finds every sentence).
 
+Numbers: French writes 1,5 s and 26 332 where English writes 1.5 s and 26,332. A float (or a big
+count) shown inside a sentence is wrapped in ``Number(value)``: ``_("done in {seconds:.1f} s")
+.format(seconds=Number(elapsed))`` prints ``done in 2.5 s`` / ``terminée en 2,5 s`` (the format spec
+stays in the catalogue, the translator's to keep); ``number(value, ".2f")`` gives the text at once.
+Values that echo the student's code (``{said}``, ``{got!r}``) stay as Python writes them.
+
 ``tests/test_i18n.py`` extracts every marked sentence with Babel and fails when one has no French
-translation, or when a translation's ``{fields}`` differ from its English source.
+translation, when a translation or one of its plural forms is empty, or when a translation's
+``{fields}`` differ from its English source. At run time an entry with an empty form is left out of
+the catalogue whole, so the student reads the English sentence for every count, never an empty label.
+
+French needs Babel (``requirements.txt``) to read the PO files. Without it the lab warns once
+(``BabelMissingWarning``, naming the fix: ``pip install -r requirements.txt``, then restart the kernel)
+and goes on in English: a missing translation library must not stop a lesson half-way, and a label
+is often drawn from a widget callback or a worker thread, where an exception would be lost or kill
+the thread.
 """
 
 from __future__ import annotations
@@ -33,10 +47,12 @@ import gettext
 import io
 import os
 import threading
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["LANGUAGES", "N_", "_", "catalogue_files", "language", "ngettext", "translate", "use_language"]
+__all__ = ["LANGUAGES", "BabelMissingWarning", "N_", "Number", "_", "catalogue_files", "language", "ngettext",
+           "number", "translate", "use_language"]
 
 LANGUAGES = ("en", "fr")
 ENV_LANG = "LABQUEUE_LANG"
@@ -53,12 +69,21 @@ def _checked(lang: object, where: str) -> str:
     return code
 
 
+class BabelMissingWarning(UserWarning):
+    """The French catalogue cannot be read because Babel is not installed: the lab goes on in English."""
+
+
 def use_language(lang: str) -> str:
-    """Make `lang` ('en' or 'fr') the language of everything labqueue.lab shows from now on."""
+    """Make `lang` ('en' or 'fr') the language of everything labqueue.lab shows from now on.
+
+    Choosing French without Babel installed warns here, in the notebook's first cell (once per kernel),
+    rather than at the first label, which may be drawn in a thread where nobody sees it."""
     global _chosen
     code = _checked(lang, "use_language()")
     with _lock:
         _chosen = code
+    if code != "en":
+        _translations(code)
     return code
 
 
@@ -75,13 +100,32 @@ def catalogue_files(lang: str) -> list[Path]:
     return sorted((LOCALE_DIR / lang / "LC_MESSAGES").glob("*.po"))
 
 
+BABEL_MISSING = ("labqueue.lab: the {lang!r} catalogue needs the Babel package to read its PO files, and "
+                 "Babel is not installed ({error}). The lab goes on in English. To fix it, run "
+                 "`pip install -r requirements.txt` (or `pip install babel`) in this environment, then restart "
+                 "the kernel. / Le catalogue français a besoin du paquet Babel, qui n'est pas installé : le lab "
+                 "continue en anglais. Lancez `pip install -r requirements.txt`, puis redémarrez le kernel.")
+
+
+def _complete(message: object) -> bool:
+    """An entry the catalogue can serve: translated, not fuzzy, and no plural form left empty. (Babel's
+    write_mo, 2.19, puts the English msgid in an empty form, one form at a time: "1 job perdu" but "2 lost
+    jobs"; leaving the entry out gives the English sentence for every count, whatever write_mo does.)"""
+    forms = message.string if isinstance(message.string, (tuple, list)) else (message.string,)
+    return bool(message.id) and bool(forms) and all(forms) and not message.fuzzy
+
+
 @lru_cache(maxsize=None)
 def _translations(lang: str) -> gettext.NullTranslations:
     if lang == "en":
         return gettext.NullTranslations()
-    from babel.messages.catalog import Catalog
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
+    try:
+        from babel.messages.catalog import Catalog
+        from babel.messages.mofile import write_mo
+        from babel.messages.pofile import read_po
+    except ImportError as exc:          # cached: one warning per kernel, then English
+        warnings.warn(BABEL_MISSING.format(lang=lang, error=exc), BabelMissingWarning, stacklevel=3)
+        return gettext.NullTranslations()
 
     merged = Catalog(locale=lang)
     for path in catalogue_files(lang):
@@ -91,7 +135,7 @@ def _translations(lang: str) -> gettext.NullTranslations:
         # (3 forms for French: ngettext(..., 2) found no msgstr[2] and fell back to English)
         merged.mime_headers = [("Plural-Forms", catalogue.plural_forms)]
         for message in catalogue:
-            if message.id and message.string and not message.fuzzy:
+            if _complete(message):
                 merged[message.id] = message
     buffer = io.BytesIO()
     write_mo(buffer, merged)
@@ -117,3 +161,31 @@ def N_(message: str) -> str:
 def translate(text: str) -> str:
     """A sentence marked with `N_()` where it was defined, in the language in use (for variables)."""
     return _translations(language()).gettext(text)
+
+
+def number(value: object, spec: str = "") -> str:
+    """`value` formatted with `spec` as the language in use writes numbers: 26,332.5 in English,
+    26 332,5 in French (a narrow no-break space between thousands, a decimal comma)."""
+    text = format(value, spec)
+    if language() == "fr":
+        return text.translate({ord(","): "\u202f", ord("."): ","})
+    return text
+
+
+class Number:
+    """A number to put in a translated sentence: ``{seconds:.1f}`` formats it, then writes it the way the
+    language in use does (``number()``), so the catalogue keeps the format spec."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __format__(self, spec: str) -> str:
+        return number(self.value, spec)
+
+    def __str__(self) -> str:
+        return number(self.value)
+
+    def __repr__(self) -> str:
+        return f"Number({self.value!r})"

@@ -23,7 +23,7 @@ from ..worker import Worker
 from .crashing import CrashingWorker
 from .experiments import ExecutionLog, Producer, WorkerPool, drained, tally, wait_for
 from .frames import labelled
-from .i18n import N_, _, translate
+from .i18n import N_, _, number, translate
 from .live import Sampler
 
 __all__ = ["AutoScaler", "RateLimitRun", "autoscale_run", "crash_each", "max_in_window", "wait_settled"]
@@ -130,7 +130,7 @@ class RateLimitRun:
                                 N_("started"): lambda: len(self.starts)},
                                rates={N_("deliveries / s"): "started"}, interval=0.05, live=live,
                                title=_("limiter: at most {max} jobs per {window} s, {workers} worker threads").format(
-                                   max=q.rate_max, window=f"{q.rate_window:g}", workers=workers))
+                                   max=q.rate_max, window=number(q.rate_window, "g"), workers=workers))
         self.seconds = 0.0
 
     def _handle(self, job: Any) -> None:

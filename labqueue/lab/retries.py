@@ -22,7 +22,7 @@ from ..retry import Backoff
 from .driven import Driven
 from .experiments import Producer, WorkerPool
 from .frames import labelled
-from .i18n import N_, _, translate
+from .i18n import N_, _, number, translate
 from .live import Sampler
 
 
@@ -62,11 +62,11 @@ def delay_table(policies: dict[str, Backoff], attempts: int = 6) -> Any:
         row = {}
         for a in range(1, attempts + 1):
             if policy.jitter is None:
-                row[_("after #{n}").format(n=a)] = f"{policy.delay(a):.2f}"
+                row[_("after #{n}").format(n=a)] = number(policy.delay(a), ".2f")
             else:
                 full = Backoff(policy.kind, policy.base, policy.factor, policy.cap, None).delay(a)
                 low = 0.0 if policy.jitter == "full" else full / 2
-                row[_("after #{n}").format(n=a)] = f"{low:.2f}–{full:.2f}"
+                row[_("after #{n}").format(n=a)] = f"{number(low, '.2f')}–{number(full, '.2f')}"
         rows[name] = row
     return pd.DataFrame(rows).T
 

@@ -29,7 +29,7 @@ from ..cluster import LOST_NODE, NotReplicated, node_name
 from ..connection import connect
 from ..reliable import ReliableQueue
 from ..worker import Worker
-from .i18n import N_, _
+from .i18n import N_, _, number
 
 ENV_URL = "LABQUEUE_CLUSTER_URL"
 
@@ -164,7 +164,7 @@ class Tally:
         return _("jobs {jobs}, processed {processed}, lost {lost}, duplicated {duplicated}, failovers {failovers}, "
                  "worker reconnections {reconnects}, {seconds} s").format(
             jobs=self.jobs, processed=self.processed, lost=self.lost, duplicated=self.duplicated,
-            failovers=self.failovers, reconnects=self.reconnects, seconds=f"{self.seconds:.1f}")
+            failovers=self.failovers, reconnects=self.reconnects, seconds=number(self.seconds, ".1f"))
 
 
 class FailoverRun:

@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any, Mapping
 
-from ..i18n import _
+from ..i18n import Number, _
 from . import NotDone, fail, guard, job_ids, need, passed, qname, said, state
 
 DELAYS = [0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5]
@@ -134,4 +134,4 @@ def due_prediction(r: Any, namespace: Mapping[str, Any]) -> str:
         raise fail(_("{due} due is right, but the next job is not due {said} s after base: which is the smallest "
                      "delay still waiting?").format(due=my_due, said=my_next))
     return passed(_("correct: {moved} due at base + 2.75 s, the next at base + {next:.1f} s.")
-                  .format(moved=moved, next=next_in))
+                  .format(moved=moved, next=Number(next_in)))

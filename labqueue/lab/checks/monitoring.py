@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from ..i18n import _
+from ..i18n import Number, _
 from . import NotDone, fail, guard, job_ids, jobs, need, passed, qname, state
 
 
@@ -87,4 +87,4 @@ def p95_bucket(r: Any, namespace: Mapping[str, Any]) -> str:
         raise fail(_("{said} is not it: each bucket counts the attempts that took at most `le` seconds "
                      "(cumulative); find the first bound whose count reaches 95 % of the {total:.0f} attempts.")
                    .format(said=my_p95_bucket, total=total))
-    return passed(_("correct: {bucket} s; 95 % of the send-email attempts finished within it.").format(bucket=expected))
+    return passed(_("correct: {bucket} s; 95 % of the send-email attempts finished within it.").format(bucket=Number(expected)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..i18n import _
+from ..i18n import Number, _
 from . import NotDone, fail, guard, need, passed
 SAMPLES = 400
 
@@ -26,31 +26,31 @@ def my_backoff(r: Any, namespace: Mapping[str, Any]) -> str:
                 raise fail(_("my_backoff({attempt}) returned {got!r}, not a number of seconds.")
                            .format(attempt=attempt, got=waits[0]))
             low, high = min(waits), max(waits)
-            where = _("attempt {attempt} (base {base} s, cap {cap} s)").format(attempt=attempt, base=base, cap=cap)
+            where = _("attempt {attempt} (base {base} s, cap {cap} s)").format(attempt=attempt, base=Number(base), cap=Number(cap))
             if low < 0:
-                raise fail(_("{where} waited {low:.3g} s: a wait is never negative.").format(where=where, low=low))
+                raise fail(_("{where} waited {low:.3g} s: a wait is never negative.").format(where=where, low=Number(low)))
             if high > bound + 1e-9:
                 why = (_("the cap is the longest wait: take min(cap, …) before drawing the jitter") if bound == cap else
                        _("the first retry waits at most base and each later one doubles it, so attempt {attempt} "
-                         "waits at most {bound:g} s").format(attempt=attempt, bound=bound))
+                         "waits at most {bound:g} s").format(attempt=attempt, bound=Number(bound)))
                 raise fail(_("{where} waited {high:.3g} s, more than {bound:g} s: {why}.")
-                           .format(where=where, high=high, bound=bound, why=why))
+                           .format(where=where, high=Number(high), bound=Number(bound), why=why))
             if high - low < 1e-9:
                 raise fail(_("{where} always waits {high:.3g} s: without jitter, jobs that failed together retry "
                              "together (the thundering herd); draw the wait uniformly between 0 and the delay.")
-                           .format(where=where, high=high))
+                           .format(where=where, high=Number(high)))
             if high < 0.8 * bound:
                 raise fail(_("{where} never waited more than {high:.3g} s, far below its delay of {bound:g} s: the "
                              "delay is base·2^(attempt−1) (capped), and full jitter draws up to it.")
-                           .format(where=where, high=high, bound=bound))
+                           .format(where=where, high=Number(high), bound=Number(bound)))
             if low > 0.3 * bound:
                 raise fail(_("{where} never waited less than {low:.3g} s of its {bound:g} s delay: that is not full "
                              "jitter, which draws uniformly from 0 to the delay (equal jitter starts at half).")
-                           .format(where=where, low=low, bound=bound))
+                           .format(where=where, low=Number(low), bound=Number(bound)))
             mean = sum(waits) / len(waits)
             if not 0.4 * bound <= mean <= 0.6 * bound:
                 raise fail(_("{where} waits {mean:.3g} s on average, not about half of its {bound:g} s delay: draw "
-                             "uniformly (random.uniform(0, delay)).").format(where=where, mean=mean, bound=bound))
+                             "uniformly (random.uniform(0, delay)).").format(where=where, mean=Number(mean), bound=Number(bound)))
     herd = [backoff(1, base=1.0, cap=30.0) for _n in range(200)]
     worst = peak(herd, 0.1)
     if worst > 60:
@@ -84,4 +84,4 @@ def bull_policy(r: Any, namespace: Mapping[str, Any]) -> str:
         raise fail(_("{said} s is not it: add the wait after the first failure to the wait after the second "
                      "(my_policy.delay(n) is the wait after failed attempt n).").format(said=my_total_wait))
     return passed(_("correct: {wait:g} s of backoff before the third attempt with labqueue's exponential policy.")
-                  .format(wait=expected))
+                  .format(wait=Number(expected)))

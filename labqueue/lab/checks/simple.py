@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any, Mapping
 
-from ..i18n import _
+from ..i18n import Number, _
 from . import NotDone, fail, fresh, guard, job_ids, jobs, need, passed, qname, record_of, said, state
 
 
@@ -59,10 +59,10 @@ def my_queue(r: Any, namespace: Mapping[str, Any]) -> str:
                        .format(got=nothing))
         if waited < 0.2:
             raise fail(_("dequeue(timeout=0.3) on an empty queue returned after {waited:.2f} s: it should block up to "
-                         "its timeout in Redis (BRPOP with timeout), not return at once (RPOP).").format(waited=waited))
+                         "its timeout in Redis (BRPOP with timeout), not return at once (RPOP).").format(waited=Number(waited)))
         if waited > 2.0:
             raise fail(_("dequeue(timeout=0.3) on an empty queue waited {waited:.1f} s: pass the timeout to BRPOP.")
-                       .format(waited=waited))
+                       .format(waited=Number(waited)))
 
         got_late: list[Any] = []
         waiter = threading.Thread(target=lambda: got_late.append((q.dequeue(timeout=3), time.monotonic())),
@@ -77,7 +77,7 @@ def my_queue(r: Any, namespace: Mapping[str, Any]) -> str:
         if (delay := got_late[0][1] - pushed) > 1.0:
             raise fail(_("a job enqueued while dequeue(timeout=3) was waiting reached it {delay:.1f} s later: block "
                          "in Redis (BRPOP), which returns as soon as a job arrives, instead of sleeping.")
-                       .format(delay=delay))
+                       .format(delay=Number(delay)))
 
         view = StudentQueue(q, r, name)
         batch = jobs(60)

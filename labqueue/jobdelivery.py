@@ -134,17 +134,36 @@ class Deliveries:
         return []
 
     def _start(self, job_id: str, raw: str, token: int, made: int, processed_on: float) -> ActiveJob | None:
-        record = JobRecord.parse(job_id, raw, state="active", attempts_made=made)
-        job = ActiveJob(self, record, token, processed_on)
-        if "repeat" in job.opts:
+        """A claimed job as its handler gets it, or None when it is not to run (now). Never raises: `take`
+        claimed the whole batch, and an exception from one job left every job of it active with a lease in
+        nobody's hands, until the stall checker took each back as a stall (a healthy job could end failed).
+
+        A record that is not a job (junk JSON) fails for good, its reason stored; a repeatable job runs
+        only once its next occurrence is scheduled (a crash cannot end the schedule). When Redis refuses
+        that (away, a key of the wrong type...), the job is handed back unrun and the error raised by the
+        queue's next claim, after the rest of the batch has run (`JobQueue._hand_back`).
+        """
+        try:
             try:
-                self.add_next_occurrence(record, processed_on)  # type: ignore[attr-defined]  # before it runs: a crash cannot end the schedule
-            except (ValueError, TypeError, KeyError) as exc:  # a schedule that cannot go on (never fires)
-                reason = f"repeat schedule cannot continue: {exc}"
+                record = JobRecord.parse(job_id, raw, state="active", attempts_made=made)
+                job = ActiveJob(self, record, token, processed_on)
+            except Exception as exc:  # not JSON, or not a job: it can never run (nothing silently dropped)
+                reason = f"job record is unreadable ({type(exc).__name__}: {exc}): {raw[:80]!r}"
                 log.error("job %s: %s", job_id, reason)
-                self.finish(job_id, token, "failed", reason, name=job.name)
+                self.finish(job_id, token, "failed", reason)
                 return None
-        return job
+            if "repeat" in job.opts:
+                try:
+                    self.add_next_occurrence(record, processed_on)  # type: ignore[attr-defined]  # before it runs: a crash cannot end the schedule
+                except (ValueError, TypeError, KeyError) as exc:  # a schedule that cannot go on (never fires)
+                    reason = f"repeat schedule cannot continue: {exc}"
+                    log.error("job %s: %s", job_id, reason)
+                    self.finish(job_id, token, "failed", reason, name=job.name)
+                    return None
+            return job
+        except Exception as exc:  # Redis away, WRONGTYPE...: this job waits, the rest of the batch runs
+            self._hand_back(job_id, token, exc)  # type: ignore[attr-defined]
+            return None
 
     def complete(self, job: ActiveJob, result: Any, seconds: float) -> Outcome:
         """Store the return value (JSON) and the duration: COMPLETED; a value that is not JSON fails it."""

@@ -157,6 +157,103 @@ def test_a_redis_blip_during_a_nack_strands_no_job_of_the_batch(r: Any) -> None:
     assert ids and w.stats["connection_lost"] == 1
 
 
+def batch_with_a_repeat_in_the_middle(q: JobQueue) -> tuple[str, str, str]:
+    """Jobs a, R (the first occurrence of a repeatable job), b, claimed in that order by one jq_claim."""
+    a = q.add("j", {"n": "a"})
+    tick = q.add("tick", {}, repeat={"every": 0.2}, job_id="tick")
+    wait_until(lambda: q.server_time() > float(tick.rsplit(":", 1)[1]) / 1000 + 0.01, 2, "the repeat to be due")
+    b = q.add("j", {"n": "b"}, priority=1)  # after the wait list's jobs (a, then R once promoted)
+    return a, tick, b
+
+
+def run_the_batch(q: JobQueue) -> tuple[Worker, dict[str, int]]:
+    """A worker (prefetch 3) on q until a, R and b have ended; returns it and how often each job ran."""
+    runs: dict[str, int] = {}
+
+    def handler(job: Any) -> None:
+        runs[job.id] = runs.get(job.id, 0) + 1
+
+    a, tick, b = batch_with_a_repeat_in_the_middle(q)
+    w = Worker(q, {"j": handler, "tick": handler}, prefetch=3, poll_seconds=0.05).start()
+    try:
+        wait_until(lambda: all(q.get_job(i).state in ("completed", "failed")  # type: ignore[union-attr]
+                               for i in (a, tick, b)), 10, "a, R and b to end")
+    finally:
+        w.stop(timeout=5)
+        q.remove_repeatable("tick")
+    return w, {i: runs.get(i, 0) for i in (a, tick, b)}
+
+
+def assert_ran_once_never_stalled(q: JobQueue, w: Worker, runs: dict[str, int]) -> None:
+    jobs = {i: q.get_job(i) for i in runs}
+    assert {i: (j.state, j.stalls) for i, j in jobs.items()} == {i: ("completed", 0) for i in runs}  # type: ignore[union-attr]
+    assert runs == {i: 1 for i in runs} and w.stats["recovered"] == 0 and w.stats["errors"] == 0
+    assert w.stats["connection_lost"] == 1  # the error still reached the worker's reconnect
+
+
+def test_a_redis_blip_while_starting_a_repeatable_job_strands_no_job_of_the_jobqueue_batch(r: Any) -> None:
+    """prefetch 3, a JobQueue batch a, R, b where scheduling R's next occurrence (before R runs) hits a lost
+    connection: the exception left take() with the whole claimed batch active under its leases in no one's
+    hands, so each job was taken back as a stall (max_stalled=0: all three failed). Now a and b run, R is
+    handed back first in line (jq_release) and runs after the worker has reconnected; nothing stalls."""
+    q = JobQueue(r, "jq-blip", lease_seconds=1.0, max_stalled=0)
+    real = q.add_next_occurrence
+    blip = {"left": 1}
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        if blip["left"]:
+            blip["left"] -= 1
+            raise redis.ConnectionError("connection reset by peer (test)")
+        return real(*args, **kwargs)
+
+    q.add_next_occurrence = flaky  # type: ignore[method-assign]
+    w, runs = run_the_batch(q)
+    assert_ran_once_never_stalled(q, w, runs)
+    assert blip["left"] == 0
+
+
+def test_a_job_that_could_not_be_handed_back_either_is_released_by_the_next_claim(r: Any) -> None:
+    """Redis away for R's next occurrence and for its release too: R stays active under the lease of its
+    claim; the next claim releases it first (then raises the error to the worker): still no stall."""
+    q = JobQueue(r, "jq-away", lease_seconds=1.0, max_stalled=0)
+    real_add, real_run = q.add_next_occurrence, q._run
+    away = {"add": 1, "release": 1}
+
+    def flaky_add(*args: Any, **kwargs: Any) -> Any:
+        if away["add"]:
+            away["add"] -= 1
+            raise redis.ConnectionError("Connection refused (test)")
+        return real_add(*args, **kwargs)
+
+    def flaky_run(script: str, *args: Any, **kwargs: Any) -> Any:
+        if script == "release" and away["release"]:
+            away["release"] -= 1
+            raise redis.ConnectionError("Connection refused (test)")
+        return real_run(script, *args, **kwargs)
+
+    q.add_next_occurrence = flaky_add  # type: ignore[method-assign]
+    q._run = flaky_run  # type: ignore[method-assign]
+    w, runs = run_the_batch(q)
+    assert_ran_once_never_stalled(q, w, runs)
+    assert away == {"add": 0, "release": 0}
+
+
+def test_an_unreadable_job_record_in_a_jobqueue_batch_fails_alone(r: Any) -> None:
+    """A junk record (not JSON) in the middle of a claimed batch raised JSONDecodeError out of take(): the
+    worker thread stopped (stats['errors']) and the batch stayed active in no one's hands. It now fails
+    for good with its reason; the other jobs run."""
+    q = JobQueue(r, "jq-junk", lease_seconds=1.0, max_stalled=0)
+    ids = q.add_bulk([("j", {"i": i}) for i in range(3)])
+    r.hset(q.keys.jobs, ids[1], "{not json")
+    ran: list[str] = []
+    w = Worker(q, {"j": lambda job: ran.append(job.id)}, prefetch=3, poll_seconds=0.05, burst=True)
+    w.start()
+    assert w.join(timeout=10) == []
+    assert sorted(ran) == [ids[0], ids[2]] and w.stats["errors"] == 0
+    assert r.zscore(q.keys.failed, ids[1]) is not None and "job record is unreadable" in r.hget(q.keys.errors, ids[1])
+    assert q.get_job_counts() == {"waiting": 0, "active": 0, "delayed": 0, "completed": 2, "failed": 1, "paused": 0}
+
+
 # -- 4. a hung handler -------------------------------------------------------------------------------
 def test_a_handler_past_job_timeout_is_failed_with_a_reason_and_its_slot_freed(r: Any) -> None:
     """job_timeout: a hung job is dead-lettered (last attempt) with a timeout reason, its lease dropped; the next job runs."""

@@ -9,7 +9,8 @@ A job never names code: its `type` is only looked up in that table (an unknown t
 dead-letter queue).
 
 `--pattern production` runs the same Worker on a JobQueue (the Bull-style queue); the handlers
-then receive its ActiveJob (`job.id`, `job.name`, `job.data`, `job.progress()`).
+then receive its ActiveJob (`job.id`, `job.name`, `job.data`, `job.progress()`). `--burst` works
+there too: it exits once nothing is waiting or delayed (a repeatable job's next run is delayed).
 
 Signals: the first SIGTERM or SIGINT stops taking jobs, finishes (and acks) the ones in hand and
 exits 0; a second one exits at once (status 128 + signal), and the jobs in hand come back through
@@ -136,8 +137,6 @@ def run_worker(args: argparse.Namespace) -> int:
     if args.pattern == "production":
         from .jobqueue import JobQueue
 
-        if args.burst:
-            raise ConfigError("--burst is not available with --pattern production")
         queue = JobQueue(client, args.queue, lease_seconds=args.lease)
     elif args.pattern == "reliable":
         queue = ReliableQueue(client, args.queue, lease_seconds=args.lease, max_attempts=args.max_attempts)

@@ -282,6 +282,25 @@ def test_poison_pill_ends_in_the_production_queue_failed_set(server: Any, pools:
 
 
 # -- the command line: signals, handler modules, configuration errors -------------------------------
+def test_a_burst_production_worker_runs_every_job_once_then_exits_0(server: Any, tmp_path: Path) -> None:
+    """`--pattern production --burst` was refused ('--burst is not available', exit 2) although the one
+    Worker runs a JobQueue in burst mode: it now runs each job once and exits 0 once nothing is left."""
+    from labqueue.jobqueue import JobQueue
+
+    srv, client = server
+    queue = JobQueue(client, "burst-prod")
+    ids = queue.add_bulk([("work", {"ms": 5})] * 8)
+    env = {**os.environ, "REDIS_URL": srv.url, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "labqueue", "worker", "--queue", "burst-prod", "--pattern", "production",
+                           "--handlers", HANDLERS, "--concurrency", "2", "--prefetch", "3", "--poll", "0.2", "--burst"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert queue.get_job_counts() == {"waiting": 0, "active": 0, "delayed": 0, "completed": 8, "failed": 0,
+                                      "paused": 0}
+    assert tally(client, ids) == (0, 0)
+    assert "succeeded 8" in proc.stderr
+
+
 def test_sigterm_finishes_the_jobs_in_hand_then_exits_0(server: Any, pools: Any, tmp_path: Path) -> None:
     """First SIGTERM: the jobs in hand are finished and acked, no new job is taken, exit status 0."""
     srv, client = server

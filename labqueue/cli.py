@@ -11,6 +11,7 @@ dead-letter queue).
 `--pattern production` runs the same Worker on a JobQueue (the Bull-style queue); the handlers
 then receive its ActiveJob (`job.id`, `job.name`, `job.data`, `job.progress()`). `--burst` works
 there too: it exits once nothing is waiting or delayed (a repeatable job's next run is delayed).
+`--max-attempts` is refused there: a JobQueue job's attempts are set when it is added.
 
 Signals: the first SIGTERM or SIGINT stops taking jobs, finishes (and acks) the ones in hand and
 exits 0; a second one exits at once (status 128 + signal), and the jobs in hand come back through
@@ -36,6 +37,7 @@ from redis.retry import Retry
 
 from .connection import connect, describe, mask_url, refused
 from .errors import ConfigError
+from .job import DEFAULT_MAX_ATTEMPTS
 from .reliable import ReliableQueue
 from .simple import SimpleQueue
 from .worker import Handler, Worker
@@ -81,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--concurrency", type=int, default=1, help="worker threads (default 1)")
     w.add_argument("--url", default=None, help="Redis URL (default: $REDIS_URL)")
     w.add_argument("--lease", type=float, default=5.0, help="lease of a job in hand, seconds (reliable; default 5)")
-    w.add_argument("--max-attempts", type=int, default=3, help="deliveries before the dead-letter queue (default 3)")
+    w.add_argument("--max-attempts", type=int, default=None,
+                   help="deliveries before the dead-letter queue (reliable, simple; default 3). Not with "
+                        "production: a JobQueue job's attempts are its producer's option (add(..., attempts=N))")
     w.add_argument("--prefetch", type=int, default=1, help="jobs claimed per round trip (reliable; default 1)")
     w.add_argument("--poll", type=float, default=1.0, help="longest blocking wait on an empty queue, s (default 1)")
     w.add_argument("--burst", action="store_true", help="exit 0 once the queue is empty")
@@ -119,6 +123,12 @@ def run_worker(args: argparse.Namespace) -> int:
     if not url:
         raise ConfigError("a worker process needs a Redis server other processes can reach: "
                           "pass --url redis://host:port/db or set REDIS_URL")
+    if args.pattern == "production" and args.max_attempts is not None:
+        raise ConfigError("--max-attempts does not apply to --pattern production: a JobQueue job's attempts are "
+                          "set by its producer (add(..., attempts=N), or the producer's default_job_options; "
+                          "1 when neither sets it); leave --max-attempts out")
+    if args.max_attempts is None:
+        args.max_attempts = DEFAULT_MAX_ATTEMPTS
     if args.concurrency < 1 or args.max_attempts < 1 or args.prefetch < 1:
         raise ConfigError("--concurrency, --max-attempts and --prefetch must be >= 1")
     client = connect(url)

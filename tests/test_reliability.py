@@ -373,6 +373,9 @@ def test_bad_handlers_module_is_a_clear_error(tmp_path: Path, monkeypatch: Any, 
     (["--handlers", HANDLERS, "--url", "redis://:s3cret/Pa55#w@localhost:1/0"], "must be percent-encoded"),
     (["--handlers", HANDLERS, "--url", "redis://localhost:1/0", "--lease", "nan"], "lease_seconds"),
     (["--handlers", HANDLERS, "--url", "redis://localhost:1/0", "--poll", "inf"], "poll_seconds"),
+    (["--handlers", HANDLERS, "--url", "redis://localhost:1/0", "--max-attempts", "0"], "must be >= 1"),
+    (["--handlers", HANDLERS, "--url", "redis://localhost:1/0", "--pattern", "production", "--max-attempts", "5"],
+     "--max-attempts does not apply to --pattern production: a JobQueue job's attempts are set by its producer"),
 ])
 def test_cli_configuration_errors_exit_2_with_a_clear_message(args: list[str], message: str) -> None:
     """A bad command line exits with status 2 and one line naming the problem (never the password)."""

@@ -1,7 +1,8 @@
 """Model-based test of the production queue (hypothesis stateful testing), the options it adds included.
 
 Random add (priority, attempts, remove_on_complete) / claim / finish (completed, failed, and a late
-finish by a delivery that is no longer ours) / retry of a failed job / pause / resume, against a small
+finish by a delivery that is no longer ours) / release of a job in hand (unrun: first in line again, ahead
+of its level) / retry of a failed job / pause / resume, against a small
 in-memory model of BullMQ's order: jobs without priority first, in arrival order, then by priority
 (then arrival). Leases are long and retries immediate, so no step depends on time. After every step
 each job is in the state the model says (get_job, get_job_counts) and a removed job is gone.
@@ -9,6 +10,7 @@ each job is in the state the model says (get_job, get_job_counts) and a removed 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from hypothesis import HealthCheck, settings
@@ -30,6 +32,7 @@ class JobQueueMachine(RuleBasedStateMachine):
         self.wait: list[str] = []  # ready jobs without priority, oldest first (the list's right end)
         self.prio: list[tuple[int, int, str]] = []  # (priority, sequence, id) of ready prioritized jobs
         self.seq = 0
+        self.released = 0  # released jobs: sequence -1, -2, ... (ahead of every job of their level)
         self.state: dict[str, str] = {}  # id -> waiting, active, completed, failed, removed
         self.opts: dict[str, dict[str, Any]] = {}
         self.made: dict[str, int] = {}  # failed attempts
@@ -93,6 +96,21 @@ class JobQueueMachine(RuleBasedStateMachine):
             assert code == Outcome.RETRIED
             self.wait.append(job_id)
             self.state[job_id] = "waiting"
+
+    @precondition(lambda self: self.held)
+    @rule(data=st.data())
+    def release(self, data: st.DataObject) -> None:
+        job_id = data.draw(st.sampled_from(sorted(self.held)))
+        token = self.held.pop(job_id)
+        assert self.q.release(SimpleNamespace(id=job_id, token=token)) == Outcome.RELEASED  # type: ignore[arg-type]
+        self.late.append((job_id, token))
+        priority = self.opts[job_id]["priority"]
+        if priority > 0:
+            self.released += 1
+            self.prio.append((priority, -self.released, job_id))
+        else:
+            self.wait.insert(0, job_id)
+        self.state[job_id] = "waiting"
 
     @precondition(lambda self: self.late)
     @rule(data=st.data(), ok=st.booleans())

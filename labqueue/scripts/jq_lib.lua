@@ -43,12 +43,24 @@ local function wake(n)  -- wake up to n idle workers (BRPOP on the marker list, 
   redis.call('LTRIM', marker, 0, 63)
 end
 
-local function ready(id, priority)  -- a job ready to run: `prio` (score priority * 2^32 + sequence) or `wait`
-  if priority > 0 then
-    redis.call('ZADD', prio, priority * 4294967296 + incr('HINCRBY', meta, 'pseq', 1), id)
-  else
-    redis.call('LPUSH', wait, id)
+-- A job ready to run: in `wait`, or in `prio` at score priority * 2^32 + sequence (pseq: lower first).
+-- `first` (a job handed back unrun, jq_release): where it stood, ahead of every job waiting at its level:
+-- the end of `wait` jq_claim pops from, or 1 below its level's first job in `prio` (at most priority * 2^32,
+-- below every sequence). Released jobs stack up there, one per job still waiting: scores do not creep
+-- on many releases, and stay above the level before's (which end at priority * 2^32 - 2^32 + pseq).
+local function ready(id, priority, first)
+  if priority <= 0 then
+    redis.call(first and 'RPUSH' or 'LPUSH', wait, id)
+    return
   end
+  local level = priority * 4294967296
+  if not first then
+    redis.call('ZADD', prio, level + incr('HINCRBY', meta, 'pseq', 1), id)
+    return
+  end
+  local before = level - 4294967296 + (tonumber(redis.call('HGET', meta, 'pseq')) or 0)
+  local head = redis.call('ZRANGEBYSCORE', prio, string.format('(%.0f', before), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  redis.call('ZADD', prio, math.min(level, (tonumber(head[2]) or math.huge) - 1), id)
 end
 
 local function drop(id)  -- forget a finished job: its record and everything that changed while it ran

@@ -1,6 +1,7 @@
 -- jq_release.lua: hand back a job claimed but not run (its worker is stopping): it leaves `active`
--- and is ready again, first in line (or by its priority); the delivery is no failure, and its
--- rate-limiter slot is given back.
+-- and is ready again where it stood: first in line (with a priority: ahead of every job of its level;
+-- a Worker releases its batch last first, so the batch keeps its order); the delivery is no failure, and
+-- its rate-limiter slot is given back.
 -- KEYS[1..8] (JobQueueKeys.for_script('release'), only the keys it uses): jobs wait prio active runs meta
 --   marker limiter
 -- ARGV[1] '' (unused here)  ARGV[2] events maxlen  ARGV[3] job id  ARGV[4] delivery token
@@ -19,11 +20,6 @@ if redis.call('HGET', runs, id) ~= ARGV[4] or not redis.call('ZSCORE', active, i
 end
 redis.call('ZREM', active, id)
 redis.call('ZREM', limiter, id .. ':' .. ARGV[4])
-local priority = tonumber(options(redis.call('HGET', jobs, id)).priority) or 0
-if priority > 0 then
-  ready(id, priority)
-else
-  redis.call('RPUSH', wait, id)  -- the end jq_claim pops from: first in line again
-end
+ready(id, tonumber(options(redis.call('HGET', jobs, id)).priority) or 0, true)  -- first in line again
 wake(1)
 return 3

@@ -47,6 +47,7 @@ class ActiveJob:
         self.processed_on = processed_on  # when it was delivered (the server's clock, as the limiter's)
         self.cancelled = threading.Event()
         self.last_progress: float = 0
+        self.done: tuple[str, float] | None = None  # (return value JSON, seconds) once completed, until acked
 
     def progress(self, value: float) -> None:
         """Report progress 0-100 (jq_progress.lua); JobCancelled if the job is no longer ours."""
@@ -89,15 +90,24 @@ class Deliveries:
     def finish(self, job_id: str, token: int, outcome: str, payload: str, *, retry_in: float = 0.0,
                duration: float = 0.0, name: str = "") -> Outcome:
         """End a delivery: COMPLETED, RETRIED (due `retry_in` s from now, server clock), DEAD (failed for
-        good), or NOT_OURS if it stalled away (jq_finish.lua)."""
-        integer("token", token)
-        number("retry_in", retry_in)
-        number("duration", duration)
-        if outcome not in ("completed", "failed"):
-            raise ConfigError(f"outcome must be 'completed' or 'failed', got {outcome!r}")
-        bucket = bisect.bisect_left(BUCKETS, duration)
-        return Outcome(int(self._run("finish", job_id, token, outcome, payload, repr(float(retry_in)), duration,
-                                     bucket, name)))
+        good; outcome 'dead': at once, whatever attempts remain), or NOT_OURS if it stalled away (jq_finish.lua)."""
+        return self.finish_many([(job_id, token, outcome, payload, retry_in, duration, name)])[0]
+
+    def finish_many(self, ends: Iterable[tuple[str, int, str, str, float, float, str]]) -> list[Outcome]:
+        """End deliveries in one round trip (jq_finish.lua): (job id, token, outcome, payload, retry_in,
+        duration, name) each; their Outcomes, in order."""
+        batch: list[Any] = []
+        for job_id, token, outcome, payload, retry_in, duration, name in ends:
+            integer("token", token)
+            number("retry_in", retry_in)
+            number("duration", duration)
+            if outcome not in ("completed", "failed", "dead"):
+                raise ConfigError(f"outcome must be 'completed', 'failed' or 'dead', got {outcome!r}")
+            batch.append([job_id, token, outcome, payload, float(retry_in), float(duration),
+                          bisect.bisect_left(BUCKETS, duration), name])
+        if not batch:
+            return []
+        return [Outcome(int(code)) for code in self._run("finish", json.dumps(batch, separators=(",", ":")))]
 
     def set_progress(self, job_id: str, token: int, value: float) -> bool:
         """Record a job's progress and emit the event; False if the job is no longer ours (jq_progress.lua)."""
@@ -117,8 +127,11 @@ class Deliveries:
         """Claim up to `count` jobs (jq_claim.lua); none: block on `marker` (BRPOP) up to `wait` s, or
         until the next delayed job / the limiter's free slot. None when `burst` and nothing is left.
 
-        Nothing to ack (`ack` stays empty): a JobQueue finishes each job as it ends (jq_finish.lua).
+        The jobs in `ack` (completed, their results kept on them) are finished first (jq_finish.lua,
+        one round trip for the batch); `ack` is left as it is (the Worker clears it once take returns).
         """
+        if ack:
+            self.ack(*ack)
         claimed, next_due, limited_for, now = self.claim(count)
         jobs = [job for job in (self._start(*c, processed_on=now) for c in claimed) if job is not None]
         if claimed:
@@ -165,22 +178,36 @@ class Deliveries:
             self._hand_back(job_id, token, exc)  # type: ignore[attr-defined]
             return None
 
-    def complete(self, job: ActiveJob, result: Any, seconds: float) -> Outcome:
-        """Store the return value (JSON) and the duration: COMPLETED; a value that is not JSON fails it."""
+    def complete(self, job: ActiveJob, result: Any, seconds: float) -> Outcome | None:
+        """Keep the return value (JSON) and the duration on the job: None, it is finished with the
+        worker's next take (a batch, one round trip) or by ack(); a value that is not JSON fails it."""
         try:
             payload = json.dumps(result, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as exc:
             return self.fail(job, f"return value is not JSON-serialisable: {exc}", seconds=seconds)
-        return self.finish(job.id, job.token, "completed", payload, duration=seconds, name=job.name)
+        job.done = (payload, seconds)
+        return None
+
+    def ack(self, *jobs: ActiveJob) -> int:
+        """Finish completed jobs (their results, from complete()) in one round trip (jq_finish.lua);
+        returns how many were still this worker's deliveries (a stalled one counts 0)."""
+        for job in jobs:
+            if job.done is None:
+                raise ConfigError(f"ack: job {job.id} has no result yet (complete() keeps it)")
+        codes = self.finish_many((job.id, job.token, "completed", job.done[0], 0.0, job.done[1], job.name)
+                                 for job in jobs if job.done is not None)
+        return sum(code is Outcome.COMPLETED for code in codes)
 
     def fail(self, job: ActiveJob, reason: str, *, retry: bool = True, seconds: float = 0.0) -> Outcome:
-        """A failed attempt: retried after the job's backoff while attempts remain, else failed (jq_finish.lua).
+        """A failed attempt: retried after the job's backoff while attempts remain, else failed; with
+        retry=False failed for good at once (jq_finish.lua).
 
         The job is cancelled: `job.progress()` raises from now on (a timed-out handler runs on).
         """
         job.cancelled.set()
         retry_in = Backoff.from_spec(job.opts["backoff"]).delay(job.attempts_made + 1) if "backoff" in job.opts else 0.0
-        return self.finish(job.id, job.token, "failed", reason, retry_in=retry_in, duration=seconds, name=job.name)
+        return self.finish(job.id, job.token, "failed" if retry else "dead", reason, retry_in=retry_in,
+                           duration=seconds, name=job.name)
 
     def no_handler(self, job: ActiveJob, known: str) -> tuple[Outcome, str]:
         """No handler for the job's name: a failed attempt, as in Bull."""

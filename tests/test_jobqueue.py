@@ -979,3 +979,51 @@ def test_release_of_a_delivery_not_ours_changes_nothing(r: Any) -> None:
     assert q.release(stale) == Outcome.NOT_OURS and q.get_job(job_id).state == "active"  # type: ignore[arg-type,union-attr]
     assert q.release(job) == Outcome.RELEASED and q.get_job(job_id).state == "waiting"  # type: ignore[union-attr]
     assert q.release(job) == Outcome.NOT_OURS and r.llen(q.keys.wait) == 1
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_finish_that_meets_a_dead_connection_is_sent_again_not_lost(r: Any, when: str) -> None:
+    """The connection drops as a worker finishes a job (before the script reached Redis, or after it ran
+    and before the reply came back): the worker reconnects and finishes it then. The job ran once, ends
+    completed with its result and never stalls (before the fix its result was dropped, the job stalled
+    and ran again; with max_stalled=1 two such blips failed a job that had succeeded)."""
+    import redis as redis_py
+
+    q = make(r, lease_seconds=1.0, max_stalled=1)
+    runs: list[str] = []
+    blips = [0]
+    real_run = q._run
+
+    def flaky_run(script: str, *args: Any, **kw: Any) -> Any:
+        if script == "finish" and not blips[0]:
+            blips[0] += 1
+            if when == "after":
+                real_run(script, *args, **kw)
+            raise redis_py.ConnectionError("injected: connection reset by peer")
+        return real_run(script, *args, **kw)
+
+    q._run = flaky_run  # type: ignore[method-assign]
+    job_id = q.add("email", {"to": "a"})
+    q.process("email", lambda job: runs.append(job.id) or "sent", poll_seconds=0.05)
+    try:
+        wait_for(lambda: q.get_job_counts()["completed"] == 1)
+        time.sleep(2.5)  # past the lease: a dropped finish would have stalled and run again by now
+    finally:
+        q.close()
+    record = q.get_job(job_id)
+    assert blips[0] == 1 and runs == [job_id], runs
+    assert record is not None and record.state == "completed" and record.return_value == "sent", record
+    assert record.stalls == 0 and q.get_job_counts()["failed"] == 0
+
+
+def test_fail_with_retry_false_fails_for_good_at_once(r: Any) -> None:
+    """fail(job, reason, retry=False): failed for good now, whatever attempts remain (a poison job)."""
+    q = make(r)
+    job_id = q.add("email", {"to": "a"}, attempts=5)
+    (jid, raw, token, made), = q.claim(1)[0]
+    job = q._start(jid, raw, token, made, processed_on=0.0)
+    assert job is not None
+    assert q.fail(job, "poison: cannot parse", retry=False) == Outcome.DEAD
+    record = q.get_job(job_id)
+    assert record is not None and record.state == "failed" and record.attempts_made == 1, record
+    assert q.get_job_counts()["waiting"] == q.get_job_counts()["delayed"] == 0

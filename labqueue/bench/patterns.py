@@ -132,7 +132,8 @@ class JobQueuePattern(Pattern):
         queue.obliterate()
 
     def drain(self, queue: Any, handler: Handler, n: int, threads: int) -> None:
-        """`process("default", ..., concurrency=threads)` until it has handled n jobs, then `close()`."""
+        """`process("default", ..., concurrency=threads, prefetch)` until it has handled n jobs, then `close()`:
+        each thread claims `prefetch` jobs a round trip and finishes them with its next claim."""
         done, seen, lock = threading.Event(), [0], threading.Lock()
 
         def counted(job: Any) -> None:
@@ -142,7 +143,7 @@ class JobQueuePattern(Pattern):
                 if seen[0] >= n:
                     done.set()
 
-        queue.process("default", counted, concurrency=threads, poll_seconds=0.05)
+        queue.process("default", counted, concurrency=threads, poll_seconds=0.05, prefetch=self.prefetch)
         try:
             if not done.wait(60 + n / 100):
                 raise RuntimeError(f"JobQueue handled {seen[0]} of {n} jobs")
@@ -214,5 +215,6 @@ def patterns(prefetch: int = 50) -> list[Pattern]:
         found.append(Pattern("delayed", delayed,
                              delayed=lambda q, data, delay: q.enqueue(data, delay_seconds=delay),
                              scheduler=lambda q: q.start_scheduler().stop))
-    found.append(JobQueuePattern("JobQueue (production)", _jobqueue, leased=True, delayed=_jobqueue_delayed))
+    found.append(JobQueuePattern("JobQueue (production)", _jobqueue, prefetch=prefetch, leased=True,
+                                 delayed=_jobqueue_delayed))
     return found

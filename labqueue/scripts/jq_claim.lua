@@ -67,7 +67,6 @@ while n > 0 do
     if rate_max > 0 then
       redis.call('ZADD', limiter, server_now, id .. ':' .. token)
     end
-    incr('HINCRBY', metrics, 'total_dequeued', 1)
     result[#result + 1] = id
     result[#result + 1] = raw
     result[#result + 1] = token
@@ -77,6 +76,9 @@ while n > 0 do
   end
 end
 result[1] = count
+if count > 0 then
+  incr('HINCRBY', metrics, 'total_dequeued', count)
+end
 if redis.call('LLEN', wait) == 0 and redis.call('ZCARD', prio) == 0 then
   redis.call('DEL', marker)
 end

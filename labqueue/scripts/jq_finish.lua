@@ -1,16 +1,19 @@
--- jq_finish.lua: end one delivery: completed (return value stored), or failed (retried after the
--- backoff while attempts remain, else moved to `failed`); trims finished jobs as the job's
--- remove_on_complete / remove_on_fail options say; counts it in `metrics`; emits the event on `events`.
+-- jq_finish.lua: end deliveries, one or a batch (a worker's finished jobs, sent with its next claim):
+-- each completed (return value stored), failed (retried after the backoff while attempts remain,
+-- else moved to `failed`) or dead (failed for good at once, whatever attempts remain); trims finished
+-- jobs as the job's remove_on_complete / remove_on_fail options say; counts it in `metrics`; emits
+-- the event on `events`.
 -- KEYS[1..15] (JobQueueKeys.for_script('finish'), only the keys it uses): jobs wait delayed active
 --   completed failed runs made stalls progress results errors marker events metrics
--- ARGV[1] '' (the server's clock, TIME: every time here is the server's)  ARGV[2] events maxlen  ARGV[3] job id  ARGV[4] delivery token
--- ARGV[5] 'completed' or 'failed'  ARGV[6] return value (JSON) or error message
--- ARGV[7] retry delay (s) if this failure is retried (0 = at once)  ARGV[8] duration (s)
--- ARGV[9] histogram bucket index of the duration  ARGV[10] job name
+-- ARGV[1] '' (the server's clock, TIME: every time here is the server's)  ARGV[2] events maxlen
+-- ARGV[3] the deliveries, one JSON array (one argument: a batch of 50 costs the client one string to
+-- send, not 400): [job id, delivery token, 'completed' / 'failed' / 'dead', return value (JSON) or
+-- error message, retry delay (s) if this failure is retried (0 = at once), duration (s), histogram
+-- bucket index of the duration, job name] each.
 -- A retry that is delayed and due earlier than every other delayed job wakes an idle worker
 -- (LPUSH marker), as a ready retry does, so it is not left waiting for the next poll.
--- Returns (labqueue.scripts.Outcome) 0 when the job is no longer this delivery's (stalled and taken
--- back, or removed), 4 completed, 1 failed and retried, 2 failed for good.
+-- Returns one code a delivery (labqueue.scripts.Outcome): 0 when the job is no longer this
+-- delivery's (stalled and taken back, or removed), 4 completed, 1 failed and retried, 2 failed for good.
 local jobs, wait, delayed, active, completed, failed, runs, made, stalls, progress, results, errors, marker,
   events, metrics =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11],
@@ -23,50 +26,82 @@ local bad = wrong_type({[jobs] = 'hash', [wait] = 'list', [delayed] = 'zset', [a
 if bad then
   return bad
 end
+local ok, ends = pcall(cjson.decode, ARGV[3])
+if not ok or type(ends) ~= 'table' then
+  return redis.error_reply('ERR jq_finish: the deliveries must be a JSON array')
+end
+for _, e in ipairs(ends) do
+  if type(e) ~= 'table' or type(e[1]) ~= 'string' or type(e[2]) ~= 'number' or type(e[4]) ~= 'string'
+      or type(e[5]) ~= 'number' or type(e[6]) ~= 'number' or type(e[7]) ~= 'number' or type(e[8]) ~= 'string' then
+    return redis.error_reply('ERR jq_finish: each delivery is [id, token, outcome, text, retry, duration, bucket, name]')
+  end
+  if e[3] ~= 'completed' and e[3] ~= 'failed' and e[3] ~= 'dead' then
+    return redis.error_reply('ERR jq_finish: outcome must be completed, failed or dead')
+  end
+end
 local now = clock(ARGV[1])
-local id = ARGV[3]
-if redis.call('HGET', runs, id) ~= ARGV[4] or not redis.call('ZSCORE', active, id) then
-  return 0
+
+local counts, sums, dropped = {}, {}, {}  -- metrics and jobs to forget: written once a batch
+local function count(field, by, into)
+  into = into or counts
+  into[field] = (into[field] or 0) + by
 end
-if not (tonumber(ARGV[7]) and tonumber(ARGV[8]) and tonumber(ARGV[9])) then
-  return redis.error_reply('ERR jq_finish: retry-at, duration and bucket must be numbers')
-end
-local opts = options(redis.call('HGET', jobs, id))
-redis.call('ZREM', active, id)
-local duration = tonumber(ARGV[8])
-incr('HINCRBY', metrics, 'hist:' .. ARGV[9] .. ':' .. ARGV[10], 1)
-incr('HINCRBYFLOAT', metrics, 'hist_sum:' .. ARGV[10], duration)
-if ARGV[5] == 'completed' then
-  redis.call('HSET', results, id, ARGV[6])
-  redis.call('ZADD', completed, now, id)
-  incr('HINCRBY', metrics, 'total_succeeded', 1)
-  incr('HINCRBYFLOAT', metrics, 'total_duration_ms', duration * 1000)
-  emit('event', 'completed', 'job', id,
-    'result', ARGV[6], 'duration', ARGV[8])
-  trim(completed, id, opts.remove_on_complete)
-  return 4
-end
-local attempts = tonumber(opts.attempts) or 1
-local n = incr('HINCRBY', made, id, 1)
-redis.call('HSET', errors, id, ARGV[6])
-incr('HINCRBY', metrics, 'total_failed', 1)
-local final = n >= attempts
-emit('event', 'failed', 'job', id, 'error', ARGV[6],
-  'attempts_made', n, 'attempts', attempts, 'final', final and 1 or 0, 'duration', ARGV[8])
-if not final then
-  local retry_at = now + tonumber(ARGV[7])
-  if retry_at > now then
-    local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
-    redis.call('ZADD', delayed, retry_at, id)
-    if not first[2] or retry_at < tonumber(first[2]) then
+
+local function finish(id, token, outcome, payload, retry_in, duration, bucket, name)
+  if redis.call('HGET', runs, id) ~= string.format('%d', token) or redis.call('ZREM', active, id) == 0 then
+    return 0
+  end
+  local opts = options(redis.call('HGET', jobs, id))
+  count('hist:' .. bucket .. ':' .. name, 1)
+  count('hist_sum:' .. name, duration, sums)
+  if outcome == 'completed' then
+    count('total_succeeded', 1)
+    count('total_duration_ms', duration * 1000, sums)
+    emit('event', 'completed', 'job', id, 'result', payload, 'duration', duration)
+    if opts.remove_on_complete == true then  -- forgotten at once: never written to `completed`
+      dropped[#dropped + 1] = id
+    else
+      redis.call('HSET', results, id, payload)
+      redis.call('ZADD', completed, now, id)
+      trim(completed, id, opts.remove_on_complete)
+    end
+    return 4
+  end
+  local attempts = tonumber(opts.attempts) or 1
+  local n = incr('HINCRBY', made, id, 1)
+  redis.call('HSET', errors, id, payload)
+  count('total_failed', 1)
+  local final = n >= attempts or outcome == 'dead'
+  emit('event', 'failed', 'job', id, 'error', payload,
+    'attempts_made', n, 'attempts', attempts, 'final', final and 1 or 0, 'duration', duration)
+  if not final then
+    local retry_at = now + retry_in
+    if retry_at > now then
+      local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+      redis.call('ZADD', delayed, retry_at, id)
+      if not first[2] or retry_at < tonumber(first[2]) then
+        wake(1)
+      end
+    else
+      redis.call('LPUSH', wait, id)
       wake(1)
     end
-  else
-    redis.call('LPUSH', wait, id)
-    wake(1)
+    return 1
   end
-  return 1
+  redis.call('ZADD', failed, now, id)
+  trim(failed, id, opts.remove_on_fail)
+  return 2
 end
-redis.call('ZADD', failed, now, id)
-trim(failed, id, opts.remove_on_fail)
-return 2
+
+local codes = {}
+for i, e in ipairs(ends) do
+  codes[i] = finish(e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8])
+end
+for field, by in pairs(counts) do
+  incr('HINCRBY', metrics, field, by)
+end
+for field, by in pairs(sums) do
+  incr('HINCRBYFLOAT', metrics, field, by)
+end
+drop_all(dropped)
+return codes

@@ -63,10 +63,17 @@ local function ready(id, priority, first)
   redis.call('ZADD', prio, math.min(level, (tonumber(head[2]) or math.huge) - 1), id)
 end
 
-local function drop(id)  -- forget a finished job: its record and everything that changed while it ran
-  for _, key in ipairs({jobs, runs, made, stalls, progress, results, errors}) do
-    redis.call('HDEL', key, id)
+local function drop_all(ids)  -- forget finished jobs: their records and everything that changed while they ran
+  for i = 1, #ids, 1000 do
+    local some = {unpack(ids, i, math.min(i + 999, #ids))}
+    for _, key in ipairs({jobs, runs, made, stalls, progress, results, errors}) do
+      redis.call('HDEL', key, unpack(some))
+    end
   end
+end
+
+local function drop(id)
+  drop_all({id})
 end
 
 -- Retention, once job `id` entered the finished `set`: keep true = remove this job at once (BullMQ's

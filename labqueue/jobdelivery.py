@@ -103,6 +103,8 @@ class Deliveries:
             number("duration", duration)
             if outcome not in ("completed", "failed", "dead"):
                 raise ConfigError(f"outcome must be 'completed', 'failed' or 'dead', got {outcome!r}")
+            if outcome != "completed":  # an error message may hold a lone surrogate: no UTF-8 for it
+                payload = payload.encode("utf-8", "backslashreplace").decode("utf-8")
             batch.append([job_id, token, outcome, payload, float(retry_in), float(duration),
                           bisect.bisect_left(BUCKETS, duration), name])
         if not batch:

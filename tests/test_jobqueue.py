@@ -1027,3 +1027,25 @@ def test_fail_with_retry_false_fails_for_good_at_once(r: Any) -> None:
     record = q.get_job(job_id)
     assert record is not None and record.state == "failed" and record.attempts_made == 1, record
     assert q.get_job_counts()["waiting"] == q.get_job_counts()["delayed"] == 0
+
+
+def test_an_error_message_with_a_lone_surrogate_fails_the_job_not_the_worker(r: Any) -> None:
+    """A handler's exception text holding a lone surrogate (a file name decoded with surrogateescape) has
+    no UTF-8: the failure is stored with it escaped, and the worker goes on with the next job."""
+    q = make(r)
+    bad = q.add("parse", {"path": "x"})
+    good = q.add("parse", {"path": "y"})
+
+    def handler(job: ActiveJob) -> str:
+        if job.data["path"] == "x":
+            raise ValueError("cannot open b'\udcff.csv'")
+        return "ok"
+
+    q.process("parse", handler, poll_seconds=0.05)
+    try:
+        wait_for(lambda: q.get_job_counts()["completed"] == 1 and q.get_job_counts()["failed"] == 1)
+    finally:
+        q.close()
+    failed = q.get_job(bad)
+    assert failed is not None and failed.state == "failed" and "\\udcff" in (failed.failed_reason or ""), failed
+    assert q.get_job(good).return_value == "ok"  # type: ignore[union-attr]

@@ -10,7 +10,6 @@ import json
 import math
 import os
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -102,6 +101,8 @@ class BaseQueue:
         self.max_payload_bytes = integer("max_payload_bytes", max_payload_bytes, low=1)
         self._replay = scripts.load(redis_client, "replay")
         self._read = scripts.load(redis_client, "read_hashes")
+        self._bury = scripts.load(redis_client, "bury")
+        self._delete_dead = scripts.load(redis_client, "delete_dead")
 
     def _new_job(self, job_data: Any, *, type: str | None = None, job_id: str | None = None,
                  max_attempts: int | None = None, priority: int | None = None, run_at: float | None = None) -> Job:
@@ -144,15 +145,12 @@ class BaseQueue:
 
     # -- dead-letter queue -------------------------------------------------------------------
     def bury(self, job: Job | str | bytes, reason: str, attempts: int | None = None) -> None:
-        """Put a job (or an unparseable entry, kept byte for byte) in the dead-letter queue with its reason (MULTI/EXEC)."""
+        """Put a job (or an unparseable entry, kept byte for byte) in the dead-letter queue with its reason,
+        failed at the server's clock (bury.lua)."""
         raw = job.raw or job.to_json() if isinstance(job, Job) else job
         job_id = job.id if isinstance(job, Job) else self._invalid_id()
         n = attempts if attempts is not None else (job.attempts if isinstance(job, Job) else 0)
-        meta = json.dumps({"reason": reason, "failed_at": time.time(), "attempts": n})
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(self.keys.dlq, job_id, raw)
-        pipe.hset(self.keys.dlq_meta, job_id, meta)
-        pipe.execute()
+        self._bury(keys=[self.keys.dlq, self.keys.dlq_meta], args=[job_id, raw, json.dumps(reason), int(n)])
 
     def _invalid_id(self) -> str:
         """A dead-letter id for an entry that is no job: 'invalid:<n>' (INCR seq); when the counter holds junk
@@ -190,6 +188,15 @@ class BaseQueue:
     def dlq_size(self) -> int:
         """Number of dead-letter entries (HLEN)."""
         return int(self.redis.hlen(self.keys.dlq))
+
+    def delete_dead(self, job_id: str | bytes) -> bool:
+        """Drop one dead letter and its meta, not replayed (delete_dead.lua); False when there was none.
+
+        Its id as dead_letters() lists it, or as bytes (an id that is not UTF-8)."""
+        if not (isinstance(job_id, bytes) and job_id):
+            check_ids([job_id], "delete_dead() takes a dead-letter id (a non-empty string, as dead_letters() "
+                                "lists it, or bytes)")
+        return bool(self._delete_dead(keys=[self.keys.dlq, self.keys.dlq_meta], args=[job_id]))
 
     def replay_dead(self, *job_ids: str) -> int:
         """Send dead-lettered jobs (all when none named) back to the queue, attempts reset (replay.lua).
@@ -259,7 +266,8 @@ class BaseQueue:
         return int(self.redis.delete(*self.keys.all(), *moved_aside))
 
 
-def check_ids(job_ids: Sequence[Any]) -> None:
+def check_ids(job_ids: Sequence[Any], takes: str = "replay_dead() takes dead-letter ids (non-empty strings, "
+              "as dead_letters() lists them)") -> None:
     """replay_dead's ids: non-empty strings Redis can hold (UTF-8); else ConfigError naming the bad one."""
     for job_id in job_ids:
         ok = isinstance(job_id, str) and job_id != ""
@@ -268,8 +276,7 @@ def check_ids(job_ids: Sequence[Any]) -> None:
         except UnicodeEncodeError:
             ok = False
         if not ok:
-            raise ConfigError(f"replay_dead() takes dead-letter ids (non-empty strings, as dead_letters() lists "
-                              f"them), got {job_id!r}")
+            raise ConfigError(f"{takes}, got {job_id!r}")
 
 
 def _meta(raw: bytes | None) -> tuple[str, float, int]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import time
 from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -234,10 +233,9 @@ class CronQueue(DelayedQueue):
         """Move a schedule that cannot run to the dead-letter queue as `cron:<name>`, and log it."""
         name = text(key)
         reason = f"cron schedule {name!r} cannot run: {str(exc) or type(exc).__name__}"
-        meta = json.dumps({"reason": reason, "failed_at": time.time(), "attempts": 0})
-        k = self.keys
+        k = self.keys  # failed at the server's clock (cron_bury.lua)
         if int(self._bury_schedule(keys=[k.cron, k.cron_last, k.dlq, k.dlq_meta],
-                                   args=[key, value, f"cron:{name}", meta])):
+                                   args=[key, value, f"cron:{name}", json.dumps(reason)])):
             log.error("queue %s: %s; moved to the dead-letter queue as %r", self.name, reason, f"cron:{name}")
 
     def tick(self, now: float | None = None) -> float | None:

@@ -10,7 +10,6 @@ the moved key and repair it by hand.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from . import scripts
@@ -46,6 +45,6 @@ def quarantine_wrong_types(queue: Any) -> list[str]:
             continue
         n = int(client.incr(keys.quarantine_seq))
         if text(script(keys=[key, keys.quarantine(n), keys.dlq, keys.dlq_meta],
-                       args=[expected, time.time(), f"quarantine:{n}"])):
+                       args=[expected, "", f"quarantine:{n}"])):
             moved.append(key)
     return moved

@@ -83,10 +83,16 @@ def test_tracer_records_pipelines_and_ignores_unrecorded_commands(r: Any) -> Non
     job = q.dequeue()  # not recorded
     assert job is not None
     with t.record("bury"):
-        q.bury(job, "poison")  # one MULTI: the job and its meta into the DLQ
-    assert t.names("bury") == ["MULTI", "HSET", "HSET", "EXEC"]
-    assert all(c.pipeline for c in t.of("bury"))
-    assert len(t.commands) == 4
+        q.bury(job, "poison")  # one script: the job and its meta into the DLQ, at the server's time
+    assert t.names("bury") == ["EVALSHA bury.lua"]
+    with t.record("move"):
+        pipe = t.client.pipeline(transaction=True)
+        pipe.hdel(q.keys.dlq, job.id)
+        pipe.lpush(q.keys.waiting, job.raw)
+        pipe.execute()
+    assert t.names("move") == ["MULTI", "HDEL", "LPUSH", "EXEC"]
+    assert all(c.pipeline for c in t.of("move")) and not t.of("bury")[0].pipeline
+    assert len(t.commands) == 5
     t.clear()
     assert t.commands == []
 

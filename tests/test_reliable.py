@@ -256,3 +256,109 @@ def test_failed_dead_letter_write_keeps_the_job_in_flight(r):
     assert q.processing_size() == 1 and r.hexists(q.keys.inflight, job.token)
     r.delete(q.keys.dlq)
     assert q.recover_stale_jobs()["dead"] == 1 and q.dlq_size() == 1 and q.processing_size() == 0
+
+
+# -- dead letters: the server's time, delete_dead ----------------------------------------------------
+def _server_now(r):
+    sec, usec = r.time()
+    return int(sec) + int(usec) / 1e6
+
+
+def _bury_one(r, writer):
+    """Dead-letter one entry the way `writer` does; returns the queue."""
+    from labqueue import CronQueue, SimpleQueue
+    from labqueue.quarantine import quarantine_wrong_types
+
+    if writer == "schedule":
+        q = CronQueue(r, "skew")
+        r.hset(q.keys.cron, "bad", "{not json")
+        q.run_cron()
+    elif writer == "quarantine":
+        q = make(r, "skew")
+        r.set(q.keys.waiting, "oops")
+        assert quarantine_wrong_types(q) == [q.keys.waiting]
+    else:
+        q = SimpleQueue(r, "skew")
+        r.lpush(q.keys.waiting, "not a job" if writer == "junk" else q._new_job({"type": "t"}).raw)
+        job = q.dequeue()
+        if job is not None:
+            q.bury(job, "poison")
+    return q
+
+
+@pytest.mark.parametrize("skew", [-86400, 86400])
+@pytest.mark.parametrize("writer", ["job", "junk", "schedule", "quarantine"])
+def test_a_dead_letters_failed_at_is_the_servers_time_not_the_clients(r, monkeypatch, writer, skew):
+    """A client whose clock is a day off writes dead letters stamped with the Redis server's TIME: bury(),
+    CronQueue's bad schedules and quarantine wrote the client's time.time(), so a skewed worker's dead
+    letters sorted out of order in dead_letters() and showed wrong ages. Only the client's view is skewed
+    (labqueue's modules), not time.time itself: on fakeredis that is the server's clock."""
+    import types
+
+    from labqueue import base, cron, quarantine
+
+    skewed = types.SimpleNamespace(time=lambda: time.time() + skew, monotonic=time.monotonic, sleep=time.sleep)
+    for module in (base, cron, quarantine):
+        monkeypatch.setattr(module, "time", skewed, raising=False)
+    before = _server_now(r)
+    q = _bury_one(r, writer)
+    after = _server_now(r)
+    [letter] = q.dead_letters()
+    assert before - 1 <= letter.failed_at <= after + 1, (
+        f"failed_at is {letter.failed_at - after:+.0f} s from the server's time (client skewed {skew:+d} s)")
+
+
+def test_delete_dead_drops_one_dead_letter_and_its_meta(rd):
+    """delete_dead(id) removes that dead letter and its meta and says whether it was there; the others stay."""
+    q = make(rd, max_attempts=1)
+    for _ in range(3):
+        q.enqueue({"type": "t"})
+    for _ in range(3):
+        q.nack(q.dequeue(timeout=0.5), "poison")
+    first, second, third = (d.id for d in q.dead_letters())
+    assert q.delete_dead(second) is True
+    assert [d.id for d in q.dead_letters()] == [first, third] and not rd.hexists(q.keys.dlq_meta, second)
+    assert q.delete_dead(second) is False and q.delete_dead("no-such-id") is False
+    assert q.replay_dead() == 2 and q.size() == 2 and q.dlq_size() == 0
+
+
+def test_delete_dead_takes_junk_entries_and_refuses_bad_ids(rd):
+    """Entries that are no job, a non-UTF-8 id (given as bytes), an entry without meta and a meta without
+    entry are dropped too; an id that is no non-empty string (or bytes) is a ConfigError naming it."""
+    from labqueue import ConfigError
+
+    q = make(rd)
+    rd.hset(q.keys.dlq, mapping={"junk": "not a job", b"bin\xff": b"\xc3\x28", "no-meta": "{}"})
+    rd.hset(q.keys.dlq_meta, mapping={"junk": "{not json", b"bin\xff": "{}", "orphan": "{}"})
+    assert q.delete_dead("junk") is True and q.delete_dead(b"bin\xff") is True
+    assert q.delete_dead("no-meta") is True
+    assert q.delete_dead("orphan") is False and not rd.hexists(q.keys.dlq_meta, "orphan")  # cleaned up
+    assert q.dlq_size() == 0 and rd.hlen(q.keys.dlq_meta) == 0
+    for bad in (None, "", b"", 5, "id-\udcff"):
+        with pytest.raises(ConfigError, match=r"delete_dead\(\) takes a dead-letter id \(a non-empty string"):
+            q.delete_dead(bad)
+
+
+def test_delete_dead_changes_nothing_when_a_dlq_key_has_the_wrong_type(r):
+    """A wrong-typed DLQ hash (or meta hash) fails loudly and leaves the other hash as it was."""
+    import redis as redis_py
+
+    q = make(r)
+    r.hset(q.keys.dlq, "a", "{}")
+    r.set(q.keys.dlq_meta, "not a hash")
+    with pytest.raises(redis_py.ResponseError, match="WRONGTYPE"):
+        q.delete_dead("a")
+    assert r.hexists(q.keys.dlq, "a")
+    r.delete(q.keys.dlq, q.keys.dlq_meta)
+    r.hset(q.keys.dlq_meta, "a", "{}")
+    r.set(q.keys.dlq, "not a hash")
+    with pytest.raises(redis_py.ResponseError, match="WRONGTYPE"):
+        q.delete_dead("a")
+    assert r.hexists(q.keys.dlq_meta, "a")
+
+
+def test_delete_dead_drops_a_cron_schedules_dead_letter(r):
+    """A schedule that cannot run, dead-lettered as cron:<name>, can be dropped instead of replayed."""
+    q = _bury_one(r, "schedule")
+    assert [d.id for d in q.dead_letters()] == ["cron:bad"]
+    assert q.delete_dead("cron:bad") is True and q.dlq_size() == 0 and q.schedules() == {}

@@ -1,9 +1,11 @@
 -- quarantine.lua: move aside a queue key that holds the wrong Redis type (a list replaced by a
 -- string...) and record it in the dead-letter queue, so that workers can go on.
 -- KEYS[1] the key  KEYS[2] where to move it  KEYS[3] dlq  KEYS[4] dlq:meta
--- ARGV[1] expected type ('list', 'hash', 'zset' or 'string')  ARGV[2] now  ARGV[3] DLQ entry id
+-- ARGV[1] expected type ('list', 'hash', 'zset' or 'string')  ARGV[2] '' (failed_at: the server's TIME)
+-- ARGV[3] DLQ entry id
 -- Returns the type found when the key was moved, or '' when there was nothing to do (the key is
 -- missing or already of the expected type, e.g. another worker moved it first).
+--- @include clock
 local found = redis.call('TYPE', KEYS[1])['ok']
 if found == 'none' or found == ARGV[1] then
   return ''
@@ -14,5 +16,5 @@ redis.call('HSET', KEYS[3], ARGV[3], cjson.encode({quarantined_key = KEYS[1], ty
 redis.call('HSET', KEYS[4], ARGV[3], cjson.encode({
   reason = 'key ' .. KEYS[1] .. ' held a Redis ' .. found .. ', expected a ' .. ARGV[1]
     .. ': moved aside to ' .. KEYS[2],
-  failed_at = tonumber(ARGV[2]), attempts = 0, invalid = true}))
+  failed_at = clock(ARGV[2]), attempts = 0, invalid = true}))
 return found

@@ -10,6 +10,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import Any
@@ -148,10 +149,7 @@ def new_job(data: Any, *, type: str | None = None, job_id: str | None = None,
     except RecursionError:
         raise InvalidJob("job data is not JSON-serialisable: it contains itself (a circular reference) or is "
                          "nested too deeply") from None
-    try:
-        size = len(raw) if raw.isascii() else len(raw.encode("utf-8"))  # ASCII: one byte a character
-    except UnicodeEncodeError as exc:  # a lone surrogate: no UTF-8 for it, redis-py would fail mid-write
-        raise InvalidJob(_not_unicode(job, exc)) from None
+    size = utf8_size(raw, lambda: _holder(job))
     if size > max_payload_bytes:
         raise PayloadTooLarge(
             f"job payload is {size:,} bytes, over the limit of {max_payload_bytes:,} bytes "
@@ -163,18 +161,25 @@ def new_job(data: Any, *, type: str | None = None, job_id: str | None = None,
 builtin_type = type
 
 
-def _not_unicode(job: Job, exc: UnicodeEncodeError) -> str:
-    """Which of the job's strings holds a lone surrogate (U+D800-U+DFFF), which UTF-8 cannot encode."""
-    where = "data"
+def utf8_size(text: str, what: str | Callable[[], str]) -> int:
+    """The bytes `text` takes in UTF-8 (ASCII: one a character). A lone surrogate (U+D800-U+DFFF) has no
+    UTF-8 encoding, redis-py would fail mid-write: InvalidJob naming `what` (called only then) and it."""
+    try:
+        return len(text) if text.isascii() else len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        name = what if isinstance(what, str) else what()
+        raise InvalidJob(f"{name} is not valid Unicode: it holds {exc.object[exc.start:exc.end]!r}, a lone surrogate, "
+                         "which has no UTF-8 encoding (text decoded with errors='surrogateescape'?)") from None
+
+
+def _holder(job: Job) -> str:
+    """Which of the job's strings holds the lone surrogate: its id, its type, else its data."""
     for name in ("id", "type"):
         try:
             getattr(job, name).encode("utf-8")
         except UnicodeEncodeError:
-            where = name
-            break
-    bad = exc.object[exc.start:exc.end]
-    return (f"job {where} is not valid Unicode: it holds {bad!r}, a lone surrogate, which has no UTF-8 "
-            "encoding (text decoded with errors='surrogateescape'?)")
+            return f"job {name}"
+    return "job data"
 
 
 def require_job(job: Any, operation: str) -> None:

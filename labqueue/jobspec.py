@@ -21,7 +21,7 @@ from typing import Any
 from . import cron, scripts
 from .checks import integer, number
 from .errors import ConfigError, InvalidJob
-from .job import _encode, _encode_data, _json_string
+from .job import _encode, _encode_data, _json_string, utf8_size
 from .keys import Keys
 from .retry import Backoff
 
@@ -135,11 +135,7 @@ def normalise(opts: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(value, str) or not value or value.isdigit():
                 raise InvalidJob(f"option 'job_id' must be a non-empty string that is not all digits "
                                  f"(digits are the generated ids), got {value!r}")
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:  # a lone surrogate: redis-py would fail mid-call
-                raise InvalidJob(f"option 'job_id' is not valid Unicode: {value!r} holds a lone surrogate, "
-                                 "which has no UTF-8 encoding") from None
+            utf8_size(value, "option 'job_id'")
         out[name] = value
     return out
 
@@ -191,11 +187,7 @@ def planned(name: str, data: Any, o: dict[str, Any], *, now: float | None = None
     except RecursionError:
         raise InvalidJob("job data is not JSON-serialisable: it contains itself (a circular reference) or is "
                          "nested too deeply") from None
-    try:
-        size = len(raw) if raw.isascii() else len(raw.encode("utf-8"))  # ASCII: one byte a character
-    except UnicodeEncodeError as exc:  # a lone surrogate: no UTF-8 for it, redis-py would fail mid-write
-        raise InvalidJob(f"job name or data is not valid Unicode: it holds {exc.object[exc.start:exc.end]!r}, "
-                         "a lone surrogate, which has no UTF-8 encoding") from None
+    size = utf8_size(raw, "job name or data")
     if size > max_payload_bytes:
         raise InvalidJob(f"job is {size:,} bytes, over max_payload_bytes "
                          f"({max_payload_bytes:,}): enqueue a reference to the data instead")

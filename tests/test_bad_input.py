@@ -230,6 +230,26 @@ def test_bad_job_at_enqueue_is_a_clear_error_and_writes_nothing(r: Any, pattern:
         nothing_written(r, lambda: queue.enqueue_many([{"type": "ok"}, data]), error, match)
 
 
+def test_a_lone_surrogate_is_refused_in_one_sentence_by_every_queue_kind() -> None:
+    """new_job (the list queues) and jobspec.plan (JobQueue) refuse a lone surrogate with the same sentence,
+    naming where it is and the character (labqueue.job.utf8_size, one helper): JobQueue's said
+    "'caf\\udce9' holds a lone surrogate" for a job_id, and neither of its messages gave the hint."""
+    import re
+
+    from labqueue.job import new_job
+    from labqueue.jobspec import plan
+
+    bad = "caf\udce9"
+    cases = {"job data": lambda: new_job({"to": bad}), "job type": lambda: new_job({}, type=bad),
+             "job id": lambda: new_job({}, job_id=bad), "job name or data": lambda: plan(bad, {}, {}),
+             "option 'job_id'": lambda: plan("n", {}, {"job_id": bad})}
+    for where, call in [*cases.items(), ("job name or data", lambda: plan("n", {"to": bad}, {}))]:
+        sentence = (f"{where} is not valid Unicode: it holds {bad[-1]!r}, a lone surrogate, which has no UTF-8 "
+                    "encoding (text decoded with errors='surrogateescape'?)")
+        with pytest.raises(InvalidJob, match=f"^{re.escape(sentence)}$"):
+            call()
+
+
 def test_bad_max_attempts_at_enqueue_is_a_clear_error(r: Any) -> None:
     """max_attempts below 1 (or not an integer) is refused before anything is written."""
     queue = ReliableQueue(r, "api")

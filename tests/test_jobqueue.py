@@ -230,6 +230,26 @@ def test_stalled_job_is_redelivered(r: Any) -> None:
     assert job is not None and job.stalls == 1 and job.return_value == "done"
 
 
+def test_a_stalled_priority_job_keeps_its_priority_first_of_its_level(r: Any) -> None:
+    """A stalled job with a priority is ready again at its own level, ahead of the jobs of that level that
+    waited (where it stood, as BullMQ, as a released job: jq_lib.lua ready(..., first)); jobs without priority
+    and better priorities still come before it. The old code RPUSHed it to `wait`, its priority lost: it came
+    out first of all (stalled, plain, urgent, same, later)."""
+    q = make(r, lease_seconds=0.2)
+    stalled = q.add("j", {"n": 0}, priority=2)
+    assert claim_ids(q) == [stalled]  # a worker took it, then died
+    plain = q.add("j", {"n": 1})
+    urgent = q.add("j", {"n": 2}, priority=1)
+    same = q.add("j", {"n": 3}, priority=2)
+    later = q.add("j", {"n": 4}, priority=3)
+    time.sleep(0.25)
+    assert q.check_stalled() == {"requeued": 1, "failed": 0}
+    assert r.zscore(q.keys.prio, stalled) is not None and r.lrange(q.keys.wait, 0, -1) == [plain]
+    assert [j.id for j in q.get_jobs("waiting")] == [plain, urgent, stalled, same, later]
+    assert claim_ids(q) == [plain, urgent, stalled, same, later]
+    assert q.get_job(stalled).stalls == 1  # type: ignore[union-attr]
+
+
 def test_a_job_failed_for_stalling_is_trimmed_by_its_remove_on_fail(r: Any) -> None:
     """A job failed for stalling too often is kept or removed as its remove_on_fail says, as one failed by its handler."""
     q = make(r, lease_seconds=0.1, max_stalled=0)

@@ -1,18 +1,21 @@
--- jq_stalled.lua: take back the jobs whose lease expired (their worker died or hung): each goes back
--- to the front of `wait` with a 'stalled' event, unless it already stalled max_stalled times: then
--- it is failed for good ("a poison pill must not loop forever").
--- KEYS[1..13] (JobQueueKeys.for_script('stalled'), only the keys it uses): jobs wait active failed runs
---   made stalls progress results errors marker events metrics
+-- jq_stalled.lua: take back the jobs whose lease expired (their worker died or hung): each is ready again
+-- where it stood, first in line (jq_lib.lua's ready(..., true): the front of `wait`, or, with a priority,
+-- ahead of every job waiting at its level, as BullMQ), with a 'stalled' event, unless it already stalled
+-- max_stalled times: then it is failed for good ("a poison pill must not loop forever").
+-- KEYS[1..15] (JobQueueKeys.for_script('stalled'), only the keys it uses): jobs wait prio active failed
+--   runs made stalls progress results errors meta marker events metrics
 -- ARGV[1] '' (the server's clock, TIME: every time here is the server's)  ARGV[2] events maxlen  ARGV[3] max stalls allowed
 -- Returns {requeued, failed, next_in}: next_in the seconds until the earliest lease still running
 -- expires ('' if none), so the heartbeat can look again right when it does.
-local jobs, wait, active, failed, runs, made, stalls, progress, results, errors, marker, events, metrics =
+local jobs, wait, prio, active, failed, runs, made, stalls, progress, results, errors, meta, marker, events,
+  metrics =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11],
-  KEYS[12], KEYS[13]
+  KEYS[12], KEYS[13], KEYS[14], KEYS[15]
 --- @include jq_lib
-local bad = wrong_type({[jobs] = 'hash', [wait] = 'list', [active] = 'zset', [failed] = 'zset',
-  [runs] = 'hash', [made] = 'hash', [stalls] = 'hash', [progress] = 'hash', [results] = 'hash',
-  [errors] = 'hash', [marker] = 'list', [events] = 'stream', [metrics] = 'hash'})
+local bad = wrong_type({[jobs] = 'hash', [wait] = 'list', [prio] = 'zset', [active] = 'zset',
+  [failed] = 'zset', [runs] = 'hash', [made] = 'hash', [stalls] = 'hash', [progress] = 'hash',
+  [results] = 'hash', [errors] = 'hash', [meta] = 'hash', [marker] = 'list', [events] = 'stream',
+  [metrics] = 'hash'})
 if bad then
   return bad
 end
@@ -34,7 +37,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', active, '-inf', '(' .. now)) do
       trim(failed, id, options(raw).remove_on_fail)
       dead = dead + 1
     else
-      redis.call('RPUSH', wait, id)
+      ready(id, tonumber(options(raw).priority) or 0, true)  -- first in line again, at its own level
       wake(1)
       emit('event', 'stalled', 'job', id, 'stalls', n)
       requeued = requeued + 1

@@ -23,9 +23,9 @@ from .checks import integer, number
 from .errors import ConfigError, InvalidJob
 from .job import _encode, _encode_data, _json_string, utf8_size
 from .keys import Keys
+from .priority_score import MAX_PRIORITY, WHY
 from .retry import Backoff
 
-MAX_PRIORITY = 2**21  # as BullMQ: priority * 2**32 + a sequence number stays exact in a double
 STATES = ("waiting", "active", "delayed", "completed", "failed", "paused")
 OPTIONS = ("priority", "delay", "attempts", "backoff", "repeat", "remove_on_complete",
            "remove_on_fail", "job_id", "timeout")
@@ -42,7 +42,7 @@ class JobQueueKeys(Keys):
 
     jobs = _jq("jobs", "Hash: job id -> the job's JSON {name, data, ts, opts}, written once.")
     wait = _jq("wait", "List of the ids of ready jobs without a priority (LPUSH, RPOP).")
-    prio = _jq("prio", "Sorted set: ready job id -> priority * 2^32 + sequence.")
+    prio = _jq("prio", "Sorted set: ready job id -> priority * 2^32 + sequence (labqueue.priority_score).")
     delayed = _jq("delayed", "Sorted set: job id -> when it is due (a delay, a retry's backoff, a repeat).")
     active = _jq("active", "Sorted set: job id -> its lease deadline.")
     completed = _jq("completed", "Sorted set: job id -> when it completed.")
@@ -75,6 +75,13 @@ LUA_NAMES = {"repeats": "repeat"}  # `repeat` is a keyword in Lua: the scripts c
 
 def _int(name: str, value: Any, low: int, high: int | None = None) -> int:
     return integer(f"option {name!r}", value, low=low, high=high, error=InvalidJob)
+
+
+def _priority(value: Any) -> int:
+    try:
+        return _int("priority", value, 0, MAX_PRIORITY)
+    except InvalidJob as exc:  # 2**21 and above: the scores would not be exact (ties, FIFO lost)
+        raise InvalidJob(f"{exc} (0 = none; at most 2**21 - 1: {WHY})") from None
 
 
 def _seconds(name: str, value: Any, positive: bool = False) -> float:
@@ -116,7 +123,7 @@ def normalise(opts: dict[str, Any]) -> dict[str, Any]:
         if value is None:
             continue
         if name == "priority":
-            value = _int(name, value, 0, MAX_PRIORITY)
+            value = _priority(value)
         elif name == "attempts":
             value = _int(name, value, 1)
         elif name in ("delay", "timeout"):

@@ -3,7 +3,9 @@
 Redis structures: the sorted set `lq:{name}:priority` whose members are the serialised jobs
 themselves (so a job's data is added and removed atomically with its queue entry, and no TTL can
 drop a job that waited long: the chapter's separate data key with a 1 h TTL can), and the counter
-`lq:{name}:seq` that orders equal priorities. Scripts: priority_push.lua; BZPOPMIN / ZPOPMIN.
+`lq:{name}:seq` that orders equal priorities: score = priority * 2**32 + arrival number, the one
+scheme of labqueue.priority_score (the JobQueue's and BullMQ's), exact for priorities 0..2**21 - 1.
+Scripts: priority_push.lua; BZPOPMIN / ZPOPMIN.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from . import scripts
 from .base import check_timeout
 from .errors import InvalidJob
 from .job import Job
+from .priority_score import MAX_PRIORITY, WHY
 from .simple import SimpleQueue
 
-PRIORITY_MAX = 10_000
+PRIORITY_MAX = MAX_PRIORITY  # 2**21 - 1: every score exact (labqueue.priority_score); 10,000 before
 
 
 class PriorityQueue(SimpleQueue):
@@ -35,7 +38,8 @@ class PriorityQueue(SimpleQueue):
 
     def _build(self, job_data: dict[str, Any], priority: int, **options: Any) -> Job:
         if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= PRIORITY_MAX:
-            raise InvalidJob(f"priority must be an integer from 0 (first) to {PRIORITY_MAX}, got {priority!r}")
+            raise InvalidJob(f"priority must be an integer from 0 (first) to {PRIORITY_MAX} (2**21 - 1: {WHY}), "
+                             f"got {priority!r}")
         return self._new_job(job_data, priority=priority, **options)
 
     def enqueue(self, job_data: dict[str, Any], priority: int = PRIORITY_NORMAL, *,  # type: ignore[override]

@@ -250,6 +250,24 @@ def test_a_stalled_priority_job_keeps_its_priority_first_of_its_level(r: Any) ->
     assert q.get_job(stalled).stalls == 1  # type: ignore[union-attr]
 
 
+def test_priority_limit_is_the_last_exact_score(r: Any) -> None:
+    """Priorities 1..2**21 - 1 (labqueue.priority_score): at 2**21 - 1, with the sequence at its end, the
+    scores are exact (up to 2**53 - 1) and FIFO holds. 2**21 is refused, the error naming the limit (the old
+    MAX_PRIORITY = 2**21 was inclusive: scores 2**53 + sequence, where doubles step by 2 and jobs tie)."""
+    from labqueue.priority_score import MAX_PRIORITY, MAX_SEQUENCE, score
+
+    q = make(r)
+    with pytest.raises(InvalidJob, match=r"option 'priority' must be an integer from 0 to 2097151, got 2097152 "
+                                         r"\(0 = none; at most 2\*\*21 - 1"):
+        q.add("j", {}, priority=2**21)
+    assert r.exists(*q.keys.all()) == 0
+    r.hset(q.keys.meta, "pseq", MAX_SEQUENCE - 3)
+    ids = [q.add("j", {"i": i}, priority=MAX_PRIORITY) for i in range(3)]
+    scores = [s for _, s in r.zrange(q.keys.prio, 0, -1, withscores=True)]
+    assert scores == [score(MAX_PRIORITY, MAX_SEQUENCE - 3 + n) for n in (1, 2, 3)] and scores[-1] == 2**53 - 1
+    assert claim_ids(q) == ids
+
+
 def test_a_job_failed_for_stalling_is_trimmed_by_its_remove_on_fail(r: Any) -> None:
     """A job failed for stalling too often is kept or removed as its remove_on_fail says, as one failed by its handler."""
     q = make(r, lease_seconds=0.1, max_stalled=0)

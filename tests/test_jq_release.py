@@ -16,7 +16,7 @@ from labqueue.jobqueue import JobQueue
 from labqueue.jobspec import MAX_PRIORITY
 from labqueue.scripts import Outcome
 
-LEVEL = 2**32  # jq_lib.lua ready(): score = priority * 2^32 + sequence
+LEVEL = 2**32  # jq_lib.lua ready(): score = priority * 2^32 + sequence (labqueue.priority_score.LEVEL)
 
 
 def make(r: Any) -> JobQueue:
@@ -38,11 +38,11 @@ def claim_all(q: JobQueue) -> list[str]:
     return [job.id for job in claim(q, 1000)]
 
 
-@pytest.mark.parametrize("priority", [3, MAX_PRIORITY - 1])
+@pytest.mark.parametrize("priority", [3, MAX_PRIORITY])
 def test_released_priority_jobs_stand_in_line_again_in_their_order(r: Any, priority: int) -> None:
     """p1..p4 of one priority; p1, p2 claimed and released: p1, p2, p3, p4, then a later p5. The old
     code gave each released job a new sequence number: p3, p4, p2, p1, p5 (behind later jobs, reversed).
-    MAX_PRIORITY - 1: the scores near 2^53 stay exact (no rounding, no ties)."""
+    MAX_PRIORITY (2^21 - 1): the scores near 2^53 stay exact (no rounding, no ties)."""
     q = make(r)
     ids = [q.add("j", {"i": i}, priority=priority) for i in range(4)]
     taken = claim(q, 2)

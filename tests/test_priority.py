@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import fakeredis
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labqueue import InvalidJob, PriorityQueue
+from labqueue import InvalidJob, PriorityQueue, scripts
+from labqueue.jobqueue import JobQueue
+from labqueue.priority_score import LEVEL, MAX_PRIORITY, MAX_SEQUENCE, score
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(priorities=st.lists(st.integers(min_value=0, max_value=10_000), max_size=40))
+@given(priorities=st.lists(st.integers(min_value=0, max_value=MAX_PRIORITY) | st.sampled_from([1, 5, 10]), max_size=40))
 def test_order_is_priority_then_arrival(make_client, priorities):
     """Dequeue order is sorted by priority, and by enqueue order within a priority (property)."""
     r = make_client()
@@ -62,13 +65,61 @@ def test_enqueue_many_and_peek(r):
     assert [j.id for j in q.peek(10)] == ids and q.size() == 5
 
 
-@pytest.mark.parametrize("bad", [-1, 10_001, 1.5, "1", True])
+@pytest.mark.parametrize("bad", [-1, MAX_PRIORITY + 1, 1.5, "1", True])
 def test_bad_priority(bad):
-    """A priority outside 0..10000 or not an int is refused; nothing written."""
+    """A priority outside 0..2**21 - 1 or not an int is refused, the error naming the limit; nothing written."""
     r = fakeredis.FakeRedis()
-    with pytest.raises(InvalidJob, match="priority must be an integer"):
+    with pytest.raises(InvalidJob, match=r"priority must be an integer from 0 \(first\) to 2097151 \(2\*\*21 - 1"):
         PriorityQueue(r, "bad").enqueue({"x": 1}, priority=bad)
     assert r.dbsize() == 0
+
+
+def test_the_score_scheme_is_exact_up_to_its_limits():
+    """priority * 2**32 + sequence: the highest valid score is 2**53 - 1, exact in a double; one priority
+    more (2**21, refused) and two arrivals would share a score (doubles step by 2 there: FIFO lost)."""
+    assert MAX_PRIORITY == 2**21 - 1 and LEVEL == 2**32 and MAX_SEQUENCE == 2**32 - 1
+    assert score(MAX_PRIORITY, MAX_SEQUENCE) == 2**53 - 1 == float(score(MAX_PRIORITY, MAX_SEQUENCE))
+    assert float(score(MAX_PRIORITY, MAX_SEQUENCE - 1)) < float(score(MAX_PRIORITY, MAX_SEQUENCE))
+    assert float(score(MAX_PRIORITY + 1, 0)) == float(score(MAX_PRIORITY + 1, 1))  # why 2**21 is refused
+    assert score(1, MAX_SEQUENCE) < score(2, 0)  # a level's scores stay below the next level's
+
+
+def test_python_and_lua_compute_one_score(r):
+    """labqueue.priority_score and priority_score.lua (the include of priority_push, replay and jq_lib) agree,
+    up to the top of the range."""
+    lua = scripts.source("priority_score")
+    assert f"local PRIORITY_LEVEL = {LEVEL}  --" in lua
+    run = lua + "\nreturn string.format('%.0f', priority_score(tonumber(ARGV[1]), tonumber(ARGV[2])))"
+    for priority, seq in [(0, 1), (5, 2), (MAX_PRIORITY, 1), (MAX_PRIORITY, MAX_SEQUENCE)]:
+        assert int(r.eval(run, 0, priority, seq)) == score(priority, seq)
+    for name in ("priority_push", "replay", "jq_lib"):
+        assert "--- @include priority_score" in (Path(scripts.__file__).parent / f"{name}.lua").read_text()
+        assert "1e11" not in scripts.source(name) and "4294967296" not in scripts.source(name).replace(lua, "")
+
+
+def test_top_priority_keeps_exact_scores_and_fifo_at_the_end_of_the_sequence(r):
+    """PriorityQueue at priority 2**21 - 1 with its arrival counter near 2**32: the stored scores are exactly
+    priority * 2**32 + sequence (near 2**53), all distinct, and the jobs come out in arrival order. Fails
+    on the old scheme (priority * 1e11 + sequence), which refused any priority above 10,000."""
+    q = PriorityQueue(r, "top")
+    r.set(q.keys.seq, MAX_SEQUENCE - 4)
+    ids = [q.enqueue({"i": i}, priority=MAX_PRIORITY) for i in range(3)]
+    ahead = q.enqueue({"i": 3}, priority=MAX_PRIORITY - 1)  # the last sequence number, one level up
+    scores = [s for _, s in r.zrange(q.keys.priority, 0, -1, withscores=True)]
+    assert scores == [score(MAX_PRIORITY - 1, MAX_SEQUENCE)] + [score(MAX_PRIORITY, MAX_SEQUENCE - 4 + n)
+                                                                 for n in (1, 2, 3)]
+    assert len(set(scores)) == 4 and scores[0] < scores[1] and scores[-1] == 2**53 - 2
+    assert [j.id for j in iter(q.dequeue, None)] == [ahead, *ids]
+
+
+def test_both_queues_store_the_same_score(r):
+    """One scheme: a PriorityQueue job and a JobQueue job of one priority and sequence number score the same."""
+    pq = PriorityQueue(r, "pq")
+    jq = JobQueue(r, "jq")
+    pq.enqueue({"x": 1}, priority=7)
+    job_id = jq.add("j", {}, priority=7)
+    assert r.zrange(pq.keys.priority, 0, -1, withscores=True)[0][1] == score(7, 1)
+    assert r.zscore(jq.keys.prio, job_id) == score(7, 1)
 
 
 def test_replay_keeps_priority(r):

@@ -1,9 +1,9 @@
 """Notebook 03 helpers: dequeue order, FIFO among equal priorities, starvation under load.
 
-Redis structures: the PriorityQueue's sorted set `lq:{name}:priority` (score = priority * 1e11 +
-arrival number; ZCOUNT over a score band counts the jobs waiting at one priority), and, for the
-chapter's variant, a plain sorted set scored by priority alone with job ids as members (ZADD,
-ZPOPMIN), where Redis breaks ties by comparing the members byte by byte.
+Redis structures: the PriorityQueue's sorted set `lq:{name}:priority` (score = priority * 2**32 +
+arrival number, labqueue.priority_score; ZCOUNT over a score band counts the jobs waiting at one
+priority), and, for the chapter's variant, a plain sorted set scored by priority alone with job ids
+as members (ZADD, ZPOPMIN), where Redis breaks ties by comparing the members byte by byte.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from ..job import Job
 from ..priority import PriorityQueue
+from ..priority_score import band, score
 from .driven import Driven, Feed
 from .experiments import Producer, WorkerPool
 from .i18n import N_, _
@@ -48,19 +49,17 @@ ZPOPMIN queue:priority              → Get highest priority
 ZRANGE queue:priority 0 -1          → List all jobs
 """  # the chapter, section "Pattern 3: Priority Queue"
 
-SCORE_STEP = 10**11  # priority_push.lua scores a job priority * 1e11 + its arrival number
-
 
 def score_of(priority: int, seq: int) -> int:
     """The score priority_push.lua gives the `seq`-th job enqueued (1-based) at `priority`."""
-    return priority * SCORE_STEP + seq
+    return score(priority, seq)
 
 
 def waiting_by_priority(q: PriorityQueue, priorities: list[int]) -> dict[int, int]:
     """Jobs waiting at each priority, in one round trip (ZCOUNT per score band, pipelined)."""
     pipe = q.redis.pipeline(transaction=False)
     for p in priorities:
-        pipe.zcount(q.keys.priority, p * SCORE_STEP, f"({(p + 1) * SCORE_STEP}")
+        pipe.zcount(q.keys.priority, *band(p))
     return {p: int(n) for p, n in zip(priorities, pipe.execute())}
 
 

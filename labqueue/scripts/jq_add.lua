@@ -6,7 +6,8 @@
 -- unix time of its occurrence), repeat ('' = none, else 'first:' or 'next:' and the repeat key: a
 -- 'next' occurrence is only added while its repeatable job still exists).
 -- A job whose id already exists is not added (deduplication). Due jobs go to `wait` (LPUSH; the
--- worker takes from the right) or `prio` (score priority * 2^32 + sequence), later ones to `delayed`.
+-- worker takes from the right) or `prio` (score priority * 2^32 + sequence: priority_score.lua), later
+-- ones to `delayed`.
 -- Idle workers are woken (LPUSH marker) for every ready job, and once for a delayed job due earlier
 -- than everything already delayed: the woken worker's claim then reports the new next due time.
 -- Returns {id1, added1, id2, added2, ...} with added 1 or 0.

@@ -5,6 +5,7 @@
 -- below use those names: ready() needs wait, prio, meta; wake() marker; emit() events (and ARGV[2],
 -- its maxlen); drop() and trim() jobs, runs, made, stalls, progress, results, errors.
 --- @include clock
+--- @include priority_score
 
 -- Before the first write: a key the script touches that holds another Redis type is refused
 -- whole (a script that fails midway keeps what it already wrote). `want`: key -> Redis type.
@@ -43,7 +44,8 @@ local function wake(n)  -- wake up to n idle workers (BRPOP on the marker list, 
   redis.call('LTRIM', marker, 0, 63)
 end
 
--- A job ready to run: in `wait`, or in `prio` at score priority * 2^32 + sequence (pseq: lower first).
+-- A job ready to run: in `wait`, or in `prio` at score priority * 2^32 + sequence (pseq: lower first;
+-- priority_score.lua: priorities 1..2^21-1, exact below 2^53).
 -- `first` (a job handed back unrun, jq_release): where it stood, ahead of every job waiting at its level:
 -- the end of `wait` jq_claim pops from, or 1 below its level's first job in `prio` (at most priority * 2^32,
 -- below every sequence). Released jobs stack up there, one per job still waiting: scores do not creep
@@ -53,12 +55,12 @@ local function ready(id, priority, first)
     redis.call(first and 'RPUSH' or 'LPUSH', wait, id)
     return
   end
-  local level = priority * 4294967296
+  local level = priority_score(priority, 0)
   if not first then
-    redis.call('ZADD', prio, level + incr('HINCRBY', meta, 'pseq', 1), id)
+    redis.call('ZADD', prio, priority_score(priority, incr('HINCRBY', meta, 'pseq', 1)), id)
     return
   end
-  local before = level - 4294967296 + (tonumber(redis.call('HGET', meta, 'pseq')) or 0)
+  local before = priority_score(priority - 1, tonumber(redis.call('HGET', meta, 'pseq')) or 0)
   local head = redis.call('ZRANGEBYSCORE', prio, string.format('(%.0f', before), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
   redis.call('ZADD', prio, math.min(level, (tonumber(head[2]) or math.huge) - 1), id)
 end

@@ -5,10 +5,12 @@
 -- a dead letter whose id is live again stays in the dead-letter queue)
 -- ARGV[2..n] job ids to replay; none means every entry.
 -- A list target gets the job at its tail end (LPUSH: back of the line); a zset target gets the
--- job's own priority (default 5) scored as priority_push.lua does. Entries that are not valid
--- jobs stay in the dead-letter queue, and so does a cron schedule's dead letter ('cron:<name>', its
--- reason 'cron schedule ...': cron_bury.lua), checked here, atomically, whatever the caller found
--- before: a schedule buried meanwhile is never pushed as a job. Returns the number of jobs replayed.
+-- job's own priority (default 5) scored as priority_push.lua does (priority_score.lua). Entries that
+-- are not valid jobs stay in the dead-letter queue, and so does a cron schedule's dead letter
+-- ('cron:<name>', its reason 'cron schedule ...': cron_bury.lua), checked here, atomically, whatever
+-- the caller found before: a schedule buried meanwhile is never pushed as a job. Returns the number
+-- of jobs replayed.
+--- @include priority_score
 local function schedule_letter(id)
   if string.sub(id, 1, 5) ~= 'cron:' then
     return false
@@ -42,7 +44,7 @@ for _, id in ipairs(ids) do
       if ARGV[1] == 'zset' then
         local priority = tonumber(job.priority) or 5
         local seq = redis.call('INCR', KEYS[5])
-        redis.call('ZADD', KEYS[4], string.format('%.0f', priority * 1e11 + seq), raw)
+        redis.call('ZADD', KEYS[4], string.format('%.0f', priority_score(priority, seq)), raw)
       else
         redis.call('LPUSH', KEYS[4], raw)
       end

@@ -68,6 +68,6 @@ def score_exercise(r: Any, namespace: Mapping[str, Any]) -> str:
         raise NotDone(_("the order is right; now write in `my_score_b` the score Redis stores for b."))
     score_b = dict(zip(names, (score for _member, score in members)))["b"]
     if my_score_b != score_b:
-        raise fail(_("b is not stored with score {said}: the score is priority × 10¹¹ + arrival number, the arrival "
+        raise fail(_("b is not stored with score {said}: the score is priority × 2³² + arrival number, the arrival "
                      "number counting from 1 in a fresh queue.").format(said=my_score_b))
     return passed(_("correct: c, a, b, and b is stored with score {score:.0f}.").format(score=score_b))

@@ -12,7 +12,7 @@ class MyPriorityQueue:
     def enqueue(self, job, priority):
         """Add `job` (a dict) with `priority` (1 = most urgent, up to 10)."""
         arrival = self.r.incr(self.seq)                      # 1, 2, 3, ... whoever enqueues
-        self.r.zadd(self.key, {json.dumps(job): priority * 10**11 + arrival})
+        self.r.zadd(self.key, {json.dumps(job): priority * 2**32 + arrival})
 
     def dequeue(self):
         """The most urgent job as a dict, or None when the queue is empty."""

@@ -5,4 +5,4 @@ ex.clear()
 ex.enqueue({"type": "work", "name": "a"}, priority=5)
 ex.enqueue({"type": "work", "name": "b"}, priority=5)
 ex.enqueue({"type": "work", "name": "c"}, priority=1)
-my_score_b = 5 * 10**11 + 2      # priority 5, second to arrive
+my_score_b = 5 * 2**32 + 2       # priority 5, second to arrive

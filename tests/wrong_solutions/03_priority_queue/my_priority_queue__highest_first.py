@@ -10,7 +10,7 @@ class MyPriorityQueue:
         self.seq = name + ":seq"
 
     def enqueue(self, job, priority):
-        self.r.zadd(self.key, {json.dumps(job): priority * 10**11 + self.r.incr(self.seq)})
+        self.r.zadd(self.key, {json.dumps(job): priority * 2**32 + self.r.incr(self.seq)})
 
     def dequeue(self):
         popped = self.r.zpopmax(self.key)

@@ -11,7 +11,7 @@ class MyPriorityQueue:
         self.arrivals = itertools.count(1)
 
     def enqueue(self, job, priority):
-        self.r.zadd(self.key, {json.dumps(job): priority * 10**11 + next(self.arrivals)})
+        self.r.zadd(self.key, {json.dumps(job): priority * 2**32 + next(self.arrivals)})
 
     def dequeue(self):
         popped = self.r.zpopmin(self.key)

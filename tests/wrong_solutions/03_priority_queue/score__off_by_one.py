@@ -1,4 +1,4 @@
-# expect: b is not stored with score 500000000001: the score is priority × 10¹¹ \+ arrival number
+# expect: b is not stored with score 21474836481: the score is priority × 2³² \+ arrival number
 # The arrival number counted from 0.
 from labqueue.lab.session import qname
 
@@ -7,4 +7,4 @@ ex.clear()
 ex.enqueue({"type": "work", "name": "a"}, priority=5)
 ex.enqueue({"type": "work", "name": "b"}, priority=5)
 ex.enqueue({"type": "work", "name": "c"}, priority=1)
-my_score_b = 5 * 10**11 + 1
+my_score_b = 5 * 2**32 + 1

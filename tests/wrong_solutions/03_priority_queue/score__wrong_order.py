@@ -6,4 +6,4 @@ ex = lq.PriorityQueue(r, qname("nb03-exercise"))
 ex.clear()
 for name in "abc":
     ex.enqueue({"type": "work", "name": name}, priority=5)
-my_score_b = 5 * 10**11 + 2
+my_score_b = 5 * 2**32 + 2

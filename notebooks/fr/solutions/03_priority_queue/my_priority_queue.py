@@ -12,7 +12,7 @@ class MyPriorityQueue:
     def enqueue(self, job, priority):
         """Ajoute `job` (un dict) avec la priorité `priority` (1 = le plus urgent, jusqu'à 10)."""
         arrival = self.r.incr(self.seq)                      # 1, 2, 3, ... quel que soit le producteur
-        self.r.zadd(self.key, {json.dumps(job): priority * 10**11 + arrival})
+        self.r.zadd(self.key, {json.dumps(job): priority * 2**32 + arrival})
 
     def dequeue(self):
         """Le job le plus urgent sous forme de dict, ou None quand la file est vide."""

@@ -1087,3 +1087,17 @@ def test_an_error_message_with_a_lone_surrogate_fails_the_job_not_the_worker(r: 
     failed = q.get_job(bad)
     assert failed is not None and failed.state == "failed" and "\\udcff" in (failed.failed_reason or ""), failed
     assert q.get_job(good).return_value == "ok"  # type: ignore[union-attr]
+
+
+def test_a_priority_job_retried_at_once_keeps_its_priority(r: Any) -> None:
+    """A failed attempt retried at once (no backoff) goes back by its priority, behind the jobs of its
+    level and behind better levels, as BullMQ does; before, it went to `wait`, ahead of every priority."""
+    q = make(r)
+    low = q.add("email", {"to": "low"}, priority=3, attempts=2)
+    (jid, raw, token, made), = q.claim(1)[0]
+    assert jid == low
+    urgent = q.add("email", {"to": "urgent"}, priority=1)
+    same = q.add("email", {"to": "same level, earlier in line"}, priority=3)
+    job = q._start(jid, raw, token, made, processed_on=0.0)
+    assert job is not None and q.fail(job, "SMTP timeout") == Outcome.RETRIED
+    assert claim_ids(q) == [urgent, same, low]

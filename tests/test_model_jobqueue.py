@@ -92,9 +92,9 @@ class JobQueueMachine(RuleBasedStateMachine):
         if self.made[job_id] >= self.opts[job_id]["attempts"]:
             assert code == Outcome.DEAD
             self.state[job_id] = "failed"
-        else:  # retried at once: back at the end of the line without priority (jq_finish.lua)
+        else:  # retried at once: back at the end of its line, with its priority (jq_finish.lua)
             assert code == Outcome.RETRIED
-            self.wait.append(job_id)
+            self.ready(job_id, self.opts[job_id]["priority"])
             self.state[job_id] = "waiting"
 
     @precondition(lambda self: self.held)

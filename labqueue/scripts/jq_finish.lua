@@ -3,8 +3,8 @@
 -- else moved to `failed`) or dead (failed for good at once, whatever attempts remain); trims finished
 -- jobs as the job's remove_on_complete / remove_on_fail options say; counts it in `metrics`; emits
 -- the event on `events`.
--- KEYS[1..15] (JobQueueKeys.for_script('finish'), only the keys it uses): jobs wait delayed active
---   completed failed runs made stalls progress results errors marker events metrics
+-- KEYS[1..17] (JobQueueKeys.for_script('finish'), only the keys it uses): jobs wait prio delayed active
+--   completed failed runs made stalls progress results errors marker events metrics meta
 -- ARGV[1] '' (the server's clock, TIME: every time here is the server's)  ARGV[2] events maxlen
 -- ARGV[3] the deliveries, one JSON array (one argument: a batch of 50 costs the client one string to
 -- send, not 400): [job id, delivery token, 'completed' / 'failed' / 'dead', return value (JSON) or
@@ -14,12 +14,13 @@
 -- (LPUSH marker), as a ready retry does, so it is not left waiting for the next poll.
 -- Returns one code a delivery (labqueue.scripts.Outcome): 0 when the job is no longer this
 -- delivery's (stalled and taken back, or removed), 4 completed, 1 failed and retried, 2 failed for good.
-local jobs, wait, delayed, active, completed, failed, runs, made, stalls, progress, results, errors, marker,
-  events, metrics =
+local jobs, wait, prio, delayed, active, completed, failed, runs, made, stalls, progress, results, errors, marker,
+  events, metrics, meta =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11],
-  KEYS[12], KEYS[13], KEYS[14], KEYS[15]
+  KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16], KEYS[17]
 --- @include jq_lib
-local bad = wrong_type({[jobs] = 'hash', [wait] = 'list', [delayed] = 'zset', [active] = 'zset',
+local bad = wrong_type({[jobs] = 'hash', [wait] = 'list', [prio] = 'zset', [meta] = 'hash', [delayed] = 'zset',
+  [active] = 'zset',
   [completed] = 'zset', [failed] = 'zset', [runs] = 'hash', [made] = 'hash', [stalls] = 'hash',
   [progress] = 'hash', [results] = 'hash', [errors] = 'hash', [marker] = 'list', [events] = 'stream',
   [metrics] = 'hash'})
@@ -83,7 +84,7 @@ local function finish(id, token, outcome, payload, retry_in, duration, bucket, n
         wake(1)
       end
     else
-      redis.call('LPUSH', wait, id)
+      ready(id, tonumber(opts.priority) or 0)  -- at the back of its line: its priority's, or wait
       wake(1)
     end
     return 1

@@ -309,14 +309,15 @@ class JobQueue(Deliveries):
     def process(self, name: str, handler: Callable[[ActiveJob], Any], concurrency: int = 1,
                 **worker_options: Any) -> Worker:
         """Register `handler` for jobs called `name` ('*' = any) and start `concurrency` more threads of
-        this queue's one labqueue.Worker (poll_seconds 0.5 unless given)."""
+        this queue's one labqueue.Worker (poll_seconds 0.5 unless given). A worker stopped meanwhile
+        (its own stop(), a notebook cell's cleanup, a refusal from Redis) is not reused: a new one starts."""
         from .worker import Worker
 
         self.handlers[name] = handler
-        if self.worker is not None:
+        if self.worker is not None and not self.worker.stopped:
             self.worker.add_threads(concurrency)
             return self.worker
-        self.worker = worker = Worker(self, {}, concurrency=concurrency, **{"poll_seconds": 0.5, **worker_options})
+        worker = Worker(self, {}, concurrency=concurrency, **{"poll_seconds": 0.5, **worker_options})
         worker.handlers = self.handlers  # one table: a later process() adds to it
 
         def stop() -> None:  # stop this worker (not a later one) and forget it
@@ -324,8 +325,12 @@ class JobQueue(Deliveries):
             if self.worker is worker:
                 self.worker = None
 
-        worker.start()
+        # announced before it is ours and starts: an interrupt from here on (a notebook cell
+        # interrupted inside process()) still stops it and forgets it, never leaving a stopped
+        # worker as the queue's worker, nor a running one that nothing stops
         _running.started(self, stop)
+        self.worker = worker
+        worker.start()
         return worker
 
     def close(self, timeout: float | None = 10.0) -> None:

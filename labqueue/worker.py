@@ -93,19 +93,27 @@ class Worker(Threads):
 
     # -- control -------------------------------------------------------------------------------
     def start(self) -> Worker:
-        """Start the worker threads (and the heartbeat on a queue with leases)."""
+        """Start the worker threads (and the heartbeat on a queue with leases).
+
+        Announced (labqueue._running) before any thread starts: a KeyboardInterrupt landing while the
+        threads start (a notebook cell interrupted) still stops them, none runs on unowned.
+        """
         self._stopping.clear()
         self._wake.clear()
+        _running.started(self, lambda: self.stop(timeout=10))
         self.add_threads(self.concurrency, counted=False)
         if getattr(self.queue, "lease_seconds", None):
             self._heartbeat = threading.Thread(target=self._beat, name=f"{self.name}-heartbeat", daemon=True)
             self._heartbeat.start()
-        _running.started(self, lambda: self.stop(timeout=10))
         return self
 
     def add_threads(self, n: int, counted: bool = True) -> None:
-        """Start `n` more worker threads (JobQueue.process() called again)."""
+        """Start `n` more worker threads (JobQueue.process() called again). A stopped worker takes
+        none: its threads would end at once, taking no job (RuntimeError; start() it again first)."""
         integer("concurrency", n, low=1)
+        if self._stopping.is_set():
+            raise RuntimeError(f"{self.name} is stopped: its new threads would end at once; "
+                               "start() it again before adding threads")
         with self._lock:
             self._running += n
             self.concurrency += n if counted else 0
@@ -145,6 +153,11 @@ class Worker(Threads):
         self.start()
         self.join()
         return self
+
+    @property
+    def stopped(self) -> bool:
+        """stop() was called, or the worker stopped itself (Redis refused it); start() runs it again."""
+        return self._stopping.is_set()
 
     @property
     def alive(self) -> int:

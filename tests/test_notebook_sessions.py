@@ -138,11 +138,7 @@ SHARED = shared_sample()  # once: the same sample for collection and for the run
 WITH_EXERCISES = [p for p in NOTEBOOKS if kd.exercise_pairs(p)]
 # Known failures, each with its reason: expected failures, not hidden (the table lists them); a scenario
 # that passes simply passes. To remove as they are fixed.
-KNOWN = {
-    ("08a_production_queue.ipynb", "interrupt"): "seen once in four loaded runs (fake): after the interrupt "
-                                                "in the worker cell, settle() saw 2 delayed jobs for 15 s; "
-                                                "not reproduced alone; cause not found yet",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 CASES = [(p.name, s, b) for s, b in SCENARIOS
          for p in {"two kernels": SHARED, "check first": WITH_EXERCISES}.get(s, NOTEBOOKS)]
 

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from redis.exceptions import NoScriptError
 
@@ -25,9 +25,7 @@ from .checks import integer, number
 from .errors import ConfigError
 from .jobdelivery import ActiveJob, Deliveries
 from .jobspec import STATES, JobQueueKeys, JobRecord, next_occurrence, normalise, plan, planned
-
-if TYPE_CHECKING:
-    from .worker import Worker
+from .worker import Worker  # here, not in process(): an interrupt landing in process() never lands in an import
 
 log = logging.getLogger("labqueue.worker")
 SCRIPTS = ("add", "claim", "finish", "progress", "release", "stalled", "retry", "clean", "list", "unrepeat")
@@ -311,8 +309,6 @@ class JobQueue(Deliveries):
         """Register `handler` for jobs called `name` ('*' = any) and start `concurrency` more threads of
         this queue's one labqueue.Worker (poll_seconds 0.5 unless given). A worker stopped meanwhile
         (its own stop(), a notebook cell's cleanup, a refusal from Redis) is not reused: a new one starts."""
-        from .worker import Worker
-
         self.handlers[name] = handler
         if self.worker is not None and not self.worker.stopped:
             self.worker.add_threads(concurrency)

@@ -4,6 +4,9 @@ it (a notebook cell interrupted while its worker starts: the kernel-session test
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -127,3 +130,33 @@ def test_an_interrupt_inside_process_stops_everything_and_process_runs_again(
         assert 0 in tries and 1 in tries
     finally:
         q.close()
+
+
+SPY = """
+import sys, threading
+import labqueue
+from labqueue.jobqueue import JobQueue
+q = JobQueue(labqueue.connect(), "import-spy", lease_seconds=1.0)
+loaded = []
+class Spy:
+    def find_spec(self, name, path=None, target=None):
+        if threading.current_thread() is threading.main_thread():
+            loaded.append(name)
+        return None
+sys.meta_path.insert(0, Spy())
+q.process("j", lambda job: None, poll_seconds=0.05)
+sys.meta_path.pop(0)
+q.close()
+print(loaded)
+"""
+
+
+def test_process_imports_nothing() -> None:
+    """The first process() imported labqueue.worker: in notebook 08a that import ran inside the
+    interrupted cell, and a SIGINT landing in it while a dataclass was built came out as
+    "RuntimeError: Error calling __set_name__" (Python 3.11), not KeyboardInterrupt. Importing
+    labqueue.jobqueue loads what process() needs (a fresh interpreter, the embedded fakeredis)."""
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    out = subprocess.run([sys.executable, "-c", SPY], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", f"modules imported by process() in the main thread: {out.stdout.strip()}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -1101,3 +1102,22 @@ def test_a_priority_job_retried_at_once_keeps_its_priority(r: Any) -> None:
     job = q._start(jid, raw, token, made, processed_on=0.0)
     assert job is not None and q.fail(job, "SMTP timeout") == Outcome.RETRIED
     assert claim_ids(q) == [urgent, same, low]
+
+
+@pytest.mark.parametrize("batch, word", [
+    ("not json", "JSON array"), ('{"a": 1}', "JSON array"), ('[["x"]]', "each delivery"),
+    ('[["x", 1, "done", "r", 0, 0, 0, "n"]]', "outcome"),
+])
+def test_a_junk_finish_batch_is_refused_whole_and_the_job_stays_ours(r: Any, batch: str, word: str) -> None:
+    """jq_finish.lua checks every delivery of a batch before its first write: junk (not JSON, a wrong
+    shape, an unknown outcome) is an error naming what was wrong, and the claimed job is untouched."""
+    import redis as redis_py
+
+    q = make(r)
+    job_id = q.add("email", {"to": "a"})
+    (jid, raw, token, made), = q.claim(1)[0]
+    good = json.dumps([[jid, token, "completed", '"sent"', 0.0, 0.01, 1, "email"]])
+    with pytest.raises(redis_py.ResponseError, match=word):
+        q._run("finish", json.dumps([json.loads(good)[0], *json.loads(batch)]) if batch.startswith("[[") else batch)
+    assert q.get_job_counts()["active"] == 1 and q.get_job(job_id).state == "active"  # type: ignore[union-attr]
+    assert [int(c) for c in q._run("finish", good)] == [Outcome.COMPLETED]

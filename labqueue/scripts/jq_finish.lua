@@ -28,7 +28,7 @@ if bad then
   return bad
 end
 local ok, ends = pcall(cjson.decode, ARGV[3])
-if not ok or type(ends) ~= 'table' then
+if not ok or type(ends) ~= 'table' or ARGV[3]:sub(1, 1) ~= '[' then  -- an object decodes to a table too
   return redis.error_reply('ERR jq_finish: the deliveries must be a JSON array')
 end
 for _, e in ipairs(ends) do

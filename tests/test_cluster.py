@@ -312,6 +312,33 @@ class Migration:
             finally:
                 client.close()
 
+    def _wait_owner(self, owner: str, timeout: float = 30.0) -> None:
+        """Wait until every live node, replicas too, maps the slot to `owner`. A replica learns the new owner
+        by gossip, seconds later on a loaded machine; meanwhile a client that reloads its slot map from it
+        (redis-py does every few MOVED) is sent back to the old master, MOVED again, until its redirection
+        budget is spent: MovedError (seen once in CI, reproduced under load). redis-cli --cluster reshard
+        waits for an agreeing configuration in the same way."""
+        port = int(owner.split(":")[1])
+        deadline = time.monotonic() + timeout
+        while True:
+            views = []
+            for node in self.cluster.nodes:
+                if not self.cluster.alive(node):
+                    continue
+                client = node.client()
+                try:
+                    views.append(any(int(start) <= self.slot <= int(end) and int(master[1]) == port
+                                     for start, end, master, *_ in client.execute_command("CLUSTER", "SLOTS")))
+                except redis.RedisError:
+                    views.append(False)
+                finally:
+                    client.close()
+            if views and all(views):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"slot {self.slot}: not every node maps it to {owner} after {timeout:.0f} s")
+            time.sleep(0.05)
+
     def finish(self) -> None:
         """Move the keys left on the source (MIGRATE), then give the slot to the target."""
         for key in self.keys_on(self.src):
@@ -319,6 +346,7 @@ class Migration:
             self.src.execute_command("MIGRATE", host, int(port), "", 0, 5000, "AUTH", CLUSTER_PASSWORD,
                                      "KEYS", key)
         self._assign(self.target)
+        self._wait_owner(self.target)
 
     def __exit__(self, *exc: Any) -> None:
         for side in (self.src, self.dst):  # the test's keys go, then the slot is its master's again
@@ -337,6 +365,7 @@ class Migration:
         self.src.execute_command("CLUSTER", "BUMPEPOCH")
         for side in (self.src, self.dst):
             side.close()
+        self._wait_owner(self.source)
         self.cluster.wait_ok()
 
 

@@ -7,9 +7,16 @@ still importing, the random kills after it did the same, and the simple queue lo
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from labqueue.lab import chaos
+import pytest
+import redis
+
+from labqueue import _running
+from labqueue.lab import cells, chaos
+from labqueue.server import RedisServer
+from tests.conftest import require_redis_server
 
 
 def test_a_kill_right_after_start_loses_the_jobs_the_simple_queue_worker_held(redis_server: Any) -> None:
@@ -52,4 +59,67 @@ def test_holding_names_only_live_processes_with_jobs_in_hand(redis_server: Any) 
         run.redis.hset(run.busy, mapping={"1": 3})   # junk: a pid that is not ours
         assert run.holding() == []
     finally:
+        run.close()
+
+
+def _drained_run_on(server: RedisServer, queue: str) -> chaos.ChaosRun:
+    """A small run on `server`, waited until drained (its threads joined, its workers stopped)."""
+    run = chaos.ChaosRun(server.url, queue=queue, pattern="reliable", jobs=4, workers=1, concurrency=1,
+                         work_ms=1, auto_kill=False)
+    run.start()
+    run.wait(timeout=30)
+    return run
+
+
+def test_closing_again_at_kernel_shutdown_after_the_notebook_stopped_its_server_logs_nothing(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Notebook 10's order: run.close(), server.stop(), then the cell registry closes the run again
+    at kernel shutdown. Before the fix the second close() sent DEL to the stopped server and the
+    registry logged "stopping ChaosRun failed" with a ConnectionError traceback."""
+    require_redis_server()
+    server = RedisServer().start()
+    try:
+        run = _drained_run_on(server, "t_chaos_close_twice")
+        run.close()                                   # the notebook's own close: the keys go
+    finally:
+        server.stop()                                 # the notebook's last cell
+    previous = _running._listener
+    _running.listen(cells._record)                    # the registry, as in a kernel
+    try:
+        _running.started(run, run.close)
+        with caplog.at_level(logging.DEBUG):
+            assert cells.stop_cell(cells._BETWEEN) == 1
+    finally:
+        _running.listen(previous)
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == [], caplog.text
+
+
+def test_a_first_close_after_the_server_is_gone_kills_the_workers_and_raises_nothing(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """close() with the server already stopped: nothing to delete (the keys went with the server), the
+    worker processes are still killed and the client closed; no error raised or logged."""
+    require_redis_server()
+    server = RedisServer().start()
+    try:
+        run = _drained_run_on(server, "t_chaos_close_gone")
+        run.kill_one(wait=0)                          # a live worker again, for close() to kill
+    finally:
+        server.stop()
+    with caplog.at_level(logging.DEBUG):
+        run.close()
+        run.close()
+    assert all(p.poll() is not None for p in run.procs), "a worker process outlived close()"
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == [], caplog.text
+
+
+def test_close_does_not_swallow_other_redis_errors(redis_server: Any) -> None:
+    """Only a server that is gone is tolerated: any other error from the DEL still reaches the caller."""
+    run = chaos.ChaosRun(redis_server.url, queue="t_chaos_close_error", pattern="simple", jobs=1, workers=1,
+                         auto_kill=False)
+
+    def refuse(*_keys: str) -> int:
+        raise redis.ResponseError("NOPERM this user has no permissions to run the 'del' command")
+
+    run.redis.delete = refuse  # type: ignore[method-assign]
+    with pytest.raises(redis.ResponseError, match="NOPERM"):
         run.close()

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import redis
 
 from .. import _running
 from ..connection import connect, describe, mask_url
@@ -186,6 +187,7 @@ class ChaosRun:
         self._widgets: dict[str, Any] = {}
         self._started = 0.0
         self._result: Tally | None = None
+        self._closed = False
 
     # -- processes ---------------------------------------------------------------------------------
     def command(self) -> list[str]:
@@ -355,7 +357,14 @@ class ChaosRun:
                      dead=int(self.redis.hlen(self.keys.dlq)), seconds=round(time.monotonic() - self._started, 1))
 
     def close(self) -> None:
-        """Kill any worker still running, delete the run's keys, close the client."""
+        """Kill any worker still running, delete the run's keys, close the client. Idempotent.
+
+        Notebook 10 closes its runs, then stops its server, and at kernel shutdown the cell registry
+        closes them again: a second close() does nothing. A first close() after the server is gone
+        skips the DEL (the keys went with the server); any other Redis error still propagates."""
+        if self._closed:
+            return
+        self._closed = True
         self._done.set()
         for thread in self._threads:
             _running.join(thread, 5)
@@ -363,5 +372,9 @@ class ChaosRun:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        self.redis.delete(*self.keys.all(), self.ledger, self.busy)
-        self.redis.close()
+        try:
+            self.redis.delete(*self.keys.all(), self.ledger, self.busy)
+        except redis.ConnectionError:
+            pass  # the server is gone, and its keys with it (or unreachable: nothing we can delete)
+        finally:
+            self.redis.close()

@@ -82,11 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Python module with a HANDLERS dict {job type: function}, or public functions named by job type")
     w.add_argument("--concurrency", type=int, default=1, help="worker threads (default 1)")
     w.add_argument("--url", default=None, help="Redis URL (default: $REDIS_URL)")
-    w.add_argument("--lease", type=float, default=5.0, help="lease of a job in hand, seconds (reliable; default 5)")
+    w.add_argument("--lease", type=float, default=5.0,
+                   help="lease of a job in hand, seconds (reliable and production; simple has no lease and "
+                        "ignores it; default 5)")
     w.add_argument("--max-attempts", type=int, default=None,
                    help="deliveries before the dead-letter queue (reliable, simple; default 3). Not with "
                         "production: a JobQueue job's attempts are its producer's option (add(..., attempts=N))")
-    w.add_argument("--prefetch", type=int, default=1, help="jobs claimed per round trip (reliable; default 1)")
+    w.add_argument("--prefetch", type=int, default=1,
+                   help="jobs claimed per round trip (reliable and production; simple takes one job at a time "
+                        "and ignores it; default 1)")
     w.add_argument("--poll", type=float, default=1.0, help="longest blocking wait on an empty queue, s (default 1)")
     w.add_argument("--burst", action="store_true", help="exit 0 once the queue is empty")
     w.add_argument("--name", default=None, help="worker name in logs (default worker-<pid>)")

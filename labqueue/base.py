@@ -144,13 +144,15 @@ class BaseQueue:
         return "list", self.keys.waiting
 
     # -- dead-letter queue -------------------------------------------------------------------
-    def bury(self, job: Job | str | bytes, reason: str, attempts: int | None = None) -> None:
+    def bury(self, job: Job | str | bytes, reason: str, attempts: int | None = None) -> str:
         """Put a job (or an unparseable entry, kept byte for byte) in the dead-letter queue with its reason,
-        failed at the server's clock (bury.lua)."""
+        failed at the server's clock (bury.lua); returns its dead-letter id. A dead letter of the same id
+        already there is kept: this one goes under '<n>:<id>' (a producer may reuse a job id)."""
         raw = job.raw or job.to_json() if isinstance(job, Job) else job
         job_id = job.id if isinstance(job, Job) else self._invalid_id()
         n = attempts if attempts is not None else (job.attempts if isinstance(job, Job) else 0)
-        self._bury(keys=[self.keys.dlq, self.keys.dlq_meta], args=[job_id, raw, json.dumps(reason), int(n)])
+        return text(self._bury(keys=[self.keys.dlq, self.keys.dlq_meta],
+                               args=[job_id, raw, json.dumps(reason), int(n)]))
 
     def _invalid_id(self) -> str:
         """A dead-letter id for an entry that is no job: 'invalid:<n>' (INCR seq); when the counter holds junk

@@ -114,3 +114,33 @@ def test_clear_removes_quarantined_keys(r):
     other.enqueue({"b": 2})
     assert q.clear() == 3
     assert r.keys("lq:{q1}:*") == [] and other.size() == 1
+
+
+def test_bury_keeps_an_earlier_dead_letter_of_the_same_id(r):
+    """A job id dead-lettered twice (a producer reusing it): bury.lua's HSET replaced the first entry and its
+    meta, so the first dead job vanished. Both are kept, the second under '<n>:<id>' (as nack.lua does);
+    dead_letters() lists both, delete_dead() and replay_dead() work on each."""
+    q = SimpleQueue(r, "twice")
+    for n, reason in ((1, "first"), (2, "second"), (3, "third")):
+        q.enqueue({"type": "t", "n": n}, job_id="dup")
+        q.bury(q.dequeue(), reason)
+    letters = sorted(q.dead_letters(), key=lambda d: d.job.data["n"])
+    assert [(d.job.id, d.job.data["n"], d.reason) for d in letters] == [
+        ("dup", 1, "first"), ("dup", 2, "second"), ("dup", 3, "third")]
+    assert letters[0].id == "dup" and all(d.id.endswith(":dup") for d in letters[1:])
+    assert len({d.id for d in letters}) == 3 and q.dlq_size() == 3
+    assert q.delete_dead(letters[2].id) and q.dlq_size() == 2
+    assert q.replay_dead(letters[1].id) == 1 and q.replay_dead() == 1 and q.dlq_size() == 0
+    assert sorted(q.dequeue().data["n"] for _ in range(2)) == [1, 2]
+
+
+def test_bury_keeps_an_earlier_entry_that_is_no_job_under_a_reused_id(r):
+    """An entry that is no job is buried as 'invalid:<n>' from the seq counter; a counter that restarted
+    (deleted by hand) handed out 'invalid:1' again and the first entry was overwritten. Both are kept."""
+    q = SimpleQueue(r, "reused-seq")
+    r.lpush(q.keys.waiting, "not a job 1")
+    assert q.dequeue() is None
+    r.delete(q.keys.seq)
+    r.lpush(q.keys.waiting, "not a job 2")
+    assert q.dequeue() is None
+    assert sorted(d.raw for d in q.dead_letters()) == ["not a job 1", "not a job 2"]

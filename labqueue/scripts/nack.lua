@@ -13,6 +13,7 @@
 -- Every branch writes the job to its destination first and removes it from processing last, so
 -- a write that fails (a key of the wrong type) leaves the job in flight instead of losing it.
 --- @include clock
+--- @include dead_letter
 local token = ARGV[1]
 local raw = redis.call('HGET', KEYS[3], token)
 if not raw then
@@ -45,13 +46,8 @@ if mode == 'retry' and attempts < tonumber(ARGV[6]) then
   untrack()
   return 1
 end
-local key = id  -- a dead letter of the same id already there keeps its entry: this one goes under the token
-if redis.call('HSETNX', KEYS[7], key, raw) == 0 then
-  key = token
-  redis.call('HSET', KEYS[7], key, raw)
-end
-redis.call('HSET', KEYS[8], key, '{"reason":' .. ARGV[5] .. ',"failed_at":' .. now
-  .. ',"attempts":' .. attempts .. '}')
+-- a dead letter of the same id already there keeps its entry: this one goes under the token
+dead_letter(KEYS[7], KEYS[8], id, tonumber(string.match(token, '^(%d+):')), raw, ARGV[5], now, attempts)
 untrack()
 redis.call('HDEL', KEYS[4], id)
 return 2

@@ -22,7 +22,7 @@ from . import cron, scripts
 from .checks import integer, number
 from .errors import ConfigError, InvalidJob
 from .job import _encode, _encode_data, _json_string, utf8_size
-from .keys import Keys
+from .keys import Keys, QueueKey
 from .priority_score import MAX_PRIORITY, WHY
 from .retry import Backoff
 
@@ -33,43 +33,40 @@ ALIASES = {"removeOnComplete": "remove_on_complete", "removeOnFail": "remove_on_
            "jobId": "job_id"}  # the chapter's (Bull's) spelling is accepted too
 
 
-def _jq(suffix: str, doc: str) -> Any:
-    return property(lambda keys: keys.key(f"jq:{suffix}"), doc=doc)
+def _jq(suffix: str, kind: str, doc: str) -> QueueKey:
+    return QueueKey(f"jq:{suffix}", kind, doc)
 
 
 class JobQueueKeys(Keys):
-    """The keys of one `JobQueue`: `lq:{name}:jq:...`, all in the queue's hash slot."""
+    """The keys of one `JobQueue`: `lq:{name}:jq:...`, all in the queue's hash slot, each with the Redis type
+    stored there (quarantine moves a key holding another type aside; jq_lib.lua's wrong_type checks it)."""
 
-    jobs = _jq("jobs", "Hash: job id -> the job's JSON {name, data, ts, opts}, written once.")
-    wait = _jq("wait", "List of the ids of ready jobs without a priority (LPUSH, RPOP).")
-    prio = _jq("prio", "Sorted set: ready job id -> priority * 2^32 + sequence (labqueue.priority_score).")
-    delayed = _jq("delayed", "Sorted set: job id -> when it is due (a delay, a retry's backoff, a repeat).")
-    active = _jq("active", "Sorted set: job id -> its lease deadline.")
-    completed = _jq("completed", "Sorted set: job id -> when it completed.")
-    failed = _jq("failed", "Sorted set: job id -> when it failed for good.")
-    runs = _jq("runs", "Hash: job id -> deliveries (the current one's token).")
-    made = _jq("made", "Hash: job id -> failed attempts.")
-    stalls = _jq("stalls", "Hash: job id -> times its lease expired.")
-    progress = _jq("progress", "Hash: job id -> progress 0-100.")
-    results = _jq("results", "Hash: job id -> return value (JSON).")
-    errors = _jq("errors", "Hash: job id -> last error.")
-    meta = _jq("meta", "Hash: the id counter (id), the priority sequence (pseq), the paused flag.")
-    marker = _jq("marker", "List of tokens that wake idle workers (BRPOP), at most 64.")
-    events = _jq("events", "Stream of the queue's events (QueueEvents).")
-    limiter = _jq("limiter", "Sorted set: recent deliveries -> when (the rate limiter's log).")
-    repeat = _jq("repeat", "Hash: repeatable job key -> id of its pending occurrence.")
-    metrics = _jq("metrics", "Hash: counters and duration histograms (QueueMetrics).")
+    jobs = _jq("jobs", "hash", "Hash: job id -> the job's JSON {name, data, ts, opts}, written once.")
+    wait = _jq("wait", "list", "List of the ids of ready jobs without a priority (LPUSH, RPOP).")
+    prio = _jq("prio", "zset", "Sorted set: ready job id -> priority * 2^32 + sequence (labqueue.priority_score).")
+    delayed = _jq("delayed", "zset", "Sorted set: job id -> when it is due (a delay, a retry's backoff, a repeat).")
+    active = _jq("active", "zset", "Sorted set: job id -> its lease deadline.")
+    completed = _jq("completed", "zset", "Sorted set: job id -> when it completed.")
+    failed = _jq("failed", "zset", "Sorted set: job id -> when it failed for good.")
+    runs = _jq("runs", "hash", "Hash: job id -> deliveries (the current one's token).")
+    made = _jq("made", "hash", "Hash: job id -> failed attempts.")
+    stalls = _jq("stalls", "hash", "Hash: job id -> times its lease expired.")
+    progress = _jq("progress", "hash", "Hash: job id -> progress 0-100.")
+    results = _jq("results", "hash", "Hash: job id -> return value (JSON).")
+    errors = _jq("errors", "hash", "Hash: job id -> last error.")
+    meta = _jq("meta", "hash", "Hash: the id counter (id), the priority sequence (pseq), the paused flag.")
+    marker = _jq("marker", "list", "List of tokens that wake idle workers (BRPOP), at most 64.")
+    events = _jq("events", "stream", "Stream of the queue's events (QueueEvents).")
+    limiter = _jq("limiter", "zset", "Sorted set: recent deliveries -> when (the rate limiter's log).")
+    repeat = _jq("repeat", "hash", "Hash: repeatable job key -> id of its pending occurrence.")
+    metrics = _jq("metrics", "hash", "Hash: counters and duration histograms (QueueMetrics).")
 
     def for_script(self, script: str) -> list[str]:
         """The KEYS of jq_`script`.lua (`add`, `claim`...): only those it uses, in the order it names them."""
         return [getattr(self, LUA_NAMES.get(n, n)) for n in scripts.key_names(f"jq_{script}")]
 
-    def all(self) -> list[str]:
-        return [getattr(self, s) for s in ALL_KEYS]
 
-
-ALL_KEYS = ("jobs", "wait", "prio", "delayed", "active", "completed", "failed", "runs", "made", "stalls",
-            "progress", "results", "errors", "meta", "marker", "events", "limiter", "repeat", "metrics")
+ALL_KEYS = tuple(name for name, v in vars(JobQueueKeys).items() if isinstance(v, QueueKey))  # JobQueueKeys.all()
 LUA_NAMES = {"repeats": "repeat"}  # `repeat` is a keyword in Lua: the scripts call that key `repeats`
 
 

@@ -11,6 +11,16 @@ from dataclasses import dataclass
 PREFIX = "lq"
 
 
+class QueueKey(property):
+    """A key of a queue, `lq:{name}:<suffix>`, declared with the Redis type labqueue stores there: a
+    key found holding another type is moved aside (labqueue.quarantine)."""
+
+    def __init__(self, suffix: str, kind: str, doc: str) -> None:
+        super().__init__(lambda keys: keys.key(suffix))
+        self.__doc__ = doc  # (a property subclass would show its class's docstring instead)
+        self.suffix, self.kind = suffix, kind
+
+
 @dataclass(frozen=True)
 class Keys:
     """Key names of the queue called `name`."""
@@ -27,89 +37,45 @@ class Keys:
         """The key `lq:{name}:suffix`."""
         return f"{PREFIX}:{{{self.name}}}:{suffix}"
 
-    # Lists of serialised jobs.
-    @property
-    def waiting(self) -> str:
-        return self.key("waiting")
-
-    @property
-    def processing(self) -> str:
-        return self.key("processing")
-
-    # In-flight bookkeeping of the reliable queue.
-    @property
-    def leases(self) -> str:
-        """Sorted set: job id -> lease deadline (unix seconds)."""
-        return self.key("leases")
-
-    @property
-    def inflight(self) -> str:
-        """Hash: job id -> the exact serialised job that sits in the processing list."""
-        return self.key("inflight")
-
-    @property
-    def attempts(self) -> str:
-        """Hash: job id -> deliveries so far."""
-        return self.key("attempts")
-
-    @property
-    def orphans(self) -> str:
-        """Hash: job id -> when recovery first saw it in processing without a lease."""
-        return self.key("orphans")
-
-    @property
-    def dlq(self) -> str:
-        """Hash: job id -> the dead-lettered job, exactly as it was queued."""
-        return self.key("dlq")
-
-    @property
-    def dlq_meta(self) -> str:
-        """Hash: job id -> {"reason", "failed_at", "attempts"} of its dead-letter entry."""
-        return self.key("dlq:meta")
-
-    # Sorted sets.
-    @property
-    def priority(self) -> str:
-        return self.key("priority")
-
-    @property
-    def seq(self) -> str:
-        """Counter giving FIFO order among equal priorities."""
-        return self.key("seq")
-
-    @property
-    def delayed(self) -> str:
-        """Sorted set: serialised job -> run-at time (unix seconds)."""
-        return self.key("delayed")
-
-    @property
-    def wake(self) -> str:
-        """List used to wake a sleeping scheduler early (at most one token)."""
-        return self.key("wake")
-
-    @property
-    def cron(self) -> str:
-        """Hash: schedule name -> schedule definition (JSON)."""
-        return self.key("cron")
-
-    @property
-    def cron_last(self) -> str:
-        """Hash: schedule name -> run-at time of the last occurrence enqueued."""
-        return self.key("cron:last")
-
-    @property
-    def quarantine_seq(self) -> str:
-        """Counter numbering the keys moved aside."""
-        return self.key("quarantine:seq")
+    # Each key is declared once with the Redis type labqueue stores there: `typed()` (quarantine) and
+    # `all()` (clear) are derived from these declarations, never from a second list.
+    dlq = QueueKey("dlq", "hash", "Hash: job id -> the dead-lettered job, exactly as it was queued.")
+    dlq_meta = QueueKey("dlq:meta", "hash", 'Hash: job id -> {"reason", "failed_at", "attempts"} of its '
+                        "dead-letter entry.")
+    waiting = QueueKey("waiting", "list", "List of serialised jobs waiting.")
+    processing = QueueKey("processing", "list", "List of serialised jobs in flight (reliable queue).")
+    leases = QueueKey("leases", "zset", "Sorted set: job id -> lease deadline (unix seconds).")
+    inflight = QueueKey("inflight", "hash", "Hash: job id -> the exact serialised job that sits in the "
+                        "processing list.")
+    attempts = QueueKey("attempts", "hash", "Hash: job id -> deliveries so far.")
+    orphans = QueueKey("orphans", "hash", "Hash: job id -> when recovery first saw it in processing without "
+                       "a lease.")
+    priority = QueueKey("priority", "zset", "Sorted set: serialised job -> priority score.")
+    seq = QueueKey("seq", "string", "Counter giving FIFO order among equal priorities.")
+    delayed = QueueKey("delayed", "zset", "Sorted set: serialised job -> run-at time (unix seconds).")
+    wake = QueueKey("wake", "list", "List used to wake a sleeping scheduler early (at most one token).")
+    cron = QueueKey("cron", "hash", "Hash: schedule name -> schedule definition (JSON).")
+    cron_last = QueueKey("cron:last", "hash", "Hash: schedule name -> run-at time of the last occurrence "
+                         "enqueued.")
+    quarantine_seq = QueueKey("quarantine:seq", "string", "Counter numbering the keys moved aside.")
 
     def quarantine(self, n: int) -> str:
         """Where a key of the wrong Redis type is moved aside (RENAME), numbered n."""
         return self.key(f"quarantine:{n}")
 
+    @classmethod
+    def types(cls) -> dict[str, str]:
+        """Attribute -> Redis type of every key this class declares or inherits (a subclass's wins), the
+        dead-letter queue's first (quarantine records what it moves there)."""
+        found: dict[str, str] = {}
+        for klass in reversed(cls.__mro__):
+            found.update((name, v.kind) for name, v in vars(klass).items() if isinstance(v, QueueKey))
+        return dict(sorted(found.items(), key=lambda item: item[0] not in ("dlq", "dlq_meta")))
+
+    def typed(self) -> list[tuple[str, str, str]]:
+        """(attribute, key, Redis type) of every key of this queue with a fixed type (see `types`)."""
+        return [(name, getattr(self, name), kind) for name, kind in self.types().items()]
+
     def all(self) -> list[str]:
-        """Every fixed key of this queue (for `clear`)."""
-        return [
-            self.waiting, self.processing, self.leases, self.inflight, self.attempts, self.orphans,
-            self.dlq, self.dlq_meta, self.priority, self.seq, self.delayed, self.wake, self.cron, self.cron_last,
-            self.quarantine_seq,
-        ]
+        """Every fixed key of this queue kind (for `clear`): the keys declared on its own class."""
+        return [getattr(self, name) for name, v in vars(type(self)).items() if isinstance(v, QueueKey)]

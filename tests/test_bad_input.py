@@ -122,6 +122,62 @@ def test_a_queue_key_of_the_wrong_type_is_moved_aside_and_named_in_the_dlq(r: An
     assert worker.stats["errors"] == 0
 
 
+def test_a_jobqueue_repeat_key_of_the_wrong_type_is_moved_aside_and_the_repeatable_job_runs(r: Any) -> None:
+    """A JobQueue's `repeat` hash overwritten with a string: scheduling the next run (jq_add.lua) met WRONGTYPE,
+    so the claimed occurrence was handed back unrun (JobQueue._hand_back), and quarantine did not know the
+    JobQueue's keys: nothing moved, the worker logged and retried at every poll, the job never ran. The key
+    is moved aside, named in the dead-letter queue, and the job runs."""
+    from labqueue import JobQueue
+
+    queue = JobQueue(r, "broken-repeat")
+    queue.add("tick", {}, repeat={"every": 0.05}, job_id="ticker")
+    r.set(queue.keys.repeat, "oops")  # replaces the hash {ticker: <its pending occurrence>}
+    done: list[str] = []
+    worker = Worker(queue, {"tick": lambda job: done.append(job.id)}, poll_seconds=0.05)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not done:
+            assert time.monotonic() < deadline, "the repeatable job never ran"
+            time.sleep(0.02)
+    finally:
+        worker.stop(timeout=10)
+    assert done[0].startswith("repeat:ticker:")
+    [(entry_id, raw)] = [(k, v) for k, v in r.hgetall(queue.keys.dlq).items() if k.startswith("quarantine:")]
+    moved_to = queue.keys.quarantine(int(entry_id.split(":")[1]))
+    assert json.loads(raw) == {"quarantined_key": queue.keys.repeat, "type": "string", "expected": "hash",
+                               "moved_to": moved_to}
+    assert r.get(moved_to) == "oops"  # kept for inspection, not deleted
+    assert worker.stats["errors"] == 0
+
+
+def test_quarantine_never_overwrites_a_key_moved_aside_before(r: Any) -> None:
+    """The quarantine counter restarted (deleted by hand) or overwritten with another type: RENAME onto
+    quarantine:1 replaced the key moved aside first, and its dead-letter entry with it; a wrong-typed counter
+    failed every quarantine (INCR: WRONGTYPE), so nothing could be moved any more. Each bad key, the counter
+    too, now goes to a free quarantine:<n>, each named by its own dead-letter entry."""
+    from labqueue.quarantine import quarantine_wrong_types
+
+    queue = ReliableQueue(r, "requarantine")
+    r.set(queue.keys.waiting, "first")
+    assert quarantine_wrong_types(queue) == [queue.keys.waiting]
+    r.delete(queue.keys.quarantine_seq)
+    r.set(queue.keys.waiting, "second")
+    assert quarantine_wrong_types(queue) == [queue.keys.waiting]
+    r.delete(queue.keys.quarantine_seq)
+    r.hset(queue.keys.quarantine_seq, "f", "v")
+    r.set(queue.keys.waiting, "third")
+    assert quarantine_wrong_types(queue) == [queue.keys.waiting, queue.keys.quarantine_seq]
+    letters = {d.id: json.loads(d.raw) for d in queue.dead_letters()}
+    assert len(letters) == 4
+    moved = {entry["moved_to"]: entry["quarantined_key"] for entry in letters.values()}
+    assert sorted(r.get(k) for k, was in moved.items() if was == queue.keys.waiting) == ["first", "second", "third"]
+    [seq_moved_to] = [k for k, was in moved.items() if was == queue.keys.quarantine_seq]
+    assert r.hgetall(seq_moved_to) == {"f": "v"}
+    assert all(letter_id == "quarantine:" + k.rsplit(":", 1)[1] for letter_id, k in
+               ((i, e["moved_to"]) for i, e in letters.items()))
+
+
 @pytest.mark.parametrize("pattern", ["simple", "delayed"])
 @pytest.mark.parametrize("junk", ["abc", str(2**63 - 1)])
 def test_junk_in_the_counter_does_not_stop_the_burial_of_an_entry_that_is_no_job(r: Any, pattern: str,

@@ -55,3 +55,26 @@ def test_keys_for_a_script_are_its_declared_keys_in_order_in_one_slot():
 def test_a_script_that_names_no_keys_is_refused():
     with pytest.raises(ValueError, match="names no KEYS"):
         scripts.key_names("clock")
+
+
+def test_every_key_a_script_checks_has_the_type_its_declaration_gives_quarantine():
+    """The types jq_*.lua check before writing (wrong_type) are the ones JobQueueKeys declares, which
+    quarantine moves a key aside by: a script refusing a key quarantine thinks right would spin a worker."""
+    declared = JobQueueKeys.types()
+    checked = set()
+    for script in SCRIPTS:
+        pairs = re.findall(r"\[(\w+)\] = '(\w+)'", scripts.source(f"jq_{script}"))
+        assert all(declared[LUA_NAMES.get(lua, lua)] == kind for lua, kind in pairs), (script, pairs)
+        checked |= {LUA_NAMES.get(lua, lua) for lua, _ in pairs}
+    assert checked == set(ALL_KEYS) and set(ALL_KEYS) <= set(declared)
+
+
+def test_every_key_of_every_queue_kind_has_a_type_for_quarantine():
+    """Every key a queue kind deletes on clear()/obliterate() is one quarantine checks, with a type."""
+    from labqueue.keys import Keys
+
+    for keys in (Keys("q"), JobQueueKeys("q")):
+        typed = {key: kind for _, key, kind in keys.typed()}
+        assert set(keys.all()) <= set(typed)
+        assert set(typed.values()) <= {"hash", "list", "zset", "string", "stream"}
+        assert [name for name, _, _ in keys.typed()][:2] == ["dlq", "dlq_meta"]  # where the others are recorded

@@ -166,7 +166,7 @@ class ReliableQueue(BaseQueue):
                            [raw, self.lease_seconds, self._now()])
         if int(reply[0]) != 1:
             return None, int(reply[0]) == -1  # taken back by recovery, or not a job (now in the DLQ)
-        job = self._parse(raw, int(reply[1]), text(reply[2]))
+        job = self._parse(raw, int(reply[1]), reply[2])
         return job, job is None
 
     def claim(self, count: int = 1, ack: Sequence[Job | str] = ()) -> tuple[list[Job], float | None]:
@@ -184,13 +184,17 @@ class ReliableQueue(BaseQueue):
                                [self._now(), self.lease_seconds, count - len(jobs), len(acks), *acks])
             acks = []
             next_due = self._local(reply[1], sent_at)
-            parsed = [self._parse(reply[i], int(reply[i + 1]), text(reply[i + 2])) for i in range(2, len(reply), 3)]
+            parsed = [self._parse(reply[i], int(reply[i + 1]), reply[i + 2]) for i in range(2, len(reply), 3)]
             jobs += [job for job in parsed if job is not None]
             if None not in parsed or len(jobs) >= count:
                 return jobs, next_due
 
-    def _parse(self, raw: bytes | str, attempts: int, token: str) -> Job | None:
-        """Parse a leased entry; anything that is not a valid job (bad UTF-8 included) is dead-lettered at once."""
+    def _parse(self, raw: bytes | str, attempts: int, token: bytes | str) -> Job | None:
+        """Parse a leased entry; anything that is not a valid job (bad UTF-8 included) is dead-lettered at once.
+
+        `token` is the script's reply as it came (bytes): an entry whose id is not UTF-8 has a token
+        that is not UTF-8 either, and only its exact bytes name the delivery to dead-letter.
+        """
         try:
             job = Job.from_json(raw, attempts=attempts)
         except Exception as exc:  # any bytes at all: a job, or a dead letter with its reason
@@ -198,7 +202,7 @@ class ReliableQueue(BaseQueue):
             run_script(self.redis, self._nack, self._nack_keys(), [token, self._now(), "dead", 0,
                                                                  json.dumps(reason[:500]), 0])
             return None
-        job.token = token
+        job.token = text(token)  # a valid job is UTF-8 throughout: its id, so its token, decodes exactly
         return job
 
     def _nack_keys(self) -> list[str]:

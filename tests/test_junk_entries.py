@@ -135,3 +135,21 @@ def test_an_entry_with_an_empty_id_is_dead_lettered_and_the_worker_goes_on(r: An
     worker = Worker(q, {"t": lambda job: done.append(job.id)}, burst=True, poll_seconds=0.1).run()
     assert done == ["fine"] and worker.stats["errors"] == 0 and q.dlq_size() == 1
     assert "string id" in q.dead_letters()[0].reason  # dead-lettered as it was claimed (entry.lua)
+
+
+@pytest.mark.parametrize("take", ["claim", "dequeue"])
+def test_an_entry_whose_id_is_not_utf8_is_dead_lettered_at_once(rd: Any, take: str) -> None:
+    """An entry whose id holds bytes that are not UTF-8 goes to the DLQ as it is taken, with its reason.
+
+    Its delivery token ('<n>:<id>') is not UTF-8 either: decoded for the dead-letter nack, it named
+    no delivery, the nack changed nothing, and the entry stayed leased in processing until recovery
+    sent it round again, max_attempts times, to end in the DLQ as 'the worker died or hung'.
+    """
+    q = ReliableQueue(rd, "bad-utf8-id", lease_seconds=30)
+    rd.lpush(q.keys.waiting, b'{"id":"bad-\xff","type":"t","data":{}}')
+    q.enqueue({"type": "t"}, job_id="fine")
+    jobs = q.claim(5)[0] if take == "claim" else [q.dequeue(), q.dequeue()]
+    assert [job.id for job in jobs if job is not None] == ["fine"]
+    assert q.ack(*[job for job in jobs if job is not None]) == 1
+    assert q.processing_size() == 0 and rd.hlen(q.keys.inflight) == 0 and rd.zcard(q.keys.leases) == 0
+    assert q.dlq_size() == 1 and "UTF-8" in q.dead_letters()[0].reason

@@ -61,16 +61,25 @@ class PriorityQueue(SimpleQueue):
         return [job.id for job in built]
 
     def dequeue(self, timeout: float = 0) -> Job | None:
-        """The job with the lowest priority number, oldest first; waits up to `timeout` (BZPOPMIN/ZPOPMIN)."""
+        """The job with the lowest priority number, oldest first; waits up to `timeout` (BZPOPMIN/ZPOPMIN).
+
+        An entry that is not a job goes to the dead-letter queue and the next one is taken (None would
+        say the queue is empty: a burst worker would stop with jobs still waiting).
+        """
         timeout = check_timeout(timeout)
         raw_only = {NEVER_DECODE: []}  # the entry's exact bytes: one that is not UTF-8 is dead-lettered
-        if timeout > 0:
-            reply = self.redis.execute_command("BZPOPMIN", self.keys.priority, timeout, **raw_only)
-            raw = reply[1] if reply else None
-        else:
-            popped = self.redis.execute_command("ZPOPMIN", self.keys.priority, 1, **raw_only)
-            raw = (popped[0][0] if isinstance(popped[0], (tuple, list)) else popped[0]) if popped else None
-        return None if raw is None else self._parse(raw)
+        while True:
+            if timeout > 0:
+                reply = self.redis.execute_command("BZPOPMIN", self.keys.priority, timeout, **raw_only)
+                raw = reply[1] if reply else None
+            else:
+                popped = self.redis.execute_command("ZPOPMIN", self.keys.priority, 1, **raw_only)
+                raw = (popped[0][0] if isinstance(popped[0], (tuple, list)) else popped[0]) if popped else None
+            if raw is None:
+                return None
+            job = self._parse(raw)
+            if job is not None:
+                return job
 
     def peek(self, count: int = 10) -> list[Job]:
         """The next `count` jobs in delivery order, without removing them (ZRANGE)."""

@@ -131,3 +131,29 @@ def test_replay_keeps_priority(r):
     q.enqueue({"n": "b"}, priority=9)
     assert q.replay_dead() == 1
     assert [j.data["n"] for j in q.peek()] == ["a", "b"]
+
+
+@pytest.mark.parametrize("timeout", [0, 5])
+def test_an_entry_that_is_no_job_is_dead_lettered_and_the_next_job_returned(r, timeout):
+    """dequeue() dead-letters an entry that is no job and takes the next one, as SimpleQueue does: it
+    returned None with a job still waiting (a burst worker stopped there, a drain loop ended early)."""
+    q = PriorityQueue(r, "junk")
+    r.zadd(q.keys.priority, {"not a job": 0})
+    good = q.enqueue({"n": 1}, priority=5)
+    job = q.dequeue(timeout=timeout)
+    assert job is not None and job.id == good
+    assert q.dlq_size() == 1 and q.size() == 0
+
+
+def test_a_burst_worker_runs_the_jobs_behind_an_entry_that_is_no_job(r):
+    """A burst worker does not stop at a junk entry while jobs wait behind it."""
+    from labqueue import Worker
+
+    q = PriorityQueue(r, "junk-burst")
+    q.enqueue({"n": 0}, priority=1, type="t")
+    r.zadd(q.keys.priority, {'{"id":"x","type":"t"}': score(2, 0)})  # no data: not a job
+    q.enqueue({"n": 1}, priority=3, type="t")
+    done = []
+    worker = Worker(q, {"t": lambda job: done.append(job.data["n"])}, burst=True, poll_seconds=0.05).run()
+    assert done == [0, 1] and worker.stats["errors"] == 0
+    assert q.size() == 0 and q.dlq_size() == 1

@@ -196,6 +196,8 @@ class ReliableQueueMachine(RuleBasedStateMachine):
                   "ack": lambda: self.q.ack(job), "release": lambda: self.q.release(job),
                   "extend": lambda: self.q.extend_lease([job])}[call]()
         assert result == Outcome.NOT_OURS == 0
+        if call == "ack":  # claim.lua, as every ack: due retries are promoted all the same
+            self.promote_due()
 
     # -- the invariant ---------------------------------------------------------------------------
     @invariant()

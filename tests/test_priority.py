@@ -157,3 +157,19 @@ def test_a_burst_worker_runs_the_jobs_behind_an_entry_that_is_no_job(r):
     worker = Worker(q, {"t": lambda job: done.append(job.data["n"])}, burst=True, poll_seconds=0.05).run()
     assert done == [0, 1] and worker.stats["errors"] == 0
     assert q.size() == 0 and q.dlq_size() == 1
+
+
+@pytest.mark.parametrize("priority", ["NaN", "-NaN", "Infinity", "1e400", '"high"'])
+def test_a_dead_letter_whose_priority_is_no_finite_number_stays_and_the_others_replay(r, priority):
+    """Replaying everything puts the jobs back and leaves a dead letter whose priority is no finite number
+    where it is (it is no job: Job.from_json refuses it). A NaN priority made the score 'nan': ZADD failed
+    after the dead letter was deleted, so it vanished, and the replay stopped half-way with an error."""
+    q = PriorityQueue(r, "replay-junk")
+    raw = '{"id":"bad","type":"t","data":{},"priority":%s}' % priority
+    r.hset(q.keys.dlq, "invalid:1", raw)
+    r.hset(q.keys.dlq_meta, "invalid:1", '{"reason":"job field priority must be a finite number"}')
+    q.enqueue({"n": 1}, priority=4)
+    q.nack(q.dequeue(), "failed")
+    assert q.replay_dead() == 1
+    assert [j.data["n"] for j in q.peek()] == [1]
+    assert r.hget(q.keys.dlq, "invalid:1") == raw and q.dlq_size() == 1

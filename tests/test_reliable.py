@@ -362,3 +362,23 @@ def test_delete_dead_drops_a_cron_schedules_dead_letter(r):
     q = _bury_one(r, "schedule")
     assert [d.id for d in q.dead_letters()] == ["cron:bad"]
     assert q.delete_dead("cron:bad") is True and q.dlq_size() == 0 and q.schedules() == {}
+
+
+@pytest.mark.parametrize("pattern", ["reliable", "simple", "priority"])
+def test_replay_into_a_wrong_typed_queue_key_keeps_the_dead_letter(r, pattern):
+    """replay.lua writes the job to its queue before it deletes the dead letter: when that write fails
+    (the queue key overwritten with another type) the dead letter stays, and a reliable queue's id is
+    not left marked live. It deleted the dead letter first, so the job vanished."""
+    import redis as redis_py
+
+    from labqueue import PriorityQueue, SimpleQueue
+
+    q = {"reliable": make, "simple": SimpleQueue, "priority": PriorityQueue}[pattern](r, "wrong-target")
+    q.bury(q._new_job({"n": 1}, type="t", job_id="j1"), "failed")
+    target = q._target()[1]
+    r.set(target, "not a queue")
+    with pytest.raises(redis_py.ResponseError, match="WRONGTYPE"):
+        q.replay_dead("j1")
+    assert [d.id for d in q.dead_letters()] == ["j1"] and not r.hexists(q.keys.attempts, "j1")
+    r.delete(target)
+    assert q.replay_dead("j1") == 1 and q.dlq_size() == 0

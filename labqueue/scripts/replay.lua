@@ -8,8 +8,11 @@
 -- job's own priority (default 5) scored as priority_push.lua does (priority_score.lua). Entries that
 -- are not valid jobs stay in the dead-letter queue, and so does a cron schedule's dead letter
 -- ('cron:<name>', its reason 'cron schedule ...': cron_bury.lua), checked here, atomically, whatever
--- the caller found before: a schedule buried meanwhile is never pushed as a job. Returns the number
--- of jobs replayed.
+-- the caller found before: a schedule buried meanwhile is never pushed as a job. So does a zset
+-- target's job whose priority is present but no finite number (NaN would make its score 'nan', which
+-- ZADD refuses; Job.from_json refuses the job anyway). The job is written to its queue before its
+-- dead letter is deleted (and before a reliable queue marks its id live): a write that fails (a
+-- queue key of the wrong type) leaves the dead letter where it was. Returns the number of jobs replayed.
 --- @include priority_score
 local function schedule_letter(id)
   if string.sub(id, 1, 5) ~= 'cron:' then
@@ -18,6 +21,16 @@ local function schedule_letter(id)
   local ok, meta = pcall(cjson.decode, redis.call('HGET', KEYS[2], id) or '')
   return ok and type(meta) == 'table' and type(meta.reason) == 'string'
     and string.sub(meta.reason, 1, 14) == 'cron schedule '
+end
+
+local function score_of(job)  -- a zset target's score; nil when its priority is no finite number
+  local priority = job.priority
+  if priority == nil or priority == cjson.null then
+    priority = 5
+  elseif type(priority) ~= 'number' or priority ~= priority or priority == math.huge or priority == -math.huge then
+    return nil
+  end
+  return string.format('%.0f', priority_score(priority, redis.call('INCR', KEYS[5])))
 end
 
 local ids = {}
@@ -34,20 +47,25 @@ for _, id in ipairs(ids) do
     local ok, job = pcall(cjson.decode, raw)
     local free = ok and type(job) == 'table' and type(job.id) == 'string' and not schedule_letter(id)
     if free and ARGV[1] == 'reliable' then
-      free = redis.call('HSETNX', KEYS[3], job.id, 0) == 1
-    elseif free then
-      redis.call('HDEL', KEYS[3], job.id)
+      free = redis.call('HEXISTS', KEYS[3], job.id) == 0
+    end
+    local score = free and ARGV[1] == 'zset' and score_of(job)
+    if free and ARGV[1] == 'zset' and not score then
+      free = false
     end
     if free then
-      redis.call('HDEL', KEYS[1], id)
-      redis.call('HDEL', KEYS[2], id)
-      if ARGV[1] == 'zset' then
-        local priority = tonumber(job.priority) or 5
-        local seq = redis.call('INCR', KEYS[5])
-        redis.call('ZADD', KEYS[4], string.format('%.0f', priority_score(priority, seq)), raw)
+      if score then
+        redis.call('ZADD', KEYS[4], score, raw)
       else
         redis.call('LPUSH', KEYS[4], raw)
       end
+      if ARGV[1] == 'reliable' then
+        redis.call('HSET', KEYS[3], job.id, 0)
+      else
+        redis.call('HDEL', KEYS[3], job.id)
+      end
+      redis.call('HDEL', KEYS[1], id)
+      redis.call('HDEL', KEYS[2], id)
       replayed = replayed + 1
     end
   end

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from contextlib import suppress
 from typing import Any
 
 from .base import text
@@ -71,6 +72,9 @@ class Deliveries:
     keys: Any
     redis: Any
     _extend: Any
+    _unstarted_lock: threading.Lock  # guards the two below (a queue's worker threads share them)
+    _unstarted: list[tuple[str, int]]  # (id, token) of jobs take() could not start, not handed back yet
+    _unstarted_error: Exception | None  # what stopped the first of them: the next take raises it
 
     # -- the scripts ---------------------------------------------------------------------------
     def claim(self, count: int) -> tuple[list[tuple[str, str, int, int]], float | None, float, float]:
@@ -131,11 +135,31 @@ class Deliveries:
 
         The jobs in `ack` (completed, their results kept on them) are finished first (jq_finish.lua,
         one round trip for the batch); `ack` is left as it is (the Worker clears it once take returns).
+        A claimed job that cannot start (`_start` raised: Redis away, a key of the wrong type...) is
+        handed back unrun and the rest of its batch returned; the next take raises the error, so the
+        worker meets it (reconnect, quarantine or stop) once the jobs in hand are done (`_hand_back`).
         """
         if ack:
             self.ack(*ack)
+        if self._unstarted or self._unstarted_error is not None:
+            self._hand_back(raise_error=True)
         claimed, next_due, limited_for, now = self.claim(count)
-        jobs = [job for job in (self._start(*c, processed_on=now) for c in claimed) if job is not None]
+        jobs: list[ActiveJob] = []
+        for job_id, raw, token, made in claimed:
+            try:
+                job = self._start(job_id, raw, token, made, now)
+            except Exception as exc:  # never out of here: the whole batch would stay active in no one's hands
+                log.warning("job %s not started (%s: %s): handed back to the queue; the rest of its batch runs",
+                            job_id, type(exc).__name__, exc)
+                with self._unstarted_lock:
+                    self._unstarted.append((job_id, token))
+                    self._unstarted_error = self._unstarted_error or exc
+                continue
+            if job is not None:
+                jobs.append(job)
+        if self._unstarted:
+            with suppress(Exception):  # refused: still active under our lease, the next take sends it again
+                self._hand_back(raise_error=False)
         if claimed:
             return jobs
         if burst and next_due is None and not limited_for:
@@ -148,37 +172,49 @@ class Deliveries:
             self.redis.brpop(self.keys.marker, timeout=until)
         return []
 
-    def _start(self, job_id: str, raw: str, token: int, made: int, processed_on: float) -> ActiveJob | None:
-        """A claimed job as its handler gets it, or None when it is not to run (now). Never raises: `take`
-        claimed the whole batch, and an exception from one job left every job of it active with a lease in
-        nobody's hands, until the stall checker took each back as a stall (a healthy job could end failed).
+    def _hand_back(self, raise_error: bool) -> None:
+        """Release the jobs take() could not start, first in line in their order, no attempt or stall
+        counted (one jq_release.lua call); then, with `raise_error`, raise what stopped the first of them.
+        When Redis refuses the release, the jobs are kept for the next take and the refusal raised."""
+        with self._unstarted_lock:
+            owed, self._unstarted = self._unstarted, []
+            error = self._unstarted_error if raise_error else None
+            if raise_error:
+                self._unstarted_error = None
+        try:
+            if owed:
+                self._run("release", *(a for pair in reversed(owed) for a in pair))
+        except Exception:
+            with self._unstarted_lock:
+                self._unstarted[:0] = owed
+                self._unstarted_error = self._unstarted_error or error
+            raise
+        if error is not None:
+            raise error
 
-        A record that is not a job (junk JSON) fails for good, its reason stored; a repeatable job runs
-        only once its next occurrence is scheduled (a crash cannot end the schedule). When Redis refuses
-        that (away, a key of the wrong type...), the job is handed back unrun and the error raised by the
-        queue's next claim, after the rest of the batch has run (`JobQueue._hand_back`).
+    def _start(self, job_id: str, raw: str, token: int, made: int, processed_on: float) -> ActiveJob | None:
+        """A claimed job as its handler gets it, or None when it is not to run: a record that is not a job
+        (junk JSON) fails for good, its reason stored. A repeatable job runs only once its next occurrence
+        is scheduled (a crash cannot end the schedule); a schedule that cannot go on fails it, while an
+        error from Redis on the way (away, a key of the wrong type...) is raised (take() hands the job back).
         """
         try:
-            try:
-                record = JobRecord.parse(job_id, raw, state="active", attempts_made=made)
-                job = ActiveJob(self, record, token, processed_on)
-            except Exception as exc:  # not JSON, or not a job: it can never run (nothing silently dropped)
-                reason = f"job record is unreadable ({type(exc).__name__}: {exc}): {raw[:80]!r}"
-                log.error("job %s: %s", job_id, reason)
-                self.finish(job_id, token, "failed", reason)
-                return None
-            if "repeat" in job.opts:
-                try:
-                    self.add_next_occurrence(record, processed_on)  # type: ignore[attr-defined]  # before it runs: a crash cannot end the schedule
-                except (ValueError, TypeError, KeyError) as exc:  # a schedule that cannot go on (never fires)
-                    reason = f"repeat schedule cannot continue: {exc}"
-                    log.error("job %s: %s", job_id, reason)
-                    self.finish(job_id, token, "failed", reason, name=job.name)
-                    return None
-            return job
-        except Exception as exc:  # Redis away, WRONGTYPE...: this job waits, the rest of the batch runs
-            self._hand_back(job_id, token, exc)  # type: ignore[attr-defined]
+            record = JobRecord.parse(job_id, raw, state="active", attempts_made=made)
+            job = ActiveJob(self, record, token, processed_on)
+        except Exception as exc:  # not JSON, or not a job: it can never run (nothing silently dropped)
+            reason = f"job record is unreadable ({type(exc).__name__}: {exc}): {raw[:80]!r}"
+            log.error("job %s: %s", job_id, reason)
+            self.finish(job_id, token, "failed", reason)
             return None
+        if "repeat" in job.opts:
+            try:
+                self.add_next_occurrence(record, processed_on)  # type: ignore[attr-defined]  # before it runs: a crash cannot end the schedule
+            except (ValueError, TypeError, KeyError) as exc:  # a schedule that cannot go on (never fires)
+                reason = f"repeat schedule cannot continue: {exc}"
+                log.error("job %s: %s", job_id, reason)
+                self.finish(job_id, token, "failed", reason, name=job.name)
+                return None
+        return job
 
     def complete(self, job: ActiveJob, result: Any, seconds: float) -> Outcome | None:
         """Keep the return value (JSON) and the duration on the job: None, it is finished with the
@@ -218,7 +254,7 @@ class Deliveries:
 
     def release(self, job: ActiveJob) -> Outcome:
         """Hand a claimed job back unrun, first in line, not counted as a failure (jq_release.lua)."""
-        return Outcome(int(self._run("release", job.id, job.token)))
+        return Outcome(int(self._run("release", job.id, job.token)[0]))
 
     def extend_lease(self, jobs: Iterable[ActiveJob]) -> int:
         """Heartbeat: push forward the leases of the jobs still ours (extend.lua)."""

@@ -66,10 +66,7 @@ class JobQueue(Deliveries):
         self._extend = scripts.load(redis_client, "extend")
         self.handlers: dict[str, Callable[[ActiveJob], Any]] = {}
         self.worker: Worker | None = None
-        # jobs of a claimed batch Deliveries._start could not start (see _hand_back), kept for the next claim:
-        self._unstarted_lock = threading.Lock()
-        self._unreleased: list[tuple[str, int]] = []  # (id, token) whose release Redis refused too
-        self._unstarted_error: Exception | None = None  # what stopped _start: the next claim raises it
+        self._unstarted_lock, self._unstarted, self._unstarted_error = threading.Lock(), [], None  # Deliveries.take
 
     @staticmethod
     def _limiter(limiter: Mapping[str, float] | None) -> tuple[int, float]:
@@ -83,41 +80,6 @@ class JobQueue(Deliveries):
     def _run(self, script: str, *args: Any, client: Any = None) -> Any:
         """Run a jq_*.lua script; ARGV[1] '' = every time in it is the server's (TIME), never ours."""
         return self._s[script](keys=self._k[script], args=["", self.events_maxlen, *args], client=client)
-
-    # -- a claimed job Deliveries._start could not start -------------------------------------------
-    def _hand_back(self, job_id: str, token: int, exc: Exception) -> None:
-        """`_start` met `exc` (Redis away, a key of the wrong type...) on one job of a claimed batch: that job
-        is not run now but handed back, first in line, no attempt or stall counted (jq_release.lua), while
-        the worker runs the rest of the batch. The error is raised by this queue's next claim, so the worker
-        still meets it (reconnect, quarantine, or stop) once the jobs it holds are done; a release Redis
-        refused too is sent again before that claim."""
-        log.warning("job %s not started (%s: %s): handed back to the queue; the rest of its batch runs",
-                    job_id, type(exc).__name__, exc)
-        try:
-            self._run("release", job_id, token)
-        except Exception:  # still active under our lease: released by the next claim, or taken back stalled
-            with self._unstarted_lock:
-                self._unreleased.append((job_id, token))
-        with self._unstarted_lock:
-            if self._unstarted_error is None:
-                self._unstarted_error = exc
-
-    def claim(self, count: int) -> tuple[list[tuple[str, str, int, int]], float | None, float, float]:
-        """Deliveries.claim, after handing back the jobs _start could not and raising what stopped it."""
-        if self._unstarted_error is not None or self._unreleased:
-            with self._unstarted_lock:
-                owed, self._unreleased = self._unreleased, []
-                error, self._unstarted_error = self._unstarted_error, None
-            for n, (job_id, token) in enumerate(owed):
-                try:
-                    self._run("release", job_id, token)
-                except Exception:  # this error reaches the worker instead (a later one supersedes it)
-                    with self._unstarted_lock:
-                        self._unreleased[:0] = owed[n:]
-                    raise
-            if error is not None:
-                raise error
-        return super().claim(count)
 
     # -- producing -----------------------------------------------------------------------------
     def _plan(self, name: str, data: Any, opts: Mapping[str, Any]) -> list[Any]:

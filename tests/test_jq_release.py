@@ -112,3 +112,16 @@ def test_a_stopping_worker_hands_back_a_priority_batch_in_its_order(r: Any) -> N
     q.close()
     assert q.get_job_counts()["completed"] == 1
     assert claim_all(q) == [*ids[1:], later]
+
+
+def test_one_call_hands_back_a_batch_in_its_order_and_skips_a_stale_delivery(r: Any) -> None:
+    """jq_release.lua takes (id, token) pairs (take() hands back in one call the jobs it could not start),
+    each first in line: given last first, the batch keeps its order. A stale token is NOT_OURS (0) and
+    that job stays active; the others are released."""
+    q = make(r)
+    ids = [q.add("j", {"i": i}) for i in range(4)]
+    a, b, c = claim(q, 3)
+    codes = q._run("release", c.id, c.token, b.id, b.token + 1, a.id, a.token)
+    assert [Outcome(int(code)) for code in codes] == [Outcome.RELEASED, Outcome.NOT_OURS, Outcome.RELEASED]
+    assert r.zrange(q.keys.active, 0, -1) == [b.id]
+    assert claim_all(q) == [ids[0], ids[2], ids[3]]

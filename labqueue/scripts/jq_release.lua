@@ -1,11 +1,12 @@
--- jq_release.lua: hand back a job claimed but not run (its worker is stopping): it leaves `active`
--- and is ready again where it stood: first in line (with a priority: ahead of every job of its level;
--- a Worker releases its batch last first, so the batch keeps its order); the delivery is no failure, and
+-- jq_release.lua: hand back jobs claimed but not run (their worker is stopping, or could not start them):
+-- each leaves `active` and is ready again where it stood: first in line (with a priority: ahead of every
+-- job of its level; a batch is given last first, so it keeps its order); the delivery is no failure, and
 -- its rate-limiter slot is given back.
 -- KEYS[1..8] (JobQueueKeys.for_script('release'), only the keys it uses): jobs wait prio active runs meta
 --   marker limiter
--- ARGV[1] '' (unused here)  ARGV[2] events maxlen  ARGV[3] job id  ARGV[4] delivery token
--- Returns 3 (Outcome.RELEASED), or 0 (NOT_OURS: the job is no longer this delivery's; nothing written).
+-- ARGV[1] '' (unused here)  ARGV[2] events maxlen  ARGV[3..] job id, delivery token: one pair a job
+-- Returns one code a job, in order: 3 (Outcome.RELEASED), or 0 (NOT_OURS: the job is no longer this
+-- delivery's; nothing written for it).
 local jobs, wait, prio, active, runs, meta, marker, limiter =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 --- @include jq_lib
@@ -14,12 +15,18 @@ local bad = wrong_type({[jobs] = 'hash', [wait] = 'list', [prio] = 'zset', [acti
 if bad then
   return bad
 end
-local id = ARGV[3]
-if redis.call('HGET', runs, id) ~= ARGV[4] or not redis.call('ZSCORE', active, id) then
-  return 0
+local codes, released = {}, 0
+for i = 3, #ARGV - 1, 2 do
+  local id, token = ARGV[i], ARGV[i + 1]
+  codes[#codes + 1] = 0
+  if redis.call('HGET', runs, id) == token and redis.call('ZSCORE', active, id) then
+    redis.call('ZREM', active, id)
+    redis.call('ZREM', limiter, id .. ':' .. token)
+    ready(id, tonumber(options(redis.call('HGET', jobs, id)).priority) or 0, true)  -- first in line again
+    codes[#codes], released = 3, released + 1
+  end
 end
-redis.call('ZREM', active, id)
-redis.call('ZREM', limiter, id .. ':' .. ARGV[4])
-ready(id, tonumber(options(redis.call('HGET', jobs, id)).priority) or 0, true)  -- first in line again
-wake(1)
-return 3
+if released > 0 then
+  wake(released)
+end
+return codes

@@ -184,10 +184,16 @@ class Worker(Threads):
 
     # -- inside the threads --------------------------------------------------------------------
     def _emit(self, kind: str, job: Job, thread: int, error: str | None = None) -> None:
+        """Count an event and tell `on_event`, an observer: its exception is logged, never the job's or
+        the thread's (raised here, it skipped the ack or nack of a job and ended the thread)."""
         with self._lock:
             self.stats[kind] += 1
         if self.on_event is not None:
-            self.on_event(WorkerEvent(kind, job.id, job.type, self.name, thread, error=error))
+            try:
+                self.on_event(WorkerEvent(kind, job.id, job.type, self.name, thread, error=error))
+            except Exception:
+                log.exception("%s thread %d: on_event raised on %r of job %s; the worker goes on",
+                              self.name, thread, kind, job.id)
 
     def checkpoint(self, point: str, job: Job) -> None:
         """Hook: called at 'before' (the handler runs next) and 'after' (it succeeded, not acked yet).

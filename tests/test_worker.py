@@ -200,3 +200,25 @@ def test_a_poll_longer_than_a_thread_wait_takes_is_refused(r):
         with pytest.raises(ConfigError, match="must be a finite number"):
             DelayedQueue(r, "long-poll-d").start_scheduler(**kwargs)
     assert Worker(q, {"x": lambda job: None}, poll_seconds=threading.TIMEOUT_MAX).poll_seconds > 0  # the largest
+
+
+@pytest.mark.parametrize("kind", ["started", "succeeded", "retried"])
+def test_an_on_event_callback_that_raises_neither_kills_the_thread_nor_changes_the_outcome(r, kind, caplog):
+    """on_event is an observer: its exception is logged, and the job ends as it would have. It
+    propagated: the thread died ('stopped on an unexpected error') and a job that had succeeded was
+    never acked (run again when its lease ran out), one that failed was never nacked."""
+    q = reliable(r, "observer", lease_seconds=30)
+    ids = q.enqueue_many([{"type": "ok"}, {"type": "fail"}, {"type": "ok"}])
+
+    def observe(event):
+        if event.kind == kind:
+            raise RuntimeError("the dashboard is gone")
+
+    def handler(job):
+        if job.type == "fail":
+            raise ValueError("boom")
+
+    w = Worker(q, {"ok": handler, "fail": handler}, burst=True, poll_seconds=0.05, on_event=observe).run()
+    assert w.stats["errors"] == 0 and w.stats["succeeded"] == 2 and w.stats["retried"] >= 1
+    assert q.processing_size() == 0 and r.zcard(q.keys.leases) == 0
+    assert "the dashboard is gone" in caplog.text and len(ids) == 3

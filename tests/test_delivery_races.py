@@ -169,3 +169,20 @@ def test_a_late_ack_after_the_queue_was_reset_does_not_end_a_new_delivery_of_the
     assert new is not None and new.token != old[0].token, f"token {new.token} handed out twice"
     assert q.ack(*old) == 0, "the old delivery's late ack ended the new delivery of X"
     assert q.ack(new) == 1
+
+
+@pytest.mark.parametrize("junk", ["junk", "nan", "inf", "1e18"])
+def test_a_junk_orphan_time_neither_halts_recovery_nor_strands_the_orphan(r: Any, junk: str) -> None:
+    """An orphan's first-seen time that is no time (junk, NaN, infinite, in the future) restarts its
+    grace period at the server's now: the orphan is re-queued one grace later, and recovery goes on.
+    Junk made recover.lua fail on every call (arithmetic on nil): no orphan was ever re-queued again
+    and every heartbeat logged the error; NaN or a future time kept that one orphan in processing."""
+    clock = Clock()
+    q = make(r, clock=clock, orphan_grace=5)
+    q.enqueue({"n": 1}, job_id="orphan")  # a worker moved it, then died before its lease
+    r.lmove(q.keys.waiting, q.keys.processing, "RIGHT", "LEFT")
+    r.hset(q.keys.orphans, "orphan", junk)
+    assert q.recover_stale_jobs()["orphans"] == 0  # seen now: the grace starts
+    clock.now += 5
+    assert q.recover_stale_jobs()["orphans"] == 1
+    assert q.processing_size() == 0 and q.size() == 1 and r.hlen(q.keys.orphans) == 0

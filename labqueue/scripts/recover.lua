@@ -68,10 +68,12 @@ for _, raw in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
       key = (ok and type(job) == 'table' and type(job.id) == 'string') and job.id or raw
     end
     seen[key] = true
-    local first = redis.call('HGET', KEYS[6], key)
-    if not first then
+    -- first seen when; junk, NaN, infinite or a time still to come (a clock set back) is no time:
+    -- the grace starts now, instead of failing the script or never ending
+    local first = tonumber(redis.call('HGET', KEYS[6], key))
+    if not first or first ~= first or first > now or first == -math.huge then
       redis.call('HSET', KEYS[6], key, now)
-    elseif now - tonumber(first) >= tonumber(ARGV[2]) then
+    elseif now - first >= tonumber(ARGV[2]) then
       redis.call('RPUSH', KEYS[1], raw)
       redis.call('LREM', KEYS[2], 1, raw)
       redis.call('HDEL', KEYS[6], key)

@@ -215,6 +215,25 @@ def in_french():
     i18n._chosen = before
 
 
+@pytest.mark.parametrize(("lang", "moved", "words"), [
+    ("en", 1, "moved 1 job: job-00's lease"), ("en", 2, "moved 2 jobs: job-00's lease"),
+    ("fr", 1, "a déplacé 1 job : le bail de job-00"), ("fr", 2, "a déplacé 2 jobs : le bail de job-00"),
+    ("en", None, "returned None: job-00's lease"), ("fr", True, "a renvoyé True : le bail de job-00")])
+def test_an_early_recovery_is_told_with_the_plural_its_count_needs(lang: str, moved: Any, words: str) -> None:
+    """recover(now) that moved a job too early: the count the student's recover() returned takes the
+    singular or the plural in each language ("moved 1 jobs" before); a value that is no count is echoed."""
+    from labqueue.lab import i18n
+    from labqueue.lab.checks.reliable import recovered_too_early
+
+    before = i18n._chosen
+    i18n.use_language(lang)
+    try:
+        message = recovered_too_early(moved, "job-00")
+    finally:
+        i18n._chosen = before
+    assert words in message, message
+
+
 @pytest.mark.parametrize(("ex", "path"), wrong_cases())
 def test_known_wrong_answer_is_rejected_in_french(ex, path, r, in_french):
     """With French on (a French notebook's first cell), the same wrong answer still fails, and the verdict is French."""

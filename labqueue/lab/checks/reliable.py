@@ -6,12 +6,26 @@ import threading
 import time
 from typing import Any, Mapping
 
-from ..i18n import _
+from ..i18n import _, ngettext
 from . import NotDone, fail, guard, job_ids, jobs, need, passed, qname, said, state
 
 
 def _ids(r: Any, key: str) -> list[str]:
     return job_ids(r.lrange(key, 0, -1))
+
+
+def recovered_too_early(moved: Any, job: str) -> str:
+    """The verdict when recover(now) re-queued `job` before its lease expired. `moved` is what the
+    student's recover() returned: a count takes the singular or the plural it needs in each language
+    (English said "moved 1 jobs"); anything else (None, True, a list) is echoed as it is."""
+    if isinstance(moved, int) and not isinstance(moved, bool):
+        return ngettext("recover(now) right after the crash moved {moved} job: {job}'s lease has not expired yet "
+                        "(its worker may only be slow), so leave it; re-queue only leases whose deadline ≤ now.",
+                        "recover(now) right after the crash moved {moved} jobs: {job}'s lease has not expired yet "
+                        "(its worker may only be slow), so leave it; re-queue only leases whose deadline ≤ now.",
+                        moved).format(moved=moved, job=job)
+    return _("recover(now) right after the crash returned {moved!r}: {job}'s lease has not expired yet (its worker "
+             "may only be slow), so leave it; re-queue only leases whose deadline ≤ now.").format(moved=moved, job=job)
 
 
 @guard
@@ -99,9 +113,7 @@ def my_recovery(r: Any, namespace: Mapping[str, Any]) -> str:
         crashed = held[0]
         early = q.recover(time.time())
         if _ids(r, q.processing) != [crashed] or early:
-            raise fail(_("recover(now) right after the crash moved {moved!r} jobs: {job}'s lease has not expired yet "
-                         "(its worker may only be slow), so leave it; re-queue only leases whose deadline ≤ now.")
-                       .format(moved=early, job=crashed))
+            raise fail(recovered_too_early(early, crashed))
         moved = q.recover(time.time() + q.lease_seconds + 1)
         if crashed in _ids(r, q.processing):
             raise fail(_("{job}'s lease expired but recover() left it in the processing list: nobody will ever run "

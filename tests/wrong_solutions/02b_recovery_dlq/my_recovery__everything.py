@@ -1,4 +1,4 @@
-# expect: recover\(now\) right after the crash moved 1 jobs: job-00's lease has not expired yet
+# expect: recover\(now\) right after the crash moved 1 job: job-00's lease has not expired yet
 # Re-queues everything in processing, live workers' jobs included: they would run twice.
 import json
 import time

@@ -111,3 +111,19 @@ def test_bad_delay(r, bad):
     with pytest.raises(InvalidJob, match="delay_seconds must be a finite number >= 0"):
         DelayedQueue(r, "bad").enqueue({"x": 1}, delay_seconds=bad)
     assert r.dbsize() == 0
+
+
+def test_a_wrong_typed_wake_key_fails_the_enqueue_before_anything_is_scheduled(r):
+    """schedule.lua pushes the wake token before it schedules: a wake key of the wrong type fails the
+    call with nothing written, so the producer's retry cannot make a second copy. The job was
+    scheduled and then the WRONGTYPE raised: the caller saw a failure for a job that would run."""
+    import redis as redis_py
+
+    q = DelayedQueue(r, "wake-wrong")
+    r.set(q.keys.wake, "oops")
+    with pytest.raises(redis_py.ResponseError, match="WRONGTYPE"):
+        q.enqueue_many([{"type": "t", "n": 1}, {"type": "t", "n": 2}], delay_seconds=5)
+    assert q.delayed_size() == 0
+    r.delete(q.keys.wake)
+    q.enqueue({"type": "t"}, delay_seconds=5)
+    assert q.delayed_size() == 1 and r.llen(q.keys.wake) == 1

@@ -382,3 +382,18 @@ def test_replay_into_a_wrong_typed_queue_key_keeps_the_dead_letter(r, pattern):
     assert [d.id for d in q.dead_letters()] == ["j1"] and not r.hexists(q.keys.attempts, "j1")
     r.delete(target)
     assert q.replay_dead("j1") == 1 and q.dlq_size() == 0
+
+
+def test_an_enqueue_refused_by_a_wrong_typed_waiting_key_leaves_its_id_free(r):
+    """enqueue.lua pushes the job before it marks its id live: when the waiting key holds another type
+    the call fails with nothing written, and the same id enqueues once the key is fixed. It marked
+    the id first: every later enqueue of that id was a DuplicateJob, for a job that never was."""
+    import redis as redis_py
+
+    q = make(r, name="enqueue-wrong")
+    r.set(q.keys.waiting, "oops")
+    with pytest.raises(redis_py.ResponseError, match="WRONGTYPE"):
+        q.enqueue({"type": "t"}, job_id="invoice-7")
+    assert not r.hexists(q.keys.attempts, "invoice-7")
+    r.delete(q.keys.waiting)
+    assert q.enqueue({"type": "t"}, job_id="invoice-7") == "invoice-7" and q.size() == 1

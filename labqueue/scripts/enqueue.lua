@@ -13,8 +13,8 @@ for i = 1, #ARGV, 2 do
   end
   seen[ARGV[i]] = true
 end
-for i = 1, #ARGV, 2 do
+for i = 1, #ARGV, 2 do  -- the job first, its id marked live after: a waiting key of the wrong type
+  redis.call('LPUSH', KEYS[1], ARGV[i + 1])  -- fails the call with nothing written, no id left live
   redis.call('HSET', KEYS[2], ARGV[i], 0)
-  redis.call('LPUSH', KEYS[1], ARGV[i + 1])
 end
 return {}

@@ -127,3 +127,19 @@ def test_a_wrong_typed_wake_key_fails_the_enqueue_before_anything_is_scheduled(r
     r.delete(q.keys.wake)
     q.enqueue({"type": "t"}, delay_seconds=5)
     assert q.delayed_size() == 1 and r.llen(q.keys.wake) == 1
+
+
+def test_a_due_job_stays_scheduled_when_the_waiting_key_has_the_wrong_type(r):
+    """promote.lua pushes a due job to the waiting list before it leaves the delayed set: with the
+    waiting key holding another type the promotion fails and the job is still scheduled, promoted
+    once the key is fixed. It removed the job first: the push failed and the job was gone."""
+    import redis as redis_py
+
+    q = DelayedQueue(r, "promote-wrong")
+    q.enqueue({"type": "t"}, delay_seconds=5)
+    r.set(q.keys.waiting, "oops")
+    with pytest.raises(redis_py.ResponseError, match="WRONGTYPE"):
+        q.process_delayed_jobs(now=time.time() + 3600)
+    assert q.delayed_size() == 1
+    r.delete(q.keys.waiting)
+    assert q.process_delayed_jobs(now=time.time() + 3600) == 1 and q.size() == 1

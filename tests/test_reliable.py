@@ -397,3 +397,21 @@ def test_an_enqueue_refused_by_a_wrong_typed_waiting_key_leaves_its_id_free(r):
     assert not r.hexists(q.keys.attempts, "invoice-7")
     r.delete(q.keys.waiting)
     assert q.enqueue({"type": "t"}, job_id="invoice-7") == "invoice-7" and q.size() == 1
+
+
+def test_a_due_retry_stays_delayed_when_the_waiting_key_has_the_wrong_type(r):
+    """claim.lua promotes a due retry by pushing it to the waiting list before it leaves the delayed
+    set: with the waiting key holding another type the claim fails and the retry is still there. It
+    removed the retry first: the push failed and the job was gone."""
+    import redis as redis_py
+
+    q = make(r, name="claim-wrong")
+    q.enqueue({"type": "t"})
+    assert q.nack(q.dequeue(), "boom", delay=0.01) == Outcome.RETRIED
+    time.sleep(0.05)
+    r.set(q.keys.waiting, "oops")
+    with pytest.raises(redis_py.ResponseError, match="WRONGTYPE"):
+        q.claim(1)
+    assert q.delayed_size() == 1
+    r.delete(q.keys.waiting)
+    assert len(q.claim(1)[0]) == 1 and q.delayed_size() == 0

@@ -40,9 +40,9 @@ if k > 0 then
   acked = #found
 end
 local due = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now, 'LIMIT', 0, 100)
-for _, raw in ipairs(due) do
+for _, raw in ipairs(due) do  -- the waiting list first: a push that fails (a key of the wrong type)
+  redis.call('LPUSH', KEYS[1], raw)  -- leaves the retry in the delayed set instead of removed and lost
   redis.call('ZREM', KEYS[6], raw)
-  redis.call('LPUSH', KEYS[1], raw)
 end
 local result = {acked, ''}
 local nxt = redis.call('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')

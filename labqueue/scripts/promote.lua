@@ -7,9 +7,9 @@
 --- @include clock
 local now = clock(ARGV[1])
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
-for _, raw in ipairs(due) do
+for _, raw in ipairs(due) do  -- the waiting list first: a push that fails (a key of the wrong type)
+  redis.call('LPUSH', KEYS[2], raw)  -- leaves the job scheduled instead of removed and lost
   redis.call('ZREM', KEYS[1], raw)
-  redis.call('LPUSH', KEYS[2], raw)
 end
 local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {#due, nxt[2] and tostring(tonumber(nxt[2]) - now) or ''}

@@ -361,3 +361,19 @@ def test_replaying_a_large_dead_letter_queue_leaves_only_the_schedule(r):
     assert q.replay_dead() == 3000 and q.size() == 3000
     assert [d.id for d in q.dead_letters()] == ["cron:feb31"]
     assert CronQueue(r, "big-dlq").replay_dead() == 0 and q.dlq_size() == 1
+
+
+def test_an_occurrence_refused_by_a_wrong_typed_delayed_key_is_not_marked_fired(r):
+    """cron_fire.lua schedules the occurrence before it records it as fired: with the delayed key
+    holding another type nothing is recorded, and the same occurrence fires once the key is fixed.
+    It recorded the run first: that occurrence counted as enqueued and never ran."""
+    import redis as redis_py
+
+    q = CronQueue(r, "fire-wrong")
+    start = 1_800_000_000
+    r.set(q.keys.delayed, "oops")
+    with pytest.raises(redis_py.ResponseError, match="WRONGTYPE"):
+        q.schedule_cron({"type": "tick"}, "*/5 * * * *", "UTC", name="every5", now=start)
+    assert r.hget(q.keys.cron_last, "every5") is None
+    r.delete(q.keys.delayed)
+    assert q.run_cron(now=start) == 1 and q.delayed_size() == 1

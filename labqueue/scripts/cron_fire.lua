@@ -10,8 +10,8 @@ end
 if tonumber(ARGV[2]) <= last then
   return 0
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])  -- scheduled before recorded: a delayed key of the wrong
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])  -- type fails the call with no occurrence marked fired
 redis.call('LPUSH', KEYS[3], '1')
 redis.call('LTRIM', KEYS[3], 0, 0)
 return 1

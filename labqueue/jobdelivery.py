@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Iterable
@@ -26,6 +27,8 @@ from .scripts import Outcome
 from .threads import redis_wait
 
 log = logging.getLogger("labqueue.worker")
+_CANCELLED_LOCK = threading.Lock()
+_to_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode  # json.dumps builds one a call
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf"))
 
 
@@ -34,21 +37,41 @@ class JobCancelled(Exception):
 
 
 class ActiveJob:
-    """A job in a handler's hands, as Bull's `job`: `job.data`, `job.attempts_made`, `job.progress(n)`."""
+    """A job in a handler's hands, as Bull's `job`: `job.data`, `job.attempts_made`, `job.progress(n)`.
 
-    def __init__(self, queue: Any, record: JobRecord, token: int, processed_on: float = 0.0) -> None:
+    Built from the claimed record's fields for every job a worker runs, so it holds only what a handler
+    and the worker use: its `record` (a JobRecord) and `cancelled` (a threading.Event) are made when asked for.
+    """
+
+    def __init__(self, queue: Any, job_id: str, raw: str, fields: dict[str, Any], token: int, attempts_made: int,
+                 processed_on: float = 0.0) -> None:
         self.queue = queue
-        self.record = record
-        self.id, self.name, self.data, self.opts = record.id, record.name, record.data, record.opts
-        self.type = record.name  # what labqueue.Worker picks the handler by
+        self.id, self.raw = job_id, raw  # raw: the stored JSON record
+        self.name = self.type = fields["name"]  # type: what labqueue.Worker picks the handler by
+        self.data = fields["data"]
+        self.opts: dict[str, Any] = fields.get("opts", {})
+        self.timestamp = fields.get("ts", 0) / 1000
         self.timeout: float | None = self.opts.get("timeout")  # the job's own, over the worker's job_timeout
-        self.attempts_made = record.attempts_made  # failed attempts before this one
-        self.timestamp = record.timestamp
+        self.attempts_made = attempts_made  # failed attempts before this one
         self.token = token  # this delivery's number: finish and progress must show it
         self.processed_on = processed_on  # when it was delivered (the server's clock, as the limiter's)
-        self.cancelled = threading.Event()
+        self._cancelled: threading.Event | None = None
         self.last_progress: float = 0
         self.done: tuple[str, float] | None = None  # (return value JSON, seconds) once completed, until acked
+
+    @property
+    def record(self) -> JobRecord:
+        """The job as JobQueue.get_job reads it (state active)."""
+        return JobRecord.parse(self.id, self.raw, state="active", attempts_made=self.attempts_made)
+
+    @property
+    def cancelled(self) -> threading.Event:
+        """Set once the job timed out, failed or was taken back: `progress()` raises from then on."""
+        if self._cancelled is None:
+            with _CANCELLED_LOCK:  # the handler's thread and the worker's may ask at once: one Event
+                if self._cancelled is None:
+                    self._cancelled = threading.Event()
+        return self._cancelled
 
     def progress(self, value: float) -> None:
         """Report progress 0-100 (jq_progress.lua); JobCancelled if the job is no longer ours."""
@@ -84,8 +107,8 @@ class Deliveries:
         """
         sent_at = time.time()
         reply = self._run("claim", self.lease_seconds, count, self.rate_max, self.rate_window)
-        jobs = [(text(reply[i]), text(reply[i + 1]), int(reply[i + 2]), int(reply[i + 3]))
-                for i in range(4, len(reply), 4)]
+        heads = json.loads(text(reply[4])) if len(reply) > 4 else []
+        jobs = [(job_id, text(raw), int(token), int(made)) for (job_id, token, made), raw in zip(heads, reply[5:])]
         due, server_now = text(reply[1]), float(text(reply[3]))
         # the next due time on this process's clock: the server says how far off it is
         # (counted from when the request left: early by the network delay at worst, never late)
@@ -113,7 +136,11 @@ class Deliveries:
                           bisect.bisect_left(BUCKETS, duration), name])
         if not batch:
             return []
-        return [Outcome(int(code)) for code in self._run("finish", json.dumps(batch, separators=(",", ":")))]
+        return self._finish(batch)
+
+    def _finish(self, batch: list[list[Any]]) -> list[Outcome]:
+        """Run jq_finish.lua on checked deliveries (finish_many's or ack's lists); their Outcomes."""
+        return [Outcome(int(code)) for code in self._run("finish", _to_json(batch))]
 
     def set_progress(self, job_id: str, token: int, value: float) -> bool:
         """Record a job's progress and emit the event; False if the job is no longer ours (jq_progress.lua)."""
@@ -199,8 +226,7 @@ class Deliveries:
         error from Redis on the way (away, a key of the wrong type...) is raised (take() hands the job back).
         """
         try:
-            record = JobRecord.parse(job_id, raw, state="active", attempts_made=made)
-            job = ActiveJob(self, record, token, processed_on)
+            job = ActiveJob(self, job_id, raw, json.loads(raw), token, made, processed_on)
         except Exception as exc:  # not JSON, or not a job: it can never run (nothing silently dropped)
             reason = f"job record is unreadable ({type(exc).__name__}: {exc}): {raw[:80]!r}"
             log.error("job %s: %s", job_id, reason)
@@ -208,7 +234,7 @@ class Deliveries:
             return None
         if "repeat" in job.opts:
             try:
-                self.add_next_occurrence(record, processed_on)  # type: ignore[attr-defined]  # before it runs: a crash cannot end the schedule
+                self.add_next_occurrence(job.record, processed_on)  # type: ignore[attr-defined]  # before it runs: a crash cannot end the schedule
             except (ValueError, TypeError, KeyError) as exc:  # a schedule that cannot go on (never fires)
                 reason = f"repeat schedule cannot continue: {exc}"
                 log.error("job %s: %s", job_id, reason)
@@ -219,8 +245,10 @@ class Deliveries:
     def complete(self, job: ActiveJob, result: Any, seconds: float) -> Outcome | None:
         """Keep the return value (JSON) and the duration on the job: None, it is finished with the
         worker's next take (a batch, one round trip) or by ack(); a value that is not JSON fails it."""
+        if not (type(seconds) is float and 0.0 <= seconds < math.inf):  # the Worker's own: checked once, here
+            seconds = number("seconds", seconds)
         try:
-            payload = json.dumps(result, separators=(",", ":"), allow_nan=False)
+            payload = "null" if result is None else _to_json(result)
         except (TypeError, ValueError) as exc:
             return self.fail(job, f"return value is not JSON-serialisable: {exc}", seconds=seconds)
         job.done = (payload, seconds)
@@ -229,12 +257,14 @@ class Deliveries:
     def ack(self, *jobs: ActiveJob) -> int:
         """Finish completed jobs (their results, from complete()) in one round trip (jq_finish.lua);
         returns how many were still this worker's deliveries (a stalled one counts 0)."""
+        batch = []
         for job in jobs:
             if job.done is None:
                 raise ConfigError(f"ack: job {job.id} has no result yet (complete() keeps it)")
-        codes = self.finish_many((job.id, job.token, "completed", job.done[0], 0.0, job.done[1], job.name)
-                                 for job in jobs if job.done is not None)
-        return sum(code is Outcome.COMPLETED for code in codes)
+            payload, seconds = job.done  # checked by complete()
+            batch.append([job.id, job.token, "completed", payload, 0.0, seconds, bisect.bisect_left(BUCKETS, seconds),
+                          job.name])
+        return sum(code is Outcome.COMPLETED for code in self._finish(batch)) if batch else 0
 
     def fail(self, job: ActiveJob, reason: str, *, retry: bool = True, seconds: float = 0.0) -> Outcome:
         """A failed attempt: retried after the job's backoff while attempts remain, else failed; with

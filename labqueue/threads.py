@@ -45,6 +45,11 @@ def call_with_timeout(fn: Callable[[Any], Any], arg: Any, timeout: float | None,
     Python cannot kill a thread: a call still running at the timeout is abandoned (finished False)
     and goes on in its daemon thread until it returns; its result is then ignored.
     """
+    if timeout is None:  # in this thread (every job of a worker without a timeout: no closure, no box)
+        try:
+            return True, fn(arg), None
+        except BaseException as exc:  # handed to the caller, who decides whose failure it is
+            return True, None, exc
     box: dict[str, Any] = {}
 
     def call() -> None:
@@ -53,14 +58,11 @@ def call_with_timeout(fn: Callable[[Any], Any], arg: Any, timeout: float | None,
         except BaseException as exc:  # handed to the caller, who decides whose failure it is
             box["error"] = exc
 
-    if timeout is None:
-        call()
-    else:
-        helper = threading.Thread(target=call, name=name, daemon=True)
-        helper.start()
-        helper.join(timeout)
-        if helper.is_alive():
-            return False, None, None
+    helper = threading.Thread(target=call, name=name, daemon=True)
+    helper.start()
+    helper.join(timeout)
+    if helper.is_alive():
+        return False, None, None
     return True, box.get("result"), box.get("error")
 
 

@@ -7,9 +7,10 @@
 -- Jobs without priority (`wait`, RPOP) come before prioritized ones (`prio`, ZPOPMIN), as in
 -- BullMQ. The rate limit is a sliding log on the server clock (TIME): at most max deliveries in
 -- any window of that many seconds, across all workers.
--- Returns {n, next_due, limited_for, server_now, id1, json1, token1, made1, id2, ...}: next_due is the
--- run-at of the earliest delayed job ('' if none), limited_for the seconds until the limiter frees
--- a slot ('0' when not limited), token the job's delivery count (finish and progress must show it).
+-- Returns {n, next_due, limited_for, server_now, heads, json1, json2, ...}: next_due is the run-at of
+-- the earliest delayed job ('' if none), limited_for the seconds until the limiter frees a slot ('0' when
+-- not limited); heads a JSON array of [id, token, made] a job (token: its delivery count, which finish and
+-- progress must show; made: its failed attempts), one string: a batch of 50 is 51 reply elements, not 200.
 local jobs, wait, prio, delayed, active, runs, made, meta, marker, limiter, metrics =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 --- @include jq_lib
@@ -50,7 +51,7 @@ if rate_max > 0 then
   end
   n = math.min(n, free)
 end
-local count = 0
+local count, heads = 0, {}
 while n > 0 do
   local id = redis.call('RPOP', wait)
   if not id then
@@ -67,15 +68,14 @@ while n > 0 do
     if rate_max > 0 then
       redis.call('ZADD', limiter, server_now, id .. ':' .. token)
     end
-    result[#result + 1] = id
-    result[#result + 1] = raw
-    result[#result + 1] = token
-    result[#result + 1] = tonumber(redis.call('HGET', made, id) or '0') or 0
     count = count + 1
+    heads[count] = string.format('[%s,%d,%d]', cjson.encode(id), token,
+      tonumber(redis.call('HGET', made, id) or '0') or 0)
+    result[count + 5] = raw
     n = n - 1
   end
 end
-result[1] = count
+result[1], result[5] = count, '[' .. table.concat(heads, ',') .. ']'
 if count > 0 then
   incr('HINCRBY', metrics, 'total_dequeued', count)
 end

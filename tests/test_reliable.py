@@ -415,3 +415,18 @@ def test_a_due_retry_stays_delayed_when_the_waiting_key_has_the_wrong_type(r):
     assert q.delayed_size() == 1
     r.delete(q.keys.waiting)
     assert len(q.claim(1)[0]) == 1 and q.delayed_size() == 0
+
+
+def test_a_claim_and_an_ack_of_thousands_of_jobs_in_one_call(r):
+    """claim.lua writes and reads in chunks: unpack() of a table longer than Lua's C stack (about
+    8,000 values) failed. claim(5000) moved the 5,000 jobs to processing, counted a delivery for each,
+    then failed before leasing any: an error for the caller, unleased orphans in processing, and the
+    same again on every try; an ack of 9,000 tokens failed likewise."""
+    q = make(r, name="big-batch", lease_seconds=60)
+    q.enqueue_many([{"type": "t"}] * 9000)
+    jobs = q.claim(5000)[0] + q.claim(4000)[0]
+    assert len(jobs) == 9000 and len({j.token for j in jobs}) == 9000
+    assert r.hlen(q.keys.inflight) == 9000 and r.zcard(q.keys.leases) == 9000
+    assert q.ack(*jobs) == 9000
+    assert q.processing_size() == 0 and r.hlen(q.keys.inflight) == 0 and r.zcard(q.keys.leases) == 0
+    assert r.hlen(q.keys.attempts) == 0

@@ -9,12 +9,32 @@
 -- seconds until the earliest delayed retry is due, or '' when there is none.
 -- A token is '<n>:<job id>' (n from INCR seq, next_number in clock.lua): one per delivery, so an ack only ever ends its own
 -- delivery; a token whose lease was taken back (recovery) is simply not found.
--- Batched for speed: one HMGET reads the acked deliveries, one HDEL/HDEL/ZREM drops them, LREM
--- scans the processing list from its tail (the oldest claims sit there), and the claimed jobs get
--- their inflight entries and leases in one HSET and one ZADD. A job's id is read by id_of (entry.lua):
+-- Batched for speed: HMGET reads the acked deliveries, HDEL/HDEL/ZREM drop them, LREM scans the
+-- processing list from its tail (the oldest claims sit there), and the claimed jobs get their
+-- inflight entries and leases by HSET and ZADD, each one call per 1,000 values. A job's id is read by id_of (entry.lua):
 -- a string match on labqueue's own JSON ({"id":"...",...}), cjson.decode for any other shape.
 --- @include clock
 --- @include entry
+-- unpack() of a table longer than Lua's C stack (about 8,000 values) fails: every variadic call
+-- below goes in chunks of CHUNK values (even: HSET and ZADD take pairs)
+local CHUNK = 1000
+local function call_chunked(command, key, args)  -- one reply per argument, in order (HMGET's)
+  local replies = {}
+  for i = 1, #args, CHUNK do
+    local last = math.min(i + CHUNK - 1, #args)
+    local part = redis.call(command, key, unpack(args, i, last))
+    for j = i, last do  -- by index: a missing field (false) keeps its place
+      replies[j] = part[j - i + 1]
+    end
+  end
+  return replies
+end
+local function write_chunked(command, key, args)
+  for i = 1, #args, CHUNK do
+    redis.call(command, key, unpack(args, i, math.min(i + CHUNK - 1, #args)))
+  end
+end
+
 local now = clock(ARGV[1])
 local k = tonumber(ARGV[4])
 local acked = 0
@@ -23,7 +43,7 @@ if k > 0 then
   for i = 5, 4 + k do
     tokens[#tokens + 1] = ARGV[i]
   end
-  local raws = redis.call('HMGET', KEYS[3], unpack(tokens))
+  local raws = call_chunked('HMGET', KEYS[3], tokens)  -- a missing field is false: kept in its place
   local found, ids = {}, {}
   for i = 1, k do
     if raws[i] then
@@ -32,11 +52,9 @@ if k > 0 then
       ids[#ids + 1] = string.match(tokens[i], '^%d+:(.*)$')
     end
   end
-  if #found > 0 then
-    redis.call('HDEL', KEYS[3], unpack(found))
-    redis.call('HDEL', KEYS[4], unpack(ids))
-    redis.call('ZREM', KEYS[5], unpack(found))
-  end
+  write_chunked('HDEL', KEYS[3], found)
+  write_chunked('HDEL', KEYS[4], ids)
+  write_chunked('ZREM', KEYS[5], found)
   acked = #found
 end
 local due = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now, 'LIMIT', 0, 100)
@@ -77,8 +95,6 @@ while n > 0 do
     bury_invalid(raw, KEYS[9], KEYS[7], KEYS[8], KEYS[2], now)
   end
 end
-if #leases > 0 then
-  redis.call('HSET', KEYS[3], unpack(inflight))
-  redis.call('ZADD', KEYS[5], unpack(leases))
-end
+write_chunked('HSET', KEYS[3], inflight)
+write_chunked('ZADD', KEYS[5], leases)
 return result

@@ -11,7 +11,8 @@ Here every request must carry `Authorization: Bearer <token>` (compared in const
 hmac.compare_digest), else 401, checked before anything else is read; the server listens on
 127.0.0.1 unless told otherwise. A request body is read only after the token, and only up to
 MAX_BODY bytes (a bad Content-Length, or two that differ, is a 400; a larger one a 413, however many
-digits it has); every socket read times out after `timeout` s, so a silent or slow client cannot hold a thread. Every query parameter is checked:
+digits it has; a body framed by Transfer-Encoding, chunked, is a 411: it would go unread, or be read
+by a Content-Length a proxy ignores); every socket read times out after `timeout` s, so a silent or slow client cannot hold a thread. Every query parameter is checked:
 an unknown, non-numeric, negative, NaN, infinite or huge one is a 400 naming it. Each endpoint is one
 JobQueue operation (one round trip). Redis away is a 503 (try again); every answer is JSON.
 """
@@ -139,6 +140,10 @@ class AdminServer:
                     if not server.authorised(self.headers.get("Authorization")):  # first, before any body
                         self.close_connection = True
                         raise BadRequest(401, "missing or wrong token (send 'Authorization: Bearer <token>')")
+                    if self.headers.get_all("Transfer-Encoding"):  # bodies are framed by Content-Length only
+                        self.close_connection = True
+                        raise BadRequest(411, "Transfer-Encoding (chunked) bodies are not accepted: send the "
+                                              "body with a Content-Length, or none")
                     if method == "POST":
                         self._discard_body()
                     status, body = server.dispatch(method, self.path)

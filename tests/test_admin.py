@@ -261,3 +261,19 @@ def test_a_token_that_can_never_match_is_refused_at_start(token: str) -> None:
     """A token of spaces, with whitespace or non-ASCII characters, or shorter than 16 is refused at start."""
     with pytest.raises(ConfigError, match="token"):
         AdminServer(None, token=token)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("framing", [
+    "Transfer-Encoding: chunked\r\n",
+    "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",  # both: which one frames the body? (RFC 9112 6.3)
+    "Transfer-Encoding: gzip, chunked\r\n",
+])
+def test_a_body_framed_by_transfer_encoding_is_refused_and_nothing_is_done(api: Any, framing: str) -> None:
+    """The API reads bodies by Content-Length only: a request whose body is framed by Transfer-Encoding
+    (chunked) is a 411 naming the header, on a closed connection, and the queue is untouched. It was
+    run as if it had no body (the queue paused) while its chunks were left unread on the connection."""
+    server, q = api
+    status, body = raw_call(server, f"POST /api/queue/pause HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                            f"{framing}\r\n5\r\nhello\r\n0\r\n\r\n".encode())
+    assert status == 411 and "Transfer-Encoding" in body["error"], body
+    assert not q.is_paused()

@@ -20,12 +20,23 @@ from croniter import CroniterError, croniter
 
 from . import scripts
 from .base import SCHEDULE_PREFIX, check_ids, text
+from .checks import number
 from .delayed import DelayedQueue
 from .errors import ConfigError, ReplayRefused
 from .job import Job
 
 log = logging.getLogger("labqueue.scheduler")
 BAD_SCHEDULE = (ValueError, TypeError, KeyError, RecursionError, OverflowError)  # parsing, croniter
+LAST_NOW = datetime(9000, 1, 1, tzinfo=timezone.utc).timestamp()  # a `now` past it leaves datetime's range
+
+
+def check_now(now: Any) -> float | None:
+    """A lesson's or test's `now` (unix s) as a float, or None; ConfigError when it is no usable time.
+
+    Checked before anything runs: an infinite or far-future `now` made every schedule's next
+    occurrence fail to compute, and run_cron dead-lettered valid schedules as 'cannot run'.
+    """
+    return None if now is None else number("now", now, high=LAST_NOW)
 
 
 def zone(tz: str) -> ZoneInfo:
@@ -98,6 +109,7 @@ class CronQueue(DelayedQueue):
                       name: str | None = None, type: str | None = None, now: float | None = None) -> str:
         """Register a schedule and enqueue its next occurrence after `now`; returns its name (HSET + cron_fire.lua)."""
         validate(expr, tz)
+        now = check_now(now)
         template = self._new_job(job_data, type=type, job_id="template")  # validates the data
         name = name or f"{template.type}[{expr}|{tz}]"
         spec = json.dumps({"expr": expr, "tz": tz, "type": template.type, "data": job_data},
@@ -145,6 +157,7 @@ class CronQueue(DelayedQueue):
         (not JSON, a date that never comes) is moved to the dead-letter queue and logged
         (cron_bury.lua); the others still fire.
         """
+        now = check_now(now)
         if now is None:  # occurrences come from the server's clock; `now` is for lessons and tests
             sec, usec = self.redis.time()
             now = int(sec) + int(usec) / 1e6
@@ -240,6 +253,7 @@ class CronQueue(DelayedQueue):
 
     def tick(self, now: float | None = None) -> float | None:
         """One scheduler pass: promote due jobs, then enqueue the cron occurrences that follow."""
+        now = check_now(now)
         nxt = super().tick(now)
         if self.run_cron(now):
             nxt = super().tick(now)  # the new occurrence may be the next due, on the caller's clock

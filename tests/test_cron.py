@@ -377,3 +377,16 @@ def test_an_occurrence_refused_by_a_wrong_typed_delayed_key_is_not_marked_fired(
     assert r.hget(q.keys.cron_last, "every5") is None
     r.delete(q.keys.delayed)
     assert q.run_cron(now=start) == 1 and q.delayed_size() == 1
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), 1e12, True, "1800000000"])
+def test_a_now_that_is_no_usable_time_is_refused_and_the_schedules_stay(r, bad):
+    """run_cron/tick(now=...) (lessons, tests) refuse a now that is not a finite time before year 9000:
+    a ConfigError naming it, nothing written. An infinite now or one past datetime's range made every
+    schedule's next occurrence fail to compute, and each schedule, valid, was dead-lettered as 'cannot run'."""
+    q = CronQueue(r, "bad-now")
+    q.schedule_cron({"type": "tick"}, "*/5 * * * *", "UTC", name="every5", now=1_800_000_000)
+    for call in (q.run_cron, q.tick):
+        with pytest.raises(ConfigError, match="now must be"):
+            call(now=bad)
+    assert list(q.schedules()) == ["every5"] and q.dlq_size() == 0

@@ -28,7 +28,8 @@ def text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-SCHEDULE_PREFIX = "cron:"  # a cron schedule that cannot run is dead-lettered as cron:<name> (CronQueue)
+SCHEDULE_PREFIX = "cron:"  # a cron schedule that cannot run is dead-lettered as cron:<name> (CronQueue),
+# or cron:<n>:<name> when a dead letter of that name is already there (cron_bury.lua)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class ScheduleLetter:
     key: bytes
     raw: bytes
     reason: str
+    name: str  # the schedule's name: its meta's "schedule", else the id after 'cron:' (letters before it)
+    failed_at: float
 
 
 @dataclass
@@ -231,8 +234,9 @@ class BaseQueue:
     def _schedule_letters(self, job_ids: Sequence[str]) -> dict[str, ScheduleLetter]:
         """The cron schedules' dead letters among `job_ids` (among all entries when none named), by id.
 
-        One is an entry `cron:<name>` that cron_bury.lua wrote: its reason says 'cron schedule', or
-        it is no job at all (a job whose own id starts with 'cron:' is a job).
+        One is an entry `cron:<name>` (or `cron:<n>:<name>`) that cron_bury.lua wrote: its reason says
+        'cron schedule', or it is no job at all (a job whose own id starts with 'cron:' is a job). Its
+        schedule's name is the one its meta names, else (a letter written before meta named it) the id's tail.
         """
         named: list[Any] = [i.encode() for i in dict.fromkeys(job_ids)
                             if isinstance(i, str) and i.startswith(SCHEDULE_PREFIX)]
@@ -252,14 +256,14 @@ class BaseQueue:
         found = [(key, raw, meta) for key, raw, meta in zip(named, raws, metas) if raw is not None]
         letters = {}
         for key, raw, meta in found:
-            reason = _meta(meta)[0]
+            reason, failed_at, _ = _meta(meta)
             if not reason.startswith("cron schedule "):
                 try:
                     Job.from_json(raw)
                     continue  # a job whose id happens to start with 'cron:'
                 except InvalidJob:
                     pass
-            letters[text(key)] = ScheduleLetter(key, raw, reason)
+            letters[text(key)] = ScheduleLetter(key, raw, reason, _schedule_name(key, meta), failed_at)
         return letters
 
     def clear(self) -> int:
@@ -279,6 +283,15 @@ def check_ids(job_ids: Sequence[Any], takes: str = "replay_dead() takes dead-let
             ok = False
         if not ok:
             raise ConfigError(f"{takes}, got {job_id!r}")
+
+
+def _schedule_name(key: bytes, meta: bytes | None) -> str:
+    """The name of the schedule whose dead letter is `key`: its meta's "schedule", else the id after 'cron:'."""
+    try:
+        name = json.loads(text(meta)).get("schedule") if meta else None
+    except (ValueError, RecursionError, AttributeError):
+        name = None
+    return name if isinstance(name, str) else text(key)[len(SCHEDULE_PREFIX):]
 
 
 def _meta(raw: bytes | None) -> tuple[str, float, int]:

@@ -196,10 +196,12 @@ class CronQueue(DelayedQueue):
     def replay_dead(self, *job_ids: str) -> int:
         """Replay dead-lettered jobs (all when none named), and put dead-lettered schedules back.
 
-        A schedule that could not run is dead-lettered as `cron:<name>` (run_cron). Replaying it puts
+        A schedule that could not run is dead-lettered as `cron:<name>` (run_cron), or `cron:<n>:<name>`
+        when one of that name is already there; its meta names the schedule. Replaying it puts
         its definition, as it was, back among the schedules when it can run now (the time zone is
         known on this host, the data fits this queue's max_payload_bytes...) and no schedule of that
-        name exists again; its next occurrence after now is enqueued (cron_restore.lua, run_cron).
+        name exists again (of several letters of one name, the newest goes back; the others stay);
+        its next occurrence after now is enqueued (cron_restore.lua, run_cron).
         Counted with the jobs in the number returned. Named ones that cannot go back raise
         ReplayRefused naming each and why, before anything is replayed; when replaying everything,
         they are logged and stay in the dead-letter queue. Nothing is ever dropped.
@@ -209,16 +211,22 @@ class CronQueue(DelayedQueue):
         sec, usec = self.redis.time()
         now = int(sec) + int(usec) / 1e6
         refused: dict[str, str] = {}
-        for letter_id, letter in letters.items():
-            name = letter_id[len(SCHEDULE_PREFIX):]
+        going_back: set[str] = set()  # newest first: of two letters of one schedule, the newer goes back
+        for letter_id, letter in sorted(letters.items(), key=lambda item: -item[1].failed_at):
+            name = letter.name
             try:
                 self._occurrence(name, letter.raw, now)
             except BAD_SCHEDULE as exc:
                 refused[letter_id] = f"it still cannot run: {str(exc) or type(exc).__name__}"
                 continue
-            if self.redis.hexists(self.keys.cron, name):
+            if name in going_back:
+                refused[letter_id] = (f"a newer dead letter of schedule {name!r} goes back in this replay: "
+                                      "putting this older definition back too would replace it")
+            elif self.redis.hexists(self.keys.cron, name):
                 refused[letter_id] = (f"a schedule named {name!r} exists again (scheduled since it was "
                                       "dead-lettered): putting the old definition back would replace it")
+            else:
+                going_back.add(name)
         if refused and job_ids:
             raise ReplayRefused("cannot put back " + "; ".join(f"cron schedule {i!r}: {why}" for i, why in refused.items())
                                 + ". Nothing was replayed; the dead letters stay")
@@ -231,7 +239,7 @@ class CronQueue(DelayedQueue):
         for letter_id, letter in letters.items():
             if letter_id in refused:
                 continue
-            name = letter_id[len(SCHEDULE_PREFIX):]
+            name = letter.name
             done = int(self._restore_schedule(keys=[k.cron, k.cron_last, k.dlq, k.dlq_meta],
                                               args=[letter.key, letter.raw, name]))
             if done == -1:  # scheduled again between the check and now
@@ -243,13 +251,19 @@ class CronQueue(DelayedQueue):
         return replayed + restored
 
     def _bury_bad_schedule(self, key: bytes, value: bytes, exc: BaseException) -> None:
-        """Move a schedule that cannot run to the dead-letter queue as `cron:<name>`, and log it."""
+        """Move a schedule that cannot run to the dead-letter queue as `cron:<name>`, and log it.
+
+        An earlier dead letter of the same name stays: this one goes under `cron:<n>:<name>`, its meta
+        naming the schedule (cron_bury.lua), so burying a name twice loses neither definition.
+        """
         name = text(key)
         reason = f"cron schedule {name!r} cannot run: {str(exc) or type(exc).__name__}"
         k = self.keys  # failed at the server's clock (cron_bury.lua)
-        if int(self._bury_schedule(keys=[k.cron, k.cron_last, k.dlq, k.dlq_meta],
-                                   args=[key, value, f"cron:{name}", json.dumps(reason)])):
-            log.error("queue %s: %s; moved to the dead-letter queue as %r", self.name, reason, f"cron:{name}")
+        stored = self._bury_schedule(keys=[k.cron, k.cron_last, k.dlq, k.dlq_meta],
+                                     args=[key, value, f"{SCHEDULE_PREFIX}{name}", json.dumps(reason),
+                                           json.dumps(name)])
+        if stored != 0:
+            log.error("queue %s: %s; moved to the dead-letter queue as %r", self.name, reason, text(stored))
 
     def tick(self, now: float | None = None) -> float | None:
         """One scheduler pass: promote due jobs, then enqueue the cron occurrences that follow."""

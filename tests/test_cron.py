@@ -390,3 +390,30 @@ def test_a_now_that_is_no_usable_time_is_refused_and_the_schedules_stay(r, bad):
         with pytest.raises(ConfigError, match="now must be"):
             call(now=bad)
     assert list(q.schedules()) == ["every5"] and q.dlq_size() == 0
+
+
+def test_a_schedule_buried_twice_keeps_both_definitions_and_either_can_go_back(rd):
+    """'nightly' dead-lettered, scheduled again, dead-lettered again (no replay in between): cron_bury.lua
+    wrote both under cron:nightly with HSET, and the first definition was lost. Both stay now (the second
+    under a derived cron: id whose meta names the schedule); replaying everything puts the newest back and
+    leaves the older one, which goes back by its id once the name is free."""
+    from labqueue import ReplayRefused
+
+    small = CronQueue(rd, "twice", max_payload_bytes=200)
+    older, newer = BIG, {**BIG, "expr": "0 10 * * *"}
+    _bury_with(rd, small, "nightly", older)
+    _bury_with(rd, small, "nightly", newer)
+    dead = small.dead_letters()
+    assert [json.loads(d.raw) for d in dead] == [older, newer], "both definitions, oldest failure first"
+    assert all(d.id.startswith("cron:") and "cron schedule 'nightly'" in d.reason for d in dead)
+    q = CronQueue(rd, "twice")
+    with pytest.raises(ReplayRefused, match="newer dead letter of schedule 'nightly'"):
+        q.replay_dead(*(d.id for d in dead))
+    assert q.dlq_size() == 2 and q.schedules() == {}
+    assert q.replay_dead() == 1
+    assert q.schedules() == {"nightly": newer}
+    (left,) = q.dead_letters()
+    assert json.loads(left.raw) == older
+    q.unschedule("nightly")
+    assert q.replay_dead(left.id) == 1
+    assert q.schedules() == {"nightly": older} and q.dlq_size() == 0

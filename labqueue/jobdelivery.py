@@ -140,7 +140,7 @@ class Deliveries:
 
     def _finish(self, batch: list[list[Any]]) -> list[Outcome]:
         """Run jq_finish.lua on checked deliveries (finish_many's or ack's lists); their Outcomes."""
-        return [Outcome(int(code)) for code in self._run("finish", _to_json(batch))]
+        return [Outcome(int(code)) for code in text(self._run("finish", _to_json(batch)))]  # one digit each
 
     def set_progress(self, job_id: str, token: int, value: float) -> bool:
         """Record a job's progress and emit the event; False if the job is no longer ours (jq_progress.lua)."""

@@ -1121,3 +1121,19 @@ def test_a_junk_finish_batch_is_refused_whole_and_the_job_stays_ours(r: Any, bat
         q._run("finish", json.dumps([json.loads(good)[0], *json.loads(batch)]) if batch.startswith("[[") else batch)
     assert q.get_job_counts()["active"] == 1 and q.get_job(job_id).state == "active"  # type: ignore[union-attr]
     assert [int(c) for c in q._run("finish", good)] == [Outcome.COMPLETED]
+
+
+def test_a_finish_batch_that_names_a_delivery_twice_ends_it_once(r: Any) -> None:
+    """jq_finish.lua reads a batch's tokens and records once, up front: a delivery named twice ends once,
+    the second is NOT_OURS, also after a retention trim in the batch dropped the job (remove_on_fail) and
+    when the second entry is another outcome; a later delivery of the batch still ends."""
+    q = make(r)
+    a = q.add("j", {"n": "a"}, remove_on_fail=True)
+    b = q.add("j", {"n": "b"})
+    (ja, _, ta, _), (jb, _, tb, _) = q.claim(2)[0]
+    assert (ja, jb) == (a, b)
+    codes = q.finish_many([(a, ta, "dead", "boom", 0.0, 0.0, "j"), (a, ta, "completed", "1", 0.0, 0.0, "j"),
+                           (b, tb, "completed", "2", 0.0, 0.0, "j"), (b, tb, "failed", "x", 0.0, 0.0, "j")])
+    assert codes == [Outcome.DEAD, Outcome.NOT_OURS, Outcome.COMPLETED, Outcome.NOT_OURS]
+    assert q.get_job(a) is None and q.get_job(b).return_value == 2  # type: ignore[union-attr]
+    assert q.get_job_counts() == {"waiting": 0, "active": 0, "delayed": 0, "completed": 1, "failed": 0, "paused": 0}

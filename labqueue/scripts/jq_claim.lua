@@ -52,27 +52,34 @@ if rate_max > 0 then
   n = math.min(n, free)
 end
 local count, heads = 0, {}
-while n > 0 do
-  local id = redis.call('RPOP', wait)
-  if not id then
-    local top = redis.call('ZPOPMIN', prio)
-    if #top == 0 then
+while n > 0 do  -- a few jobs a command (RPOP/ZPOPMIN n, HMGET, ZADD), not five commands a job
+  local ids = redis.call('RPOP', wait, n)
+  if not ids then
+    ids = {}
+    local top = redis.call('ZPOPMIN', prio, n)
+    for i = 1, #top, 2 do
+      ids[#ids + 1] = top[i]
+    end
+    if #ids == 0 then
       break
     end
-    id = top[1]
   end
-  local raw = redis.call('HGET', jobs, id)
-  if raw then
-    redis.call('ZADD', active, deadline, id)
-    local token = incr('HINCRBY', runs, id, 1)
-    if rate_max > 0 then
-      redis.call('ZADD', limiter, server_now, id .. ':' .. token)
+  local raws, mades, leases = redis.call('HMGET', jobs, unpack(ids)), redis.call('HMGET', made, unpack(ids)), {}
+  for i, id in ipairs(ids) do
+    if raws[i] then  -- an id without a record is dropped, as it always was
+      leases[#leases + 1], leases[#leases + 2] = deadline, id
+      local token = incr('HINCRBY', runs, id, 1)
+      if rate_max > 0 then
+        redis.call('ZADD', limiter, server_now, id .. ':' .. token)
+      end
+      count = count + 1
+      heads[count] = string.format('[%s,%d,%d]', cjson.encode(id), token, tonumber(mades[i] or '0') or 0)
+      result[count + 5] = raws[i]
+      n = n - 1
     end
-    count = count + 1
-    heads[count] = string.format('[%s,%d,%d]', cjson.encode(id), token,
-      tonumber(redis.call('HGET', made, id) or '0') or 0)
-    result[count + 5] = raw
-    n = n - 1
+  end
+  if #leases > 0 then
+    redis.call('ZADD', active, unpack(leases))
   end
 end
 result[1], result[5] = count, '[' .. table.concat(heads, ',') .. ']'

@@ -12,8 +12,8 @@
 -- bucket index of the duration, job name] each.
 -- A retry that is delayed and due earlier than every other delayed job wakes an idle worker
 -- (LPUSH marker), as a ready retry does, so it is not left waiting for the next poll.
--- Returns one code a delivery (labqueue.scripts.Outcome): 0 when the job is no longer this
--- delivery's (stalled and taken back, or removed), 4 completed, 1 failed and retried, 2 failed for good.
+-- Returns one digit a delivery, in one string (labqueue.scripts.Outcome): 0 when the job is no longer
+-- this delivery's (stalled and taken back, or removed), 4 completed, 1 failed and retried, 2 failed for good.
 local jobs, wait, prio, delayed, active, completed, failed, runs, made, stalls, progress, results, errors, marker,
   events, metrics, meta =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11],
@@ -48,11 +48,31 @@ local function count(field, by, into)
   into[field] = (into[field] or 0) + by
 end
 
-local function finish(id, token, outcome, payload, retry_in, duration, bucket, name)
-  if redis.call('HGET', runs, id) ~= string.format('%d', token) or redis.call('ZREM', active, id) == 0 then
+local tokens, raws = {}, {}  -- every delivery's current token and record: two HMGETs a batch, not two HGETs a job
+for i = 1, #ends, 1000 do
+  local ids = {}
+  for j = i, math.min(i + 999, #ends) do
+    ids[#ids + 1] = ends[j][1]
+  end
+  for j, v in ipairs(redis.call('HMGET', runs, unpack(ids))) do
+    tokens[i + j - 1] = v
+  end
+  for j, v in ipairs(redis.call('HMGET', jobs, unpack(ids))) do
+    raws[i + j - 1] = v
+  end
+end
+
+local stale = false  -- a trim of this batch dropped jobs: from then on each token and record is read again
+
+local function finish(i, id, token, outcome, payload, retry_in, duration, bucket, name)
+  local current, raw = tokens[i], raws[i]
+  if stale then
+    current, raw = redis.call('HGET', runs, id), redis.call('HGET', jobs, id)
+  end
+  if current ~= string.format('%d', token) or redis.call('ZREM', active, id) == 0 then
     return 0
   end
-  local opts = options(redis.call('HGET', jobs, id))
+  local opts = options(raw)
   count('hist:' .. bucket .. ':' .. name, 1)
   count('hist_sum:' .. name, duration, sums)
   if outcome == 'completed' then
@@ -65,6 +85,7 @@ local function finish(id, token, outcome, payload, retry_in, duration, bucket, n
       redis.call('HSET', results, id, payload)
       redis.call('ZADD', completed, now, id)
       trim(completed, id, opts.remove_on_complete)
+      stale = stale or opts.remove_on_complete ~= nil
     end
     return 4
   end
@@ -91,12 +112,13 @@ local function finish(id, token, outcome, payload, retry_in, duration, bucket, n
   end
   redis.call('ZADD', failed, now, id)
   trim(failed, id, opts.remove_on_fail)
+  stale = stale or opts.remove_on_fail ~= nil
   return 2
 end
 
 local codes = {}
 for i, e in ipairs(ends) do
-  codes[i] = finish(e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8])
+  codes[i] = finish(i, e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8])
 end
 for field, by in pairs(counts) do
   incr('HINCRBY', metrics, field, by)
@@ -105,4 +127,4 @@ for field, by in pairs(sums) do
   incr('HINCRBYFLOAT', metrics, field, by)
 end
 drop_all(dropped)
-return codes
+return table.concat(codes)

@@ -29,6 +29,7 @@ from .threads import redis_wait
 log = logging.getLogger("labqueue.worker")
 _CANCELLED_LOCK = threading.Lock()
 _to_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode  # json.dumps builds one a call
+_OUTCOMES = {str(int(o)): o for o in Outcome}  # jq_finish.lua answers one digit a delivery
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, float("inf"))
 
 
@@ -140,7 +141,7 @@ class Deliveries:
 
     def _finish(self, batch: list[list[Any]]) -> list[Outcome]:
         """Run jq_finish.lua on checked deliveries (finish_many's or ack's lists); their Outcomes."""
-        return [Outcome(int(code)) for code in text(self._run("finish", _to_json(batch)))]  # one digit each
+        return [_OUTCOMES[digit] for digit in text(self._run("finish", _to_json(batch)))]
 
     def set_progress(self, job_id: str, token: int, value: float) -> bool:
         """Record a job's progress and emit the event; False if the job is no longer ours (jq_progress.lua)."""

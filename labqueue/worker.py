@@ -215,7 +215,8 @@ class Worker(Threads):
             own = getattr(job, "timeout", None)
             timeout = own or self.job_timeout
             start = time.monotonic()
-            finished, result, exc = call_with_timeout(handler, job, timeout, f"{self.name}-{thread}-job")
+            finished, result, exc = call_with_timeout(handler, job, timeout,
+                                                      f"{self.name}-{thread}-job" if timeout else "")
             seconds = time.monotonic() - start
             if not finished:  # abandoned: it runs on in its helper thread, its slot and lease are freed
                 with self._lock:

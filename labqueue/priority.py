@@ -17,6 +17,7 @@ from redis.client import NEVER_DECODE
 
 from . import scripts
 from .base import check_timeout
+from .checks import integer
 from .errors import InvalidJob
 from .job import Job
 from .priority_score import MAX_PRIORITY, WHY
@@ -82,9 +83,13 @@ class PriorityQueue(SimpleQueue):
                 return job
 
     def peek(self, count: int = 10) -> list[Job]:
-        """The next `count` jobs in delivery order, without removing them (ZRANGE)."""
+        """The next `count` jobs in delivery order, without removing them (ZRANGE).
+
+        `count` is an int >= 1 (up to ZRANGE's 64-bit stop + 1): ZRANGE 0 -1 (count 0) would read every
+        job, and -1 all but one.
+        """
         jobs = []
-        for raw in self.redis.zrange(self.keys.priority, 0, count - 1):
+        for raw in self.redis.zrange(self.keys.priority, 0, integer("count", count, low=1, high=2**63) - 1):
             try:
                 jobs.append(Job.from_json(raw))
             except ValueError:

@@ -30,7 +30,7 @@ from redis.exceptions import NoScriptError
 from . import scripts
 from .scripts import Outcome
 from .base import BaseQueue, check_timeout, text
-from .checks import number
+from .checks import integer, number
 from .connection import is_fake
 from .errors import DuplicateJob
 from .job import Job, require_job
@@ -174,8 +174,10 @@ class ReliableQueue(BaseQueue):
 
         Returns the jobs and when the next delayed retry is due, on this process's clock (None when
         there is none). A claimed entry that is not a valid job is dead-lettered and another one
-        claimed in its place.
+        claimed in its place. `count` is an int >= 1, checked before anything is acked or claimed:
+        claim.lua takes the number as it comes (2.5 claimed 3 jobs, inf every one).
         """
+        count = integer("count", count, low=1)
         jobs: list[Job] = []
         acks = [token_of(j) for j in ack]
         while True:

@@ -350,6 +350,51 @@ def test_bad_dequeue_timeout_dead_letters_limit_or_replay_id_is_a_clear_error(r:
     assert job is not None and job.id == "kept"
 
 
+BAD_COUNTS = [2.5, math.inf, math.nan, 0, -1, True, "2", None]
+
+
+def test_a_bad_claim_count_is_a_clear_error_and_claims_or_acks_nothing(r: Any) -> None:
+    """claim(2.5) claimed 3 jobs and claim(inf) every one (claim.lua took the number as it came);
+    0, -1, a bool, NaN or a string did whatever the script made of them. Each is a ConfigError
+    naming `count`, raised before the round trip: nothing claimed, the acks given not acked."""
+    q = ReliableQueue(r, "claim-count")
+    for n in range(4):
+        q.enqueue({"type": "t"}, job_id=f"j{n}")
+    (held,), _ = q.claim(1)
+    for count in BAD_COUNTS:
+        with pytest.raises(ConfigError, match=r"count must be an integer >= 1, got "):
+            q.claim(count, ack=[held])
+    assert q.size() == 3 and set(q.leases()) == {held.id}, "nothing claimed, the held job not acked"
+    assert q.ack(held) == 1
+
+
+def test_a_bad_promote_limit_or_peek_count_is_a_clear_error_and_moves_nothing(r: Any) -> None:
+    """process_delayed_jobs(limit=-1) promoted every due job (ZRANGEBYSCORE LIMIT 0 -1), inf or 2.5 raised
+    Redis's 'value is not an integer'; PriorityQueue.peek(0) listed every job (ZRANGE 0 -1) and peek(-1)
+    all but one. Each is a ConfigError naming the argument; nothing moves."""
+    from labqueue import DelayedQueue, PriorityQueue
+
+    delayed = DelayedQueue(r, "limits")
+    delayed.enqueue_many([{"type": "t"}] * 3, delay_seconds=60)
+    later = time.time() + 3600
+    for limit in BAD_COUNTS:
+        for call in (delayed.process_delayed_jobs, delayed.promote):
+            with pytest.raises(ConfigError, match=r"limit must be an integer from 1 to \d+, got "):
+                call(now=later, limit=limit)
+    with pytest.raises(ConfigError, match=r"limit must be an integer from 1 to 9223372036854775807, got "):
+        delayed.promote(now=later, limit=2**63)  # more than ZRANGEBYSCORE's LIMIT takes
+    assert delayed.delayed_size() == 3 and delayed.size() == 0
+    assert delayed.process_delayed_jobs(now=later, limit=2) == 2
+    assert delayed.process_delayed_jobs(now=later, limit=2**63 - 1) == 1  # the largest LIMIT, sent exactly
+    ranked = PriorityQueue(r, "limits")
+    ranked.enqueue_many([{"type": "t"}] * 3)
+    for count in [*BAD_COUNTS, 2**63 + 1]:  # past ZRANGE's stop too
+        with pytest.raises(ConfigError, match=r"count must be an integer (>= 1|from 1 to \d+), got "):
+            ranked.peek(count)
+    assert len(ranked.peek(2**63)) == 3
+    assert len(ranked.peek(2)) == 2 and ranked.size() == 3
+
+
 def test_negative_nack_delay_is_a_clear_error_and_changes_nothing(r: Any) -> None:
     """nack(delay=-1) raises naming the delay; the job stays in flight, untouched."""
     queue = ReliableQueue(r, "api")

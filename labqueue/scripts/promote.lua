@@ -6,7 +6,7 @@
 -- Returns {moved, next_in}: next_in the seconds from that now until the next job is due, or ''.
 --- @include clock
 local now = clock(ARGV[1])
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ARGV[2])  -- as sent: a Lua number over 1e14 would print as 1e+14
 for _, raw in ipairs(due) do  -- the waiting list first: a push that fails (a key of the wrong type)
   redis.call('LPUSH', KEYS[2], raw)  -- leaves the job scheduled instead of removed and lost
   redis.call('ZREM', KEYS[1], raw)

@@ -38,6 +38,7 @@ from .retry import Backoff
 from .threads import redis_wait
 
 TOKEN = re.compile(r"^[0-9]+:.", re.S)  # a delivery token: '<n>:<job id>'
+LEASE_TOKEN = re.compile(rb"^[0-9]+:(.*)$", re.S)  # a leases member as recover.lua reads it: the job id after "<n>:"
 
 
 def token_of(job: Job | str) -> str:
@@ -319,8 +320,17 @@ class ReliableQueue(BaseQueue):
         return self._lease_table(-1)
 
     def _lease_table(self, stop: int) -> dict[str, float]:
-        reply = self._leases(keys=[self.keys.leases], args=[self._now(), stop])
-        return {text(reply[i]).split(":", 1)[1]: float(text(reply[i + 1])) for i in range(0, len(reply), 2)}
+        """Job id -> seconds left of the first `stop` + 1 leases (-1: all), read as bytes (leases.lua).
+
+        A member that is no delivery token ('<digits>:<id>'), e.g. one written by hand, is shown under
+        its raw text rather than crashing the inspection; recover.lua drops it once its deadline passes.
+        """
+        reply = scripts.run_raw(self.redis, self._leases, [self.keys.leases], [self._now(), stop])
+        table = {}
+        for member, left in zip(reply[::2], reply[1::2]):
+            token = LEASE_TOKEN.match(member)
+            table[text(token.group(1) if token else member)] = float(left)
+        return table
 
     def counts(self) -> dict[str, int]:
         """Waiting, processing, delayed and dead jobs, in one round trip (pipeline)."""

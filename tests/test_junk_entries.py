@@ -153,3 +153,21 @@ def test_an_entry_whose_id_is_not_utf8_is_dead_lettered_at_once(rd: Any, take: s
     assert q.ack(*[job for job in jobs if job is not None]) == 1
     assert q.processing_size() == 0 and rd.hlen(q.keys.inflight) == 0 and rd.zcard(q.keys.leases) == 0
     assert q.dlq_size() == 1 and "UTF-8" in q.dead_letters()[0].reason
+
+
+def test_lease_inspection_shows_a_junk_lease_member_under_its_raw_text(rd: Any) -> None:
+    """A member of the leases zset that is no delivery token (written by hand: no '<n>:' in front) made
+    leases() and next_lease_deadline() raise IndexError (split(':')[1]). Inspection shows it under its
+    raw text now, as recover.lua sees it (no '<digits>:' prefix: no job id), beside the real leases."""
+    q = ReliableQueue(rd, "junk-leases", lease_seconds=60)
+    q.enqueue({"type": "t"}, job_id="real")
+    (job,), _ = q.claim(1)
+    now = float(rd.time()[0])
+    rd.zadd(q.keys.leases, {"junk": now + 5, "abc:x": now + 600, b"\xff:y": now + 700})
+    left = q.leases()
+    assert set(left) == {"real", "junk", "abc:x", "\ufffd:y"}
+    assert 0 < left["junk"] <= 5 and 50 < left["real"] <= 60
+    deadline = q.next_lease_deadline()
+    assert deadline is not None and deadline - now <= 6  # the junk member's: recover.lua drops it then
+    q.ack(job)
+    assert set(q.leases()) == {"junk", "abc:x", "\ufffd:y"}

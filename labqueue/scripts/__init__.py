@@ -10,6 +10,7 @@ the scripts that include them; `source` returns the script with it in place, as 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from enum import IntEnum
 from functools import lru_cache
 from importlib.resources import files
@@ -56,15 +57,18 @@ def load(client: Any, name: str) -> Any:
     return client.register_script(source(name))
 
 
-def hashes_raw(client: Any, script: Any, keys: list[str]) -> list[dict[bytes, bytes]]:
-    """Run read_hashes.lua with its reply left as bytes (NEVER_DECODE): one dict per hash."""
+def run_raw(client: Any, script: Any, keys: list[str], args: Sequence[Any] = ()) -> Any:
+    """Run a registered script with its reply left as bytes (NEVER_DECODE), whatever the client decodes:
+    a reply holding bytes that are not UTF-8 (a hand-written member, a junk field) reads without error."""
     import redis
 
-    def pairs(flat: list[bytes]) -> dict[bytes, bytes]:
-        return dict(zip(flat[::2], flat[1::2]))
-
     try:
-        reply = client.execute_command("EVALSHA", script.sha, len(keys), *keys, NEVER_DECODE=True)
+        return client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args, NEVER_DECODE=True)
     except redis.exceptions.NoScriptError:
-        reply = client.execute_command("EVAL", script.script, len(keys), *keys, NEVER_DECODE=True)
-    return [pairs(flat) for flat in reply]
+        return client.execute_command("EVAL", script.script, len(keys), *keys, *args, NEVER_DECODE=True)
+
+
+def hashes_raw(client: Any, script: Any, keys: list[str]) -> list[dict[bytes, bytes]]:
+    """Run read_hashes.lua with its reply left as bytes (NEVER_DECODE): one dict per hash."""
+    flats = run_raw(client, script, keys)
+    return [dict(zip(flat[::2], flat[1::2])) for flat in flats]

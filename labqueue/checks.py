@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import math
 import numbers
+from datetime import datetime, timezone
 from typing import Any
 
 from .errors import ConfigError, LabqueueError
+
+LAST_NOW = datetime(9000, 1, 1, tzinfo=timezone.utc).timestamp()  # a `now` past it leaves datetime's range
 
 
 def number(name: str, value: Any, *, low: float = 0.0, above: bool = False, high: float | None = None,
@@ -36,3 +39,13 @@ def integer(name: str, value: Any, *, low: int = 0, high: int | None = None,
         bound = f"from {low} to {high}" if high is not None else f">= {low}"
         raise error(f"{name} must be an integer {bound}, got {value!r}")
     return int(value)
+
+
+def check_now(now: Any) -> float | None:
+    """A lesson's or test's `now` (unix s) as a float, or None; ConfigError when it is no usable time.
+
+    Checked before anything runs (DelayedQueue.promote/tick, CronQueue.run_cron/tick): an infinite
+    `now` promoted every delayed job however far ahead, and an infinite or far-future one made every
+    schedule's next occurrence fail to compute, so run_cron dead-lettered valid schedules as 'cannot run'.
+    """
+    return None if now is None else number("now", now, high=LAST_NOW)

@@ -20,23 +20,13 @@ from croniter import CroniterError, croniter
 
 from . import scripts
 from .base import SCHEDULE_PREFIX, check_ids, text
-from .checks import number
+from .checks import check_now, integer, number
 from .delayed import DelayedQueue
 from .errors import ConfigError, ReplayRefused
 from .job import Job
 
 log = logging.getLogger("labqueue.scheduler")
 BAD_SCHEDULE = (ValueError, TypeError, KeyError, RecursionError, OverflowError)  # parsing, croniter
-LAST_NOW = datetime(9000, 1, 1, tzinfo=timezone.utc).timestamp()  # a `now` past it leaves datetime's range
-
-
-def check_now(now: Any) -> float | None:
-    """A lesson's or test's `now` (unix s) as a float, or None; ConfigError when it is no usable time.
-
-    Checked before anything runs: an infinite or far-future `now` made every schedule's next
-    occurrence fail to compute, and run_cron dead-lettered valid schedules as 'cannot run'.
-    """
-    return None if now is None else number("now", now, high=LAST_NOW)
 
 
 def zone(tz: str) -> ZoneInfo:
@@ -81,7 +71,8 @@ def next_run(expr: str, tz: str, after: float) -> float:
 
 
 def upcoming(expr: str, tz: str, after: float, count: int = 5) -> list[datetime]:
-    """The next `count` occurrences after unix time `after`, as aware datetimes in `tz`."""
+    """The next `count` occurrences after unix time `after`, as aware datetimes in `tz`; `count` an int >= 1."""
+    count = integer("count", count, low=1)
     tzinfo = validate(expr, tz)
     runs, t = [], after
     for _ in range(count):

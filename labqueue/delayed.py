@@ -21,7 +21,7 @@ import redis
 from . import _running
 from . import scripts
 from .base import text
-from .checks import integer, number
+from .checks import check_now, integer, number
 from .connection import refused
 from .errors import InvalidJob
 from .simple import SimpleQueue
@@ -77,10 +77,11 @@ class DelayedQueue(SimpleQueue):
         """Like process_delayed_jobs, also returning when the next job is due (promote.lua).
 
         That time is on this process's clock (the server reports how long until then), or on the
-        `now` given, so a scheduler sleeps the right time even when the clocks disagree. `limit` is an
-        int >= 1 (up to what ZRANGEBYSCORE's LIMIT takes), checked first: LIMIT 0 -1 would move every
-        due job at once.
+        `now` given, so a scheduler sleeps the right time even when the clocks disagree. Both are
+        checked first: `now` a finite time before year 9000 (check_now; now=inf moved every job),
+        `limit` an int >= 1 (up to what ZRANGEBYSCORE's LIMIT takes; LIMIT 0 -1 would move every due job).
         """
+        now = check_now(now)
         limit = integer("limit", limit, low=1, high=2**63 - 1)
         base = time.time() if now is None else now  # taken before the call: early, never late
         moved, nxt = self._promote(keys=[self.keys.delayed, self.keys.waiting],

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from labqueue import DelayedQueue, InvalidJob, ReliableQueue
+from labqueue import ConfigError, DelayedQueue, InvalidJob, ReliableQueue
 from tests.helpers import CommandCounter
 
 
@@ -21,6 +21,20 @@ def test_promotion_only_when_due(r):
     assert q.process_delayed_jobs(now=time.time() + 61) == 1
     assert q.delayed_size() == 0 and q.size() == 2
 
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), 1e12, True, "1800000000", -1.0])
+def test_a_now_that_is_no_usable_time_is_refused_and_nothing_is_promoted(r, bad):
+    """promote/process_delayed_jobs/tick(now=...) refuse a now that is not a finite time before year 9000
+    (the check CronQueue uses): a ConfigError naming it, every job still delayed. now=inf promoted every
+    job, however far ahead; a string was sent as its repr, which promote.lua read as the server's clock."""
+    q = DelayedQueue(r, "bad-now")
+    q.enqueue_many([{"type": "t"}] * 3, delay_seconds=3600)
+    for call in (q.process_delayed_jobs, q.promote, q.tick):
+        with pytest.raises(ConfigError, match=r"now must be a finite number >= 0 and <= \S+, got "):
+            call(now=bad)
+    assert q.delayed_size() == 3 and q.size() == 0
+    assert q.process_delayed_jobs(now=time.time() + 7200) == 3
 
 def test_two_schedulers_racing_promote_each_job_once(r, make_client):
     """Two schedulers promoting concurrently move every due job exactly once."""

@@ -24,6 +24,7 @@ from typing import Any
 
 from . import _running
 from .base import text
+from .checks import integer
 from .jobspec import JobQueueKeys
 
 log = logging.getLogger("labqueue.events")
@@ -79,7 +80,11 @@ class QueueEvents:
         return self
 
     def replay(self, since: str = "0", count: int = 10_000) -> list[QueueEvent]:
-        """The events kept in the stream after id `since`, oldest first (XRANGE)."""
+        """The events kept in the stream after id `since`, oldest first (XRANGE).
+
+        `count` is an int >= 1 up to what XRANGE's COUNT takes, checked first: 0 or -1 raised redis-py's
+        DataError, 2.5 Redis's 'value is not an integer', and True read one event."""
+        count = integer("count", count, low=1, high=2**63 - 1)
         start = "-" if since == "0" else f"({since}"
         return [parse(i, f) for i, f in self.redis.xrange(self.key, start, "+", count=count)]
 

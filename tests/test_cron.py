@@ -417,3 +417,12 @@ def test_a_schedule_buried_twice_keeps_both_definitions_and_either_can_go_back(r
     q.unschedule("nightly")
     assert q.replay_dead(left.id) == 1
     assert q.schedules() == {"nightly": older} and q.dlq_size() == 0
+
+
+@pytest.mark.parametrize("bad", [2.5, float("inf"), 0, -1, True, "3", None])
+def test_upcoming_with_a_count_that_is_no_count_is_a_clear_error(bad):
+    """upcoming(expr, tz, after, count=2.5) raised range()'s TypeError, count=True listed one run: a ConfigError
+    naming count now."""
+    with pytest.raises(ConfigError, match="count must be an integer >= 1, got "):
+        upcoming("0 9 * * *", "UTC", 1_800_000_000, bad)
+    assert len(upcoming("0 9 * * *", "UTC", 1_800_000_000, 2)) == 2

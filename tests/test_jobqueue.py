@@ -652,6 +652,22 @@ def test_events_replay_from_the_stream(r: Any) -> None:
     assert late.poll(block_ms=10) == [] and len(late.replay()) == 3
 
 
+
+@pytest.mark.parametrize("bad", [2.5, math.inf, math.nan, 0, -1, True, "2", None, 2**63])
+def test_replay_with_a_count_that_is_no_count_is_a_clear_error(r: Any, bad: Any) -> None:
+    """QueueEvents.replay(count=...) sent count to XRANGE unchecked: 2.5 came back as Redis's 'value is not an
+    integer', 0 and -1 as redis-py's DataError, True as one event. A ConfigError naming count now."""
+    from labqueue.events import QueueEvents
+
+    q = make(r)
+    q.add_bulk([("j", {"i": i}) for i in range(3)])
+    for job_id, _, token, _ in q.claim(3)[0]:
+        q.finish(job_id, token, "completed", "1")
+    events = QueueEvents(r, "jobs", last_id="0")
+    with pytest.raises(ConfigError, match=r"count must be an integer from 1 to 9223372036854775807, got "):
+        events.replay(count=bad)
+    assert len(events.replay(count=2)) == 2 and len(events.replay(count=2**63 - 1)) == 3
+
 def json_lines(child: Any) -> Any:
     """A queue.Queue fed with the JSON lines a child process prints (read in a thread, so never stuck)."""
     import json

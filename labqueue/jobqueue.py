@@ -262,8 +262,16 @@ class JobQueue(Deliveries):
         return {"requeued": int(requeued), "failed": int(failed)}, (sent_at + float(text(nxt)) if text(nxt) else None)
 
     def obliterate(self) -> int:
-        """Delete every key of this queue (DEL); returns how many existed."""
-        return int(self.redis.delete(*self.keys.all()))
+        """Delete every key this queue writes (SCAN, DEL); returns how many existed.
+
+        Bull's "remove everything of this queue": the jq:* keys, and what its workers' quarantine writes
+        (labqueue.quarantine): the dead-letter hashes dlq and dlq:meta, the keys moved aside
+        (quarantine:<n>) and their counter. Those four are shared with any other queue kind of the same
+        name, as BaseQueue.clear() deletes them too; the other kinds' own keys (waiting, ...) stay.
+        """
+        k = self.keys
+        moved_aside = list(self.redis.scan_iter(match=k.key("quarantine:*"), count=1000))
+        return int(self.redis.delete(*k.all(), k.dlq, k.dlq_meta, k.quarantine_seq, *moved_aside))
 
     # -- processing (Bull's queue.process) -----------------------------------------------------
     def process(self, name: str, handler: Callable[[ActiveJob], Any], concurrency: int = 1,

@@ -668,6 +668,26 @@ def test_replay_with_a_count_that_is_no_count_is_a_clear_error(r: Any, bad: Any)
         events.replay(count=bad)
     assert len(events.replay(count=2)) == 2 and len(events.replay(count=2**63 - 1)) == 3
 
+
+def test_obliterate_also_removes_the_dead_letters_and_keys_moved_aside(r: Any) -> None:
+    """obliterate() deleted only the jq:* keys: the dead-letter entry a JobQueue worker's quarantine writes
+    (dlq, dlq:meta), the key it moved aside (quarantine:<n>) and its counter survived it. Every key of the
+    queue goes now, and nothing of another queue."""
+    from labqueue.quarantine import quarantine_wrong_types
+
+    q, other = make(r, "wipe"), make(r, "keep")
+    q.add("j", {"n": 1}, repeat={"every": 60}, job_id="ticker")
+    q.add_bulk([("j", {"i": i}) for i in range(3)])
+    other.add("j", {"n": 2})
+    r.set(q.keys.repeat, "oops")  # what a worker meeting WRONGTYPE moves aside (quarantine_wrong_types)
+    assert quarantine_wrong_types(q) == [q.keys.repeat]
+    assert r.hlen(q.keys.dlq) == 1 and r.hlen(q.keys.dlq_meta) == 1 and r.get(q.keys.quarantine_seq) == "1"
+    before = sorted(r.scan_iter(match="lq:{wipe}:*"))  # every node of a cluster (KEYS asks one)
+    assert q.keys.quarantine(1) in before
+    assert q.obliterate() == len(before)
+    assert list(r.scan_iter(match="lq:{wipe}:*")) == []
+    assert other.get_job("1") is not None and other.get_job_counts()["waiting"] == 1
+
 def json_lines(child: Any) -> Any:
     """A queue.Queue fed with the JSON lines a child process prints (read in a thread, so never stuck)."""
     import json

@@ -134,12 +134,22 @@ class Scheduler:
         return self
 
     def stop(self, timeout: float | None = 10.0) -> None:
-        """Stop the loop (a wake token breaks its BRPOP) and join the thread."""
+        """Stop the loop (a wake token breaks its BRPOP) and join the thread, whatever the LPUSH meets.
+
+        With Redis away the token cannot be sent: the error is logged and the thread, which sees the
+        stop flag after its current wait (a dead connection ends its BRPOP), is joined all the same.
+        An error of another kind is raised, after the join.
+        """
         if self._stop.is_set():
             return
         self._stop.set()
-        self.queue.redis.lpush(self.queue.keys.wake, "stop")
-        _running.join(self._thread, timeout)
+        try:
+            self.queue.redis.lpush(self.queue.keys.wake, "stop")
+        except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
+            log.warning("scheduler of %s: could not wake it to stop (%s); waiting for its current wait to end",
+                        self.queue.name, exc)
+        finally:
+            _running.join(self._thread, timeout)
 
     def _run(self) -> None:
         queue = self.queue

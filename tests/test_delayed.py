@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
+import fakeredis
 import pytest
+import redis
 
 from labqueue import ConfigError, DelayedQueue, InvalidJob, ReliableQueue
+from labqueue.delayed import Scheduler
+from labqueue.server import RedisServer
+from tests.conftest import require_redis_server
 from tests.helpers import CommandCounter
 
 
@@ -157,3 +163,45 @@ def test_a_due_job_stays_scheduled_when_the_waiting_key_has_the_wrong_type(r):
     assert q.delayed_size() == 1
     r.delete(q.keys.waiting)
     assert q.process_delayed_jobs(now=time.time() + 3600) == 1 and q.size() == 1
+
+
+def _started(q: DelayedQueue, **options) -> Scheduler:
+    """A scheduler of `q` that has made its first pass (so it sleeps in BRPOP on the wake list)."""
+    sched = q.start_scheduler(**options)
+    deadline = time.monotonic() + 10
+    while sched.passes < 1:
+        assert time.monotonic() < deadline, "the scheduler never made a pass"
+        time.sleep(0.01)
+    return sched
+
+
+def test_stop_joins_the_scheduler_when_redis_is_gone(caplog):
+    """Scheduler.stop() with its Redis server killed: the wake-up LPUSH raised ConnectionError out of stop()
+    and the thread was never joined (a second stop() returned at once). stop() now logs the error and
+    still joins: when it returns, the thread has ended."""
+    require_redis_server()
+    with RedisServer() as server:
+        client = redis.Redis.from_url(server.url)
+        q = DelayedQueue(client, "gone")
+        q.enqueue({"type": "t"}, delay_seconds=3600)
+        sched = _started(q, max_sleep=2)
+        server.kill()
+        with caplog.at_level(logging.WARNING, logger="labqueue.scheduler"):
+            sched.stop()
+        client.close()
+    assert not sched._thread.is_alive()
+    assert any("could not wake" in rec.getMessage() for rec in caplog.records), caplog.text
+
+
+def test_stop_joins_the_scheduler_and_raises_an_error_that_is_not_redis():
+    """An error of another kind from the wake-up call is not swallowed: stop() raises it, after the join."""
+    q = DelayedQueue(fakeredis.FakeRedis(), "odd")
+    sched = _started(q, max_sleep=0.2)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("not a Redis error")
+
+    q.redis.lpush = broken
+    with pytest.raises(RuntimeError, match="not a Redis error"):
+        sched.stop()
+    assert not sched._thread.is_alive()

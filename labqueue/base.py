@@ -268,7 +268,7 @@ class BaseQueue:
 
     def clear(self) -> int:
         """Delete every key of this queue, quarantined ones too (SCAN, DEL); returns how many existed."""
-        moved_aside = list(self.redis.scan_iter(match=self.keys.key("quarantine:*"), count=1000))
+        moved_aside = list(self.redis.scan_iter(match=self.keys.match("quarantine:*"), count=1000))
         return int(self.redis.delete(*self.keys.all(), *moved_aside))
 
 

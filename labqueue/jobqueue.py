@@ -270,7 +270,7 @@ class JobQueue(Deliveries):
         name, as BaseQueue.clear() deletes them too; the other kinds' own keys (waiting, ...) stay.
         """
         k = self.keys
-        moved_aside = list(self.redis.scan_iter(match=k.key("quarantine:*"), count=1000))
+        moved_aside = list(self.redis.scan_iter(match=k.match("quarantine:*"), count=1000))
         return int(self.redis.delete(*k.all(), k.dlq, k.dlq_meta, k.quarantine_seq, *moved_aside))
 
     # -- processing (Bull's queue.process) -----------------------------------------------------

@@ -21,6 +21,11 @@ class QueueKey(property):
         self.suffix, self.kind = suffix, kind
 
 
+def glob_escape(text: str) -> str:
+    """`text` matched literally in a Redis glob pattern (SCAN MATCH, KEYS)."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
 @dataclass(frozen=True)
 class Keys:
     """Key names of the queue called `name`."""
@@ -58,6 +63,11 @@ class Keys:
     cron_last = QueueKey("cron:last", "hash", "Hash: schedule name -> run-at time of the last occurrence "
                          "enqueued.")
     quarantine_seq = QueueKey("quarantine:seq", "string", "Counter numbering the keys moved aside.")
+
+    def match(self, suffix_glob: str) -> str:
+        """A SCAN MATCH pattern for this queue's keys `lq:{name}:<suffix_glob>`: the name's glob characters
+        are escaped, so queue 'a*' never matches queue 'abc's keys (a name may hold * ? [ ] \\)."""
+        return f"{PREFIX}:{{{glob_escape(self.name)}}}:{suffix_glob}"
 
     def quarantine(self, n: int) -> str:
         """Where a key of the wrong Redis type is moved aside (RENAME), numbered n."""

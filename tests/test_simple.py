@@ -116,6 +116,22 @@ def test_clear_removes_quarantined_keys(r):
     assert r.keys("lq:{q1}:*") == [] and other.size() == 1
 
 
+@pytest.mark.parametrize("name", ["a*", "a?c", "[ab]bc", "a\\"])
+def test_clear_never_deletes_another_queue_s_keys_moved_aside(r, name):
+    """clear() and JobQueue.obliterate() find the keys moved aside with SCAN MATCH lq:{<name>}:quarantine:*:
+    the queue's name went into the pattern unescaped, so clearing queue 'a*' (a legal name) deleted what
+    quarantine had moved aside for queue 'abc' (and 'a?c', '[ab]bc' alike): evidence an operator had
+    not looked at yet, gone. The name is matched literally now."""
+    from labqueue import JobQueue
+
+    victim = "abc" if name != "a\\" else "a\\b"
+    kept = SimpleQueue(r, victim).keys.quarantine(7)
+    r.set(kept, "moved aside for the victim queue")
+    SimpleQueue(r, name).clear()
+    JobQueue(r, name).obliterate()
+    assert r.get(kept) is not None, f"clearing queue {name!r} deleted {kept!r}"
+
+
 def test_bury_keeps_an_earlier_dead_letter_of_the_same_id(r):
     """A job id dead-lettered twice (a producer reusing it): bury.lua's HSET replaced the first entry and its
     meta, so the first dead job vanished. Both are kept, the second under '<n>:<id>' (as nack.lua does);

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from ...keys import glob_escape
 from ..i18n import N_, _, translate
 from ..session import qname
 
@@ -85,12 +86,8 @@ def need(namespace: Mapping[str, Any], cell: str, *names: str) -> list[Any]:
 def fresh(r: Any, *names: str) -> None:
     """Delete the keys `name` and `name:*` of each name (SCAN + DEL), never anything else."""
     for name in names:
-        doomed = [name, *r.scan_iter(match=f"{_glob_escape(name)}:*", count=1000)]
+        doomed = [name, *r.scan_iter(match=f"{glob_escape(name)}:*", count=1000)]
         r.delete(*doomed)
-
-
-def _glob_escape(name: str) -> str:
-    return "".join("\\" + c if c in "*?[]\\" else c for c in name)
 
 
 @contextmanager

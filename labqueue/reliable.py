@@ -175,10 +175,11 @@ class ReliableQueue(BaseQueue):
 
         Returns the jobs and when the next delayed retry is due, on this process's clock (None when
         there is none). A claimed entry that is not a valid job is dead-lettered and another one
-        claimed in its place. `count` is an int >= 1, checked before anything is acked or claimed:
-        claim.lua takes the number as it comes (2.5 claimed 3 jobs, inf every one).
+        claimed in its place. `count` is an int >= 0 (0: ack and promote only, or load the script),
+        checked before anything is acked or claimed: claim.lua takes the number as it comes (2.5
+        claimed 3 jobs, inf every one).
         """
-        count = integer("count", count, low=1)
+        count = integer("count", count)
         jobs: list[Job] = []
         acks = [token_of(j) for j in ack]
         while True:

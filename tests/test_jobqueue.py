@@ -1173,3 +1173,15 @@ def test_a_finish_batch_that_names_a_delivery_twice_ends_it_once(r: Any) -> None
     assert codes == [Outcome.DEAD, Outcome.NOT_OURS, Outcome.COMPLETED, Outcome.NOT_OURS]
     assert q.get_job(a) is None and q.get_job(b).return_value == 2  # type: ignore[union-attr]
     assert q.get_job_counts() == {"waiting": 0, "active": 0, "delayed": 0, "completed": 1, "failed": 0, "paused": 0}
+
+
+def test_a_claim_of_thousands_loses_no_job(r: Any) -> None:
+    """jq_claim.lua popped the whole claim at once (RPOP wait N) and leased it with one ZADD of 2N
+    arguments: from N = 4,000 the unpack went past Lua's limit and the script failed after the pop,
+    every popped job gone from wait and never leased (the counts all 0). It pops 1,000 at a time now."""
+    q = JobQueue(r, "jq-claim-thousands", lease_seconds=30)
+    ids = q.add_bulk([("j", {"i": i}) for i in range(4500)])
+    prio = q.add_bulk([("j", {"i": i}, {"priority": 2}) for i in range(4500)])
+    jobs = q.claim(9000)[0]
+    assert [j[0] for j in jobs] == ids + prio  # wait before prio, each in its order
+    assert q.get_job_counts()["active"] == 9000 and len({j[2] for j in jobs}) == 1  # token 1 each

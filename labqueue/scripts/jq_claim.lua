@@ -52,11 +52,12 @@ if rate_max > 0 then
   n = math.min(n, free)
 end
 local count, heads = 0, {}
-while n > 0 do  -- a few jobs a command (RPOP/ZPOPMIN n, HMGET, ZADD), not five commands a job
-  local ids = redis.call('RPOP', wait, n)
+while n > 0 do  -- a few jobs a command (RPOP/ZPOPMIN, HMGET, ZADD), not five commands a job; at most
+  local some = math.min(n, 1000)  -- 1,000 a round: unpack() of more (2 a lease) fails past Lua's limit, after the pop
+  local ids = redis.call('RPOP', wait, some)
   if not ids then
     ids = {}
-    local top = redis.call('ZPOPMIN', prio, n)
+    local top = redis.call('ZPOPMIN', prio, some)
     for i = 1, #top, 2 do
       ids[#ids + 1] = top[i]
     end

@@ -245,13 +245,15 @@ class Deliveries:
 
     def complete(self, job: ActiveJob, result: Any, seconds: float) -> Outcome | None:
         """Keep the return value (JSON) and the duration on the job: None, it is finished with the
-        worker's next take (a batch, one round trip) or by ack(); a value that is not JSON fails it."""
+        worker's next take (a batch, one round trip) or by ack(); a value that cannot be encoded as JSON fails it
+        (whatever the encoder raised: the handler's value, never the worker thread's end)."""
         if not (type(seconds) is float and 0.0 <= seconds < math.inf):  # the Worker's own: checked once, here
             seconds = number("seconds", seconds)
         try:
             payload = "null" if result is None else _to_json(result)
-        except (TypeError, ValueError) as exc:
-            return self.fail(job, f"return value is not JSON-serialisable: {exc}", seconds=seconds)
+        except Exception as exc:  # TypeError, ValueError, RecursionError (too deep), RuntimeError (changed meanwhile)
+            return self.fail(job, f"return value is not JSON-serialisable: {type(exc).__name__}: {exc}",
+                             seconds=seconds)
         job.done = (payload, seconds)
         return None
 

@@ -461,3 +461,33 @@ def test_a_jobqueue_worker_waits_for_redis_to_come_back_and_goes_on(caplog: Any)
                 client.close()
     assert worker.stats["errors"] == 0 and "Traceback" not in caplog.text
     assert "lost connection to Redis" in caplog.text and "reconnected to Redis" in caplog.text
+
+
+# -- 8. what a handler returns, and junk options in a stored record: the job's failure, never the thread's
+def run_burst(q: JobQueue, handler: Callable[[Any], Any]) -> Worker:
+    """One worker thread over `q` until nothing is left (burst); it must end by itself."""
+    w = Worker(q, {"*": handler}, prefetch=2, poll_seconds=0.05, burst=True)
+    w.start()
+    assert w.join(timeout=10) == []
+    return w
+
+
+def test_a_return_value_too_deep_to_encode_fails_its_job_and_the_thread_goes_on(r: Any) -> None:
+    """json's encoder raises RecursionError (a RuntimeError) on a value nested deeper than the stack: complete()
+    caught only TypeError and ValueError, so it went up, ended the worker thread (stats['errors']) and left the
+    job active in no one's hands until a stall. Any error encoding the value now fails the job, with its reason."""
+    q = JobQueue(r, "jq-deep-result", lease_seconds=5)
+    deep, fine = q.add("deep", {}), q.add("fine", {})
+
+    def handler(job: Any) -> Any:
+        if job.name == "fine":
+            return 1
+        value: list[Any] = []
+        for _ in range(100_000):
+            value = [value]
+        return value
+
+    w = run_burst(q, handler)
+    assert w.stats["errors"] == 0 and w.stats["succeeded"] == 1
+    assert r.zscore(q.keys.failed, deep) is not None and "not JSON-serialisable" in r.hget(q.keys.errors, deep)
+    assert r.zscore(q.keys.completed, fine) is not None and q.get_job_counts()["active"] == 0

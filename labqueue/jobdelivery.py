@@ -21,7 +21,7 @@ from typing import Any
 from .base import text
 from .checks import integer, number
 from .errors import ConfigError
-from .jobspec import JobRecord
+from .jobspec import JobRecord, _seconds
 from .retry import Backoff
 from .scripts import Outcome
 from .threads import redis_wait
@@ -48,11 +48,15 @@ class ActiveJob:
                  processed_on: float = 0.0) -> None:
         self.queue = queue
         self.id, self.raw = job_id, raw  # raw: the stored JSON record
-        self.name = self.type = fields["name"]  # type: what labqueue.Worker picks the handler by
+        name = fields["name"]
+        if type(name) is not str:  # a record written by hand: a list would fail the worker's handler lookup
+            raise TypeError(f"its name must be a str, got {name!r}")
+        self.name = self.type = name  # type: what labqueue.Worker picks the handler by
         self.data = fields["data"]
         self.opts: dict[str, Any] = fields.get("opts", {})
         self.timestamp = fields.get("ts", 0) / 1000
-        self.timeout: float | None = self.opts.get("timeout")  # the job's own, over the worker's job_timeout
+        timeout = self.opts.get("timeout")  # the job's own, over the worker's job_timeout; checked as add() does
+        self.timeout: float | None = None if timeout is None else _seconds("timeout", timeout, positive=True)
         self.attempts_made = attempts_made  # failed attempts before this one
         self.token = token  # this delivery's number: finish and progress must show it
         self.processed_on = processed_on  # when it was delivered (the server's clock, as the limiter's)
@@ -231,7 +235,7 @@ class Deliveries:
         except Exception as exc:  # not JSON, or not a job: it can never run (nothing silently dropped)
             reason = f"job record is unreadable ({type(exc).__name__}: {exc}): {raw[:80]!r}"
             log.error("job %s: %s", job_id, reason)
-            self.finish(job_id, token, "failed", reason)
+            self.finish(job_id, token, "dead", reason)  # for good: another attempt reads the same record
             return None
         if "repeat" in job.opts:
             try:
@@ -271,12 +275,16 @@ class Deliveries:
 
     def fail(self, job: ActiveJob, reason: str, *, retry: bool = True, seconds: float = 0.0) -> Outcome:
         """A failed attempt: retried after the job's backoff while attempts remain, else failed; with
-        retry=False failed for good at once (jq_finish.lua).
+        retry=False failed for good at once (jq_finish.lua); so is a job whose stored backoff is no policy.
 
         The job is cancelled: `job.progress()` raises from now on (a timed-out handler runs on).
         """
         job.cancelled.set()
-        retry_in = Backoff.from_spec(job.opts["backoff"]).delay(job.attempts_made + 1) if "backoff" in job.opts else 0.0
+        try:
+            retry_in = Backoff.from_spec(job.opts["backoff"]).delay(job.attempts_made + 1) if "backoff" in job.opts else 0.0
+        except Exception as exc:  # a record written by hand: no retry can be planned, and raising ended the thread
+            reason = f"{reason} (failed for good: its option 'backoff' is unusable: {type(exc).__name__}: {exc})"
+            retry, retry_in = False, 0.0
         return self.finish(job.id, job.token, "failed" if retry else "dead", reason, retry_in=retry_in,
                            duration=seconds, name=job.name)
 

@@ -491,3 +491,38 @@ def test_a_return_value_too_deep_to_encode_fails_its_job_and_the_thread_goes_on(
     assert w.stats["errors"] == 0 and w.stats["succeeded"] == 1
     assert r.zscore(q.keys.failed, deep) is not None and "not JSON-serialisable" in r.hget(q.keys.errors, deep)
     assert r.zscore(q.keys.completed, fine) is not None and q.get_job_counts()["active"] == 0
+
+
+@pytest.mark.parametrize("opts_or_name, why", [
+    ({"name": ["j"]}, "name"),  # unhashable: the handler lookup raised TypeError
+    ({"name": None}, "name"),
+    ({"name": 5}, "name"),  # ran under '*', then jq_finish refused the whole batch's ack (a name must be a string)
+    ({"opts": {"timeout": "30"}}, "timeout"),  # compared with 0, then given to Thread.join
+    ({"opts": {"timeout": 1e309}}, "timeout"),  # JSON's 1e309 is inf: Thread.join raised OverflowError
+    ({"opts": {"timeout": True}}, "timeout"),
+    ({"opts": {"backoff": "junk", "attempts": 3}}, "backoff"),  # read only when the handler failed
+    ({"opts": {"backoff": {"type": "exponential", "delay": "1"}, "attempts": 3}}, "backoff"),
+], ids=["name-list", "name-null", "name-number", "timeout-text", "timeout-inf", "timeout-bool", "backoff-text",
+        "backoff-delay-text"])
+def test_a_stored_record_with_an_unusable_name_or_option_fails_alone_and_the_thread_goes_on(
+        r: Any, opts_or_name: dict[str, Any], why: str) -> None:
+    """jq_add.lua's callers check every option, but a record written by hand (or by an older labqueue) is
+    read as it is: a name that is no str, a timeout that is no usable number of seconds, a backoff that is
+    no policy raised out of the worker's job (handler lookup, Thread.join, fail()): the thread ended
+    (stats['errors']) and the job stayed active in no one's hands. It now fails for good, the option named;
+    the rest of the batch runs."""
+    q = JobQueue(r, "jq-junk-option", lease_seconds=5)
+    before, after = q.add("j", {"i": 0}), q.add("j", {"i": 2})
+    r.hset(q.keys.jobs, "junk", json.dumps({"name": "j", "data": {}, **opts_or_name}))
+    r.lpush(q.keys.wait, "junk")  # between the two: the batches are [before, junk], [after]
+
+    def handler(job: Any) -> Any:
+        if job.id == "junk":
+            raise RuntimeError("the handler failed")
+        return job.data["i"]
+
+    w = run_burst(q, handler)
+    assert w.stats["errors"] == 0
+    assert r.zscore(q.keys.failed, "junk") is not None and why in r.hget(q.keys.errors, "junk")
+    assert [r.zscore(q.keys.completed, i) is not None for i in (before, after)] == [True, True]
+    assert q.get_job_counts()["active"] == 0 and q.get_job_counts()["failed"] == 1

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from contextlib import suppress
 from typing import Any
 
+import redis
+
 from .base import text
 from .checks import integer, number
 from .errors import ConfigError
@@ -240,7 +242,9 @@ class Deliveries:
         if "repeat" in job.opts:
             try:
                 self.add_next_occurrence(job.record, processed_on)  # type: ignore[attr-defined]  # before it runs: a crash cannot end the schedule
-            except (ValueError, TypeError, KeyError) as exc:  # a schedule that cannot go on (never fires)
+            except redis.RedisError:  # Redis away, a key of the wrong type...: take() hands the job back
+                raise
+            except Exception as exc:  # a schedule that cannot go on (never fires; every 0: ZeroDivisionError)
                 reason = f"repeat schedule cannot continue: {exc}"
                 log.error("job %s: %s", job_id, reason)
                 self.finish(job_id, token, "failed", reason, name=job.name)

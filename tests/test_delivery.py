@@ -526,3 +526,22 @@ def test_a_stored_record_with_an_unusable_name_or_option_fails_alone_and_the_thr
     assert r.zscore(q.keys.failed, "junk") is not None and why in r.hget(q.keys.errors, "junk")
     assert [r.zscore(q.keys.completed, i) is not None for i in (before, after)] == [True, True]
     assert q.get_job_counts()["active"] == 0 and q.get_job_counts()["failed"] == 1
+
+
+@pytest.mark.parametrize("repeat", [{"every": 0}, {"every": 1e-320}, {"every": -1e-320}],
+                         ids=["every-0", "every-tiny", "every-tiny-negative"])
+def test_a_stored_repeat_schedule_that_cannot_go_on_fails_its_job_and_no_thread_dies(
+        r: Any, repeat: dict[str, Any]) -> None:
+    """_start fails a repeatable job whose schedule cannot go on, but caught only ValueError, TypeError and
+    KeyError: every 0 (ZeroDivisionError) or every 1e-320 (OverflowError: inf has no floor) escaped as if
+    Redis had refused, the job was handed back first in line and the next take raised it: the thread ended,
+    and the next thread to claim the job ended too. Only an error from Redis is raised now; the job fails."""
+    q = JobQueue(r, "jq-junk-repeat", lease_seconds=5)
+    fine = q.add("j", {})
+    r.hset(q.keys.jobs, "repeat:k:1000", json.dumps({"name": "j", "data": {}, "opts": {"repeat": repeat}}))
+    r.lpush(q.keys.wait, "repeat:k:1000")
+    w = run_burst(q, lambda job: 1)
+    assert w.stats["errors"] == 0
+    assert r.zscore(q.keys.failed, "repeat:k:1000") is not None
+    assert "repeat schedule cannot continue" in r.hget(q.keys.errors, "repeat:k:1000")
+    assert r.zscore(q.keys.completed, fine) is not None and q.get_job_counts()["waiting"] == 0

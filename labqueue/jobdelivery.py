@@ -25,7 +25,7 @@ from .checks import integer, number
 from .errors import ConfigError
 from .jobspec import JobRecord, _seconds
 from .retry import Backoff
-from .scripts import Outcome
+from .scripts import Outcome, run_raw
 from .threads import redis_wait
 
 log = logging.getLogger("labqueue.worker")
@@ -112,11 +112,18 @@ class Deliveries:
 
         One round trip (jq_claim.lua); promotes due delayed jobs first.
         """
+        jobs, due, limited_for, server_now = self._claim(count)
+        return [(job_id, text(raw), token, made) for job_id, raw, token, made in jobs], due, limited_for, server_now
+
+    def _claim(self, count: int) -> tuple[list[tuple[str, bytes, int, int]], float | None, float, float]:
+        """claim(), each record as the bytes stored (the reply is never decoded by the client: a record that
+        is not UTF-8 must fail alone in _start, not make the whole batch unreadable)."""
         sent_at = time.time()
-        reply = self._run("claim", self.lease_seconds, count, self.rate_max, self.rate_window)
-        heads = json.loads(text(reply[4])) if len(reply) > 4 else []
-        jobs = [(job_id, text(raw), int(token), int(made)) for (job_id, token, made), raw in zip(heads, reply[5:])]
-        due, server_now = text(reply[1]), float(text(reply[3]))
+        reply = run_raw(self.redis, self._s["claim"], self._k["claim"],  # type: ignore[attr-defined]
+                        ["", self.events_maxlen, self.lease_seconds, count, self.rate_max, self.rate_window])
+        heads = json.loads(reply[4]) if len(reply) > 4 else []  # every id is UTF-8: jq_claim.lua fails the others
+        jobs = [(job_id, raw, token, made) for (job_id, token, made), raw in zip(heads, reply[5:])]
+        due, server_now = text(reply[1]), float(reply[3])
         # the next due time on this process's clock: the server says how far off it is
         # (counted from when the request left: early by the network delay at worst, never late)
         return jobs, (sent_at + float(due) - server_now if due else None), float(text(reply[2])), server_now
@@ -177,7 +184,7 @@ class Deliveries:
             self.ack(*ack)
         if self._unstarted or self._unstarted_error is not None:
             self._hand_back(raise_error=True)
-        claimed, next_due, limited_for, now = self.claim(count)
+        claimed, next_due, limited_for, now = self._claim(count)
         jobs: list[ActiveJob] = []
         for job_id, raw, token, made in claimed:
             try:
@@ -226,16 +233,17 @@ class Deliveries:
         if error is not None:
             raise error
 
-    def _start(self, job_id: str, raw: str, token: int, made: int, processed_on: float) -> ActiveJob | None:
+    def _start(self, job_id: str, stored: bytes | str, token: int, made: int, processed_on: float) -> ActiveJob | None:
         """A claimed job as its handler gets it, or None when it is not to run: a record that is not a job
         (junk JSON) fails for good, its reason stored. A repeatable job runs only once its next occurrence
         is scheduled (a crash cannot end the schedule); a schedule that cannot go on fails it, while an
         error from Redis on the way (away, a key of the wrong type...) is raised (take() hands the job back).
         """
         try:
+            raw = stored.decode() if type(stored) is bytes else stored  # strict: not UTF-8 fails as not JSON
             job = ActiveJob(self, job_id, raw, json.loads(raw), token, made, processed_on)
-        except Exception as exc:  # not JSON, or not a job: it can never run (nothing silently dropped)
-            reason = f"job record is unreadable ({type(exc).__name__}: {exc}): {raw[:80]!r}"
+        except Exception as exc:  # not UTF-8, not JSON, or not a job: it can never run (nothing silently dropped)
+            reason = f"job record is unreadable ({type(exc).__name__}: {exc}): {text(stored[:80])!r}"
             log.error("job %s: %s", job_id, reason)
             self.finish(job_id, token, "dead", reason)  # for good: another attempt reads the same record
             return None

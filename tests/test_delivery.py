@@ -21,6 +21,7 @@ import labqueue.jobqueue
 import labqueue.jobspec
 import labqueue.reliable
 from labqueue import Backoff, DelayedQueue, JobQueue, ReliableQueue, Worker
+from labqueue.base import text
 from labqueue.scripts import Outcome
 
 CLOCK_MODULES = (labqueue.reliable, labqueue.delayed, labqueue.jobqueue, labqueue.jobspec)
@@ -545,3 +546,24 @@ def test_a_stored_repeat_schedule_that_cannot_go_on_fails_its_job_and_no_thread_
     assert r.zscore(q.keys.failed, "repeat:k:1000") is not None
     assert "repeat schedule cannot continue" in r.hget(q.keys.errors, "repeat:k:1000")
     assert r.zscore(q.keys.completed, fine) is not None and q.get_job_counts()["waiting"] == 0
+
+
+def test_a_job_id_or_record_that_is_not_utf8_fails_alone_whatever_the_client_decodes(rd: Any) -> None:
+    """A job id or record holding bytes that are not UTF-8 (written by hand): a client with
+    decode_responses=True could not decode jq_claim's reply at all (UnicodeDecodeError out of take): the
+    worker thread ended and the whole batch stayed active in no one's hands. With decode_responses=False
+    the id was read as 'bad-\\ufffd', a job of that name does not exist: the handler ran, its finish named
+    no delivery, and the job went round through stalls. Now the id is failed as it is claimed (never run,
+    'not valid UTF-8'), the record fails for good as it starts, and the rest of the batch runs."""
+    q = JobQueue(rd, "jq-not-utf8", lease_seconds=5)
+    first, last = q.add("j", {}), q.add("j", {})
+    rd.hset(q.keys.jobs, mapping={b"bad-\xff": b'{"name":"j","data":{}}',
+                                  b"bad-record": b'{"name":"j","data":{"x":"\xff"}}'})
+    rd.lpush(q.keys.wait, b"bad-\xff", b"bad-record")  # between the two fine jobs
+    ran: list[str] = []
+    w = run_burst(q, lambda job: ran.append(job.id))
+    assert w.stats["errors"] == 0 and sorted(ran) == sorted([first, last])
+    assert q.get_job_counts() == {"waiting": 0, "active": 0, "delayed": 0, "completed": 2, "failed": 2, "paused": 0}
+    assert rd.zscore(q.keys.failed, b"bad-\xff") is not None and rd.zscore(q.keys.failed, "bad-record") is not None
+    assert "not valid UTF-8" in text(rd.hget(q.keys.errors, b"bad-\xff"))
+    assert "UnicodeDecodeError" in text(rd.hget(q.keys.errors, "bad-record"))

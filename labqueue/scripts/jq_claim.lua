@@ -1,7 +1,7 @@
 -- jq_claim.lua: the worker's fetch: promote due delayed jobs, then (unless the queue is paused or
 -- the rate limit is reached) move up to N jobs to `active`, each with a lease and a delivery token.
--- KEYS[1..11] (JobQueueKeys.for_script('claim'), only the keys it uses): jobs wait prio delayed active
---   runs made meta marker limiter metrics
+-- KEYS[1..14] (JobQueueKeys.for_script('claim'), only the keys it uses): jobs wait prio delayed active
+--   runs made meta marker limiter metrics failed errors events
 -- ARGV[1] '' (the server's clock, TIME: every time here is the server's)  ARGV[2] events maxlen  ARGV[3] lease seconds  ARGV[4] N
 -- ARGV[5] rate limit: max deliveries (0 = no limit)  ARGV[6] per this many seconds
 -- Jobs without priority (`wait`, RPOP) come before prioritized ones (`prio`, ZPOPMIN), as in
@@ -11,12 +11,13 @@
 -- the earliest delayed job ('' if none), limited_for the seconds until the limiter frees a slot ('0' when
 -- not limited); heads a JSON array of [id, token, made] a job (token: its delivery count, which finish and
 -- progress must show; made: its failed attempts), one string: a batch of 50 is 51 reply elements, not 200.
-local jobs, wait, prio, delayed, active, runs, made, meta, marker, limiter, metrics =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local jobs, wait, prio, delayed, active, runs, made, meta, marker, limiter, metrics, failed, errors, events =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12],
+  KEYS[13], KEYS[14]
 --- @include jq_lib
 local bad = wrong_type({[jobs] = 'hash', [wait] = 'list', [prio] = 'zset', [delayed] = 'zset',
   [active] = 'zset', [runs] = 'hash', [made] = 'hash', [meta] = 'hash', [marker] = 'list',
-  [limiter] = 'zset', [metrics] = 'hash'})
+  [limiter] = 'zset', [metrics] = 'hash', [failed] = 'zset', [errors] = 'hash', [events] = 'stream'})
 if bad then
   return bad
 end
@@ -51,6 +52,41 @@ if rate_max > 0 then
   end
   n = math.min(n, free)
 end
+-- An id that is not UTF-8 (written by hand) cannot be delivered: a client that decodes replies could not read
+-- the batch, one that does not would read another id. It fails for good here, never run, its reason stored.
+local function utf8(s)
+  local i, n = 1, #s
+  while i <= n do
+    local c = s:byte(i)
+    if c < 0x80 then
+      i = i + 1
+    else
+      local len, cp, low
+      if c >= 0xC2 and c <= 0xDF then len, cp, low = 2, c - 0xC0, 0x80
+      elseif c >= 0xE0 and c <= 0xEF then len, cp, low = 3, c - 0xE0, 0x800
+      elseif c >= 0xF0 and c <= 0xF4 then len, cp, low = 4, c - 0xF0, 0x10000
+      else return false end
+      for j = i + 1, i + len - 1 do
+        local b = s:byte(j)
+        if not b or b < 0x80 or b > 0xBF then
+          return false
+        end
+        cp = cp * 64 + b - 0x80
+      end
+      if cp < low or cp > 0x10FFFF or (cp >= 0xD800 and cp <= 0xDFFF) then
+        return false
+      end
+      i = i + len
+    end
+  end
+  return true
+end
+local function refuse(id)
+  local reason = 'job id is not valid UTF-8 (written by hand?): it cannot be delivered'
+  redis.call('ZADD', failed, server_now, id)
+  redis.call('HSET', errors, id, reason)
+  emit('event', 'failed', 'job', id, 'error', reason, 'attempts_made', 0, 'final', 1)
+end
 local count, heads = 0, {}
 while n > 0 do  -- a few jobs a command (RPOP/ZPOPMIN, HMGET, ZADD), not five commands a job; at most
   local some = math.min(n, 1000)  -- 1,000 a round: unpack() of more (2 a lease) fails past Lua's limit, after the pop
@@ -67,7 +103,9 @@ while n > 0 do  -- a few jobs a command (RPOP/ZPOPMIN, HMGET, ZADD), not five co
   end
   local raws, mades, leases = redis.call('HMGET', jobs, unpack(ids)), redis.call('HMGET', made, unpack(ids)), {}
   for i, id in ipairs(ids) do
-    if raws[i] then  -- an id without a record is dropped, as it always was
+    if raws[i] and id:find('[\128-\255]') and not utf8(id) then
+      refuse(id)
+    elseif raws[i] then  -- an id without a record is dropped, as it always was
       leases[#leases + 1], leases[#leases + 2] = deadline, id
       local token = incr('HINCRBY', runs, id, 1)
       if rate_max > 0 then

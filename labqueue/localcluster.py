@@ -250,14 +250,20 @@ class LocalCluster:
                     return name
         raise RuntimeError(f"no live master serves the slot of {key!r}")
 
-    def replica_of(self, master: str) -> str:
-        """Name of a replica that master `master` says is online (INFO replication: slaveN)."""
-        for field_name, value in self._role(master).items():
-            if field_name.startswith("slave") and isinstance(value, dict) and value.get("state") == "online":
-                name = f"{value['ip']}:{value['port']}"
-                if self.alive(self.node(name)):
-                    return name
-        raise RuntimeError(f"master {master} has no online replica")
+    def replica_of(self, master: str, timeout: float = 10.0) -> str:
+        """Name of a replica that master `master` says is online (INFO replication: slaveN), waiting up to
+        `timeout` s for one: a master marks a replica online only at its first REPLCONF ACK after the
+        sync, a moment after the replica itself reports its link up (what wait_ok() waits for)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for field_name, value in self._role(master).items():
+                if field_name.startswith("slave") and isinstance(value, dict) and value.get("state") == "online":
+                    name = f"{value['ip']}:{value['port']}"
+                    if self.alive(self.node(name)):
+                        return name
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"master {master} has no online replica after {timeout:.0f} s")
+            time.sleep(0.05)
 
     @staticmethod
     def alive(node: Node) -> bool:

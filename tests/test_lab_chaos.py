@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import redis
 
-from labqueue import _running
 from labqueue.lab import cells, chaos
 from labqueue.server import RedisServer
 from tests.conftest import require_redis_server
@@ -77,8 +76,10 @@ def test_closing_again_at_kernel_shutdown_after_the_notebook_stopped_its_server_
     at kernel shutdown. Before the fix the second close() sent DEL to the stopped server and the
     registry logged "stopping ChaosRun failed" with a ConnectionError traceback.
 
-    The registry is this test's own: in a full run, earlier tests leave their workers and runs
-    registered between cells (CI saw stop_cell return 5), and stopping those is not this test's business."""
+    The registry is this test's own and the run is recorded in it directly (cells._record, what the
+    kernel's listener calls): in a full run, earlier tests leave runs registered between cells and
+    their background threads announce new work while a listener is installed (CI saw stop_cell return
+    5, then 3); stopping those is not this test's business."""
     monkeypatch.setattr(cells, "_started", {})
     monkeypatch.setattr(cells, "_current", None)
     require_redis_server()
@@ -88,14 +89,9 @@ def test_closing_again_at_kernel_shutdown_after_the_notebook_stopped_its_server_
         run.close()                                   # the notebook's own close: the keys go
     finally:
         server.stop()                                 # the notebook's last cell
-    previous = _running._listener
-    _running.listen(cells._record)                    # the registry, as in a kernel
-    try:
-        _running.started(run, run.close)
-        with caplog.at_level(logging.DEBUG):
-            assert cells.stop_cell(cells._BETWEEN) == 1
-    finally:
-        _running.listen(previous)
+    cells._record(run, run.close)                     # what the kernel's registry holds for the run
+    with caplog.at_level(logging.DEBUG):
+        assert cells.stop_cell(cells._BETWEEN) == 1   # kernel shutdown closes it again
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == [], caplog.text
 
 

@@ -60,7 +60,7 @@ class ActiveJob:
         timeout = self.opts.get("timeout")  # the job's own, over the worker's job_timeout; checked as add() does
         self.timeout: float | None = None if timeout is None else _seconds("timeout", timeout, positive=True)
         self.attempts_made = attempts_made  # failed attempts before this one
-        self.token = token  # this delivery's number: finish and progress must show it
+        self.token = token  # this delivery's number, never handed out again: finish and progress show it
         self.processed_on = processed_on  # when it was delivered (the server's clock, as the limiter's)
         self._cancelled: threading.Event | None = None
         self.last_progress: float = 0

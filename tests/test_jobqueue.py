@@ -6,6 +6,7 @@ import json
 import math
 import threading
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -379,6 +380,35 @@ def test_stale_worker_cannot_finish_or_report(r: Any) -> None:
     assert not q.set_progress(job_id, token, 10)
     assert q.get_job(job_id).state == "active"  # type: ignore[union-attr]
 
+
+
+@pytest.mark.parametrize("gone", ["remove_on_complete", "obliterate", "junk counter"])
+def test_a_late_call_of_an_old_delivery_does_not_touch_a_new_job_of_the_same_id(r: Any, gone: str) -> None:
+    """Tokens never repeat for a queue. They were the job's delivery count (HINCRBY on `runs`), and `runs`
+    goes with the job (remove_on_complete, obliterate): a job added again under the same id had token 1
+    again, so a worker's finish resent after a reconnect (its first send met a dead connection, Redis may
+    have applied it) completed the new job with the old result, never run. Progress, heartbeat and
+    release matched it too. 'junk counter': the queue's token counter holds junk when the job comes back."""
+    q = make(r, lease_seconds=30)
+    q.add("j", {"n": 1}, job_id="x", remove_on_complete=True)
+    (_, _, old, _), = q.claim(1)[0]
+    late = ("x", old, "completed", '"old result"', 0.0, 0.0, "j")
+    if gone == "remove_on_complete":
+        assert q.finish_many([late]) == [Outcome.COMPLETED]  # applied; the worker never heard back
+    else:
+        q.obliterate()
+    if gone == "junk counter":
+        r.hset(q.keys.meta, "token", "junk")
+    assert q.get_job("x") is None and q.add("j", {"n": 2}, job_id="x", remove_on_complete=True) == "x"
+    (_, _, new, _), = q.claim(1)[0]
+    assert new != old, f"token {new} handed out twice for job x"
+    assert q.finish_many([late]) == [Outcome.NOT_OURS], "the resent finish ended the new job x"
+    assert not q.set_progress("x", old, 50) and q.extend_leases([("x", old)]) == 0
+    assert q.release(SimpleNamespace(id="x", token=old)) == Outcome.NOT_OURS  # type: ignore[arg-type]
+    job = q.get_job("x")
+    assert job is not None and (job.state, job.data, job.progress, job.return_value) == ("active", {"n": 2}, 0, None)
+    assert q.finish("x", new, "completed", '"new result"') == Outcome.COMPLETED
+    assert q.get_job("x") is None and q.get_job_counts()["active"] == 0
 
 def test_rate_limit_across_two_workers(r: Any, make_client: Any) -> None:
     """With max 3 per 0.4 s, no 0.4 s window holds more than 3 deliveries, across two workers."""
@@ -1184,4 +1214,4 @@ def test_a_claim_of_thousands_loses_no_job(r: Any) -> None:
     prio = q.add_bulk([("j", {"i": i}, {"priority": 2}) for i in range(4500)])
     jobs = q.claim(9000)[0]
     assert [j[0] for j in jobs] == ids + prio  # wait before prio, each in its order
-    assert q.get_job_counts()["active"] == 9000 and len({j[2] for j in jobs}) == 1  # token 1 each
+    assert q.get_job_counts()["active"] == 9000 and len({j[2] for j in jobs}) == 9000  # a token of its own each

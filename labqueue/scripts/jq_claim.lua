@@ -9,8 +9,9 @@
 -- any window of that many seconds, across all workers.
 -- Returns {n, next_due, limited_for, server_now, heads, json1, json2, ...}: next_due is the run-at of
 -- the earliest delayed job ('' if none), limited_for the seconds until the limiter frees a slot ('0' when
--- not limited); heads a JSON array of [id, token, made] a job (token: its delivery count, which finish and
--- progress must show; made: its failed attempts), one string: a batch of 50 is 51 reply elements, not 200.
+-- not limited); heads a JSON array of [id, token, made] a job (token: this delivery's number, unique in the
+-- queue, which finish, progress, release and the heartbeat must show; made: its failed attempts), one
+-- string: a batch of 50 is 51 reply elements, not 200.
 local jobs, wait, prio, delayed, active, runs, made, meta, marker, limiter, metrics, failed, errors, events =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12],
   KEYS[13], KEYS[14]
@@ -87,6 +88,21 @@ local function refuse(id)
   redis.call('HSET', errors, id, reason)
   emit('event', 'failed', 'job', id, 'error', reason, 'attempts_made', 0, 'final', 1)
 end
+-- Delivery tokens never repeat for the queue, whatever became of its jobs: a job removed once finished
+-- (remove_on_complete, clean, obliterate) and added again under its id gets a token no late call of its
+-- old deliveries shows (a finish resent after a reconnect would else end the new job, never run). meta's
+-- `token` counter, one HINCRBY a round of up to 1,000 jobs, not one a job. A fresh counter (a new queue,
+-- obliterate(), FLUSHDB, a restart without persistence) or junk in it starts from the server's time in
+-- microseconds, past every token handed out before (clock.lua's next_number, for a batch).
+local function tokens(k)  -- reserves k tokens: they are base + 1 .. base + k; returns base
+  local last = redis.pcall('HINCRBY', meta, 'token', k)
+  if type(last) ~= 'number' or last == k then
+    local t = redis.call('TIME')
+    last = tonumber(t[1]) * 1000000 + tonumber(t[2]) + k
+    redis.call('HSET', meta, 'token', string.format('%.0f', last))
+  end
+  return last - k
+end
 local count, heads = 0, {}
 while n > 0 do  -- a few jobs a command (RPOP/ZPOPMIN, HMGET, ZADD), not five commands a job; at most
   local some = math.min(n, 1000)  -- 1,000 a round: unpack() of more (2 a lease) fails past Lua's limit, after the pop
@@ -101,24 +117,30 @@ while n > 0 do  -- a few jobs a command (RPOP/ZPOPMIN, HMGET, ZADD), not five co
       break
     end
   end
-  local raws, mades, leases = redis.call('HMGET', jobs, unpack(ids)), redis.call('HMGET', made, unpack(ids)), {}
+  local raws, mades, took = redis.call('HMGET', jobs, unpack(ids)), redis.call('HMGET', made, unpack(ids)), {}
   for i, id in ipairs(ids) do
     if raws[i] and id:find('[\128-\255]') and not utf8(id) then
       refuse(id)
     elseif raws[i] then  -- an id without a record is dropped, as it always was
-      leases[#leases + 1], leases[#leases + 2] = deadline, id
-      local token = incr('HINCRBY', runs, id, 1)
+      took[#took + 1] = i
+    end
+  end
+  if #took > 0 then
+    local base, leases, held = tokens(#took), {}, {}
+    for k, i in ipairs(took) do
+      local id, token = ids[i], string.format('%.0f', base + k)
+      leases[2 * k - 1], leases[2 * k] = deadline, id
+      held[2 * k - 1], held[2 * k] = id, token
       if rate_max > 0 then
         redis.call('ZADD', limiter, server_now, id .. ':' .. token)
       end
       count = count + 1
-      heads[count] = string.format('[%s,%d,%d]', cjson.encode(id), token, tonumber(mades[i] or '0') or 0)
+      heads[count] = string.format('[%s,%s,%d]', cjson.encode(id), token, tonumber(mades[i] or '0') or 0)
       result[count + 5] = raws[i]
       n = n - 1
     end
-  end
-  if #leases > 0 then
     redis.call('ZADD', active, unpack(leases))
+    redis.call('HSET', runs, unpack(held))
   end
 end
 result[1], result[5] = count, '[' .. table.concat(heads, ',') .. ']'

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import redis
 
+from labqueue import _running
 from labqueue.lab import cells, chaos
 from labqueue.server import RedisServer
 from tests.conftest import require_redis_server
@@ -77,11 +78,14 @@ def test_closing_again_at_kernel_shutdown_after_the_notebook_stopped_its_server_
     registry logged "stopping ChaosRun failed" with a ConnectionError traceback.
 
     The registry is this test's own and the run is recorded in it directly (cells._record, what the
-    kernel's listener calls): in a full run, earlier tests leave runs registered between cells and
-    their background threads announce new work while a listener is installed (CI saw stop_cell return
-    5, then 3); stopping those is not this test's business."""
+    kernel's listener calls), with no listener installed: in a full run, earlier tests leave runs
+    registered between cells and the kernel's listener installed, so the server and the run this test
+    starts were recorded too (CI saw stop_cell return 5, then 3); stopping those is not this test's
+    business."""
     monkeypatch.setattr(cells, "_started", {})
     monkeypatch.setattr(cells, "_current", None)
+    monkeypatch.setattr(_running, "_listener", None)  # an earlier test may have left the kernel's listener
+    monkeypatch.setattr(_running, "_looked", True)    # installed: the server and the run would be recorded too
     require_redis_server()
     server = RedisServer().start()
     try:

@@ -7,6 +7,7 @@ still importing, the random kills after it did the same, and the simple queue lo
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -128,3 +129,24 @@ def test_close_does_not_swallow_other_redis_errors(redis_server: Any) -> None:
     run.redis.delete = refuse  # type: ignore[method-assign]
     with pytest.raises(redis.ResponseError, match="NOPERM"):
         run.close()
+
+
+def test_the_jobs_of_a_chaos_run_carry_the_workers_max_attempts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers ran with --max-attempts 50, but the jobs were enqueued with the default 3, and a job's
+    own max_attempts wins: near the end of a run the killer (it targets processes holding jobs) hit the
+    last jobs again and again, and one went to the DLQ never run. CI saw notebook 10 report '1 lost,
+    299 processed' in two kernels at once. The jobs now carry chaos.ATTEMPTS."""
+    require_redis_server()
+    monkeypatch.setattr(chaos.ChaosRun, "_spawn", lambda self: None)  # no worker: the jobs stay waiting
+    server = RedisServer().start()
+    try:
+        run = chaos.ChaosRun(server.url, queue="t_chaos_attempts", pattern="reliable", workers=1,
+                             jobs=5, work_ms=1, auto_kill=False).start()
+        try:
+            raws = run.redis.lrange(run.keys.waiting, 0, -1)
+            assert len(raws) == 5
+            assert {json.loads(raw)["max_attempts"] for raw in raws} == {chaos.ATTEMPTS}
+        finally:
+            run.close()
+    finally:
+        server.stop()

@@ -137,6 +137,12 @@ def reachable_server() -> Server:
     return server
 
 
+# Deliveries a job of a chaos run may have before the DLQ, on the jobs themselves (a job's own max_attempts
+# wins over the worker's): the killer targets processes that hold jobs, so near the end of a run the few
+# jobs left are killed again and again; with the default 3 one of them could end in the DLQ, never run.
+ATTEMPTS = 50
+
+
 def sizes(server: Server) -> dict[str, Any]:
     """Run sizes that finish in a few seconds on this server (TcpFakeServer is much slower)."""
     if server.kind == "TcpFakeServer":
@@ -194,7 +200,7 @@ class ChaosRun:
         """The command line of one worker process (the URL comes from the environment)."""
         return [sys.executable, "-m", "labqueue", "worker", "--queue", self.queue, "--pattern", self.pattern,
                 "--handlers", "labqueue.lab.chaos", "--concurrency", str(self.concurrency),
-                "--lease", str(self.lease), "--max-attempts", "50", "--poll", "0.2"]
+                "--lease", str(self.lease), "--max-attempts", str(ATTEMPTS), "--poll", "0.2"]
 
     def _spawn(self) -> None:
         env = {**os.environ, "REDIS_URL": self.url, LEDGER_ENV: self.ledger, BUSY_ENV: self.busy}
@@ -247,7 +253,8 @@ class ChaosRun:
         from ..simple import SimpleQueue
 
         self.redis.delete(*self.keys.all(), self.ledger, self.busy)
-        queue = (ReliableQueue if self.pattern == "reliable" else SimpleQueue)(self.redis, self.queue)
+        queue = (ReliableQueue if self.pattern == "reliable" else SimpleQueue)(self.redis, self.queue,
+                                                                              max_attempts=ATTEMPTS)
         self.ids = queue.enqueue_many([{"type": "work", "ms": self.work_ms} for _ in range(self.jobs)])
         self._started = time.monotonic()
         for _ in range(self.workers):

@@ -231,6 +231,9 @@ class FailoverRun:
             raise RuntimeError(_("failover needs the notebook's own local cluster"))
         master = local.master_of(self.queues[queue_index].keys.waiting)
         replica = local.replica_of(master)
+        deadline = time.monotonic() + 5  # mid-drain, as the lesson says: the workers have begun (the
+        while self.processed() == 0 and time.monotonic() < deadline:  # notebook clicks right after start)
+            time.sleep(0.02)
         self.processed_at_failover.append(self.processed())
         local.kill(master)
         local.promote(replica)

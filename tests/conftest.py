@@ -1,5 +1,5 @@
 """Fixtures: every test that takes `r` runs three times: on a fresh fakeredis, on a private redis-server
-and on a private Redis Cluster (3 masters + 3 replicas, labqueue.localcluster).
+and on a private Redis Cluster (3 masters + 3 replicas, labqueue.lab.localcluster).
 
 The private server and cluster are started once per session on free ports in temp folders (never
 the shared server on 6379) and flushed between tests (FLUSHALL on every master of the cluster). Where redis-server is missing the real-server runs skip, except under CI=true
@@ -16,8 +16,8 @@ import fakeredis
 import pytest
 import redis
 
-from labqueue.localcluster import LocalCluster, cluster_tools
-from labqueue.server import RedisServer, redis_server_binary
+from labqueue.lab.localcluster import LocalCluster, cluster_tools
+from labqueue.lab.server import RedisServer, redis_server_binary
 
 CLUSTER_PASSWORD = "cl-secret-4e1f"  # the test cluster asks for one: describe() and errors must never show it
 REQUIRE_REAL = os.environ.get("CI") == "true" or os.environ.get("LABQUEUE_REQUIRE_REDIS") == "1"

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from labqueue.server import RedisServer, redis_server_binary
+from labqueue.lab.server import RedisServer, redis_server_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -25,7 +25,7 @@ import redis
 import labqueue
 from labqueue import (Backoff, ConfigError, InvalidJob, PayloadTooLarge, ReliableQueue, SimpleQueue, Worker,
                       connect, describe)
-from labqueue.server import RedisServer
+from labqueue.lab.server import RedisServer
 from tests.conftest import require_redis_server
 
 ROOT = Path(__file__).resolve().parent.parent

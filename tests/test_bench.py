@@ -13,7 +13,7 @@ import pytest
 from labqueue.bench import run
 from labqueue.bench.report import summary, table, write_json
 from labqueue.bench.run import targets
-from labqueue.server import redis_server_binary
+from labqueue.lab.server import redis_server_binary
 
 RATES = ("enqueue_one", "enqueue_bulk", "process_1", "process_k")
 LEASED = ("labqueue reliable prefetch 1", "labqueue JobQueue (production)")
@@ -67,7 +67,7 @@ def test_bench_real_server_leaves_no_key() -> None:
         pytest.skip("redis-server is not installed")
     import redis
 
-    from labqueue.server import RedisServer
+    from labqueue.lab.server import RedisServer
 
     with RedisServer() as server:
         client = redis.Redis.from_url(server.url)

@@ -18,7 +18,7 @@ from redis.exceptions import RedisClusterException
 import labqueue as lq
 from labqueue.cluster import NotReplicated, durable_write, is_cluster, node_name
 from labqueue.lab.pitfalls import ChapterReliableQueue
-from labqueue.localcluster import LocalCluster
+from labqueue.lab.localcluster import LocalCluster
 from tests.conftest import CLUSTER_PASSWORD
 
 

@@ -21,8 +21,8 @@ import redis
 
 import labqueue as lq
 from labqueue.cluster import LOST_NODE, NotReplicated, node_name
-from labqueue.localcluster import LocalCluster
-from labqueue.server import RedisServer
+from labqueue.lab.localcluster import LocalCluster
+from labqueue.lab.server import RedisServer
 from tests.handlers_for_tests import EXECUTIONS
 from tests.test_reliability import WorkerPool, pools, tally, wait_until  # noqa: F401 (pools: fixture)
 

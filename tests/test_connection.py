@@ -6,7 +6,7 @@ import pytest
 
 import labqueue
 from labqueue import ConfigError, connect, describe
-from labqueue.server import RedisServer
+from labqueue.lab.server import RedisServer
 from tests.conftest import require_redis_server
 
 

@@ -12,7 +12,7 @@ import redis
 
 from labqueue import ConfigError, DelayedQueue, InvalidJob, ReliableQueue
 from labqueue.delayed import Scheduler
-from labqueue.server import RedisServer
+from labqueue.lab.server import RedisServer
 from tests.conftest import require_redis_server
 from tests.helpers import CommandCounter
 

@@ -373,7 +373,7 @@ def test_jobqueue_heartbeat_extends_only_its_own_delivery(r: Any) -> None:
 def outage_worker(lease_seconds: float) -> Iterator[tuple[Any, ReliableQueue, Worker, list[str]]]:
     """A private redis-server (AOF, fsync always: a restart keeps every write) and a worker one of whose
     jobs has finished in the handler while the server is down, its ack not sent: (server, queue, worker, runs)."""
-    from labqueue.server import RedisServer
+    from labqueue.lab.server import RedisServer
     from tests.conftest import require_redis_server
 
     require_redis_server()
@@ -439,7 +439,7 @@ def test_a_jobqueue_worker_waits_for_redis_to_come_back_and_goes_on(caplog: Any)
     """A JobQueue worker whose server went away logged each failed poll as an unexpected error with its
     traceback (counted in stats['errors']); it now says 'lost connection ... retrying', waits until PING
     answers, says 'reconnected' and runs the jobs added meanwhile, as labqueue.Worker does."""
-    from labqueue.server import RedisServer
+    from labqueue.lab.server import RedisServer
     from tests.conftest import require_redis_server
 
     require_redis_server()

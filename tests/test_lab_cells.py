@@ -10,7 +10,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from labqueue import _running
 from labqueue.lab import cells
-from labqueue.server import RedisServer
+from labqueue.lab.server import RedisServer
 from tests.conftest import require_redis_server
 
 

@@ -16,7 +16,7 @@ import redis
 
 from labqueue import _running
 from labqueue.lab import cells, chaos
-from labqueue.server import RedisServer
+from labqueue.lab.server import RedisServer
 from tests.conftest import require_redis_server
 
 

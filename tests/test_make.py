@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from labqueue.server import free_port
+from labqueue.lab.server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")

@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 import pytest
 
-from labqueue.server import RedisServer, redis_server_binary
+from labqueue.lab.server import RedisServer, redis_server_binary
 from tests import kernel_driver as kd
 from tests.conftest import REQUIRE_REAL
 

@@ -21,7 +21,7 @@ import redis
 from labqueue import ReliableQueue, SimpleQueue
 from labqueue.cli import load_handlers
 from labqueue.errors import ConfigError
-from labqueue.server import RedisServer
+from labqueue.lab.server import RedisServer
 from tests.conftest import require_redis_server
 from tests.handlers_for_tests import EXECUTIONS
 

@@ -1,7 +1,7 @@
 """`python -m labqueue.bench --cluster`: N queues on one server against the same N queues spread over the
 masters of a Redis Cluster, in the same run, and what durable enqueue (WAIT) costs.
 
-Both backends are private and started for the run (a redis-server, and a labqueue.localcluster
+Both backends are private and started for the run (a redis-server, and a labqueue.lab.localcluster
 3 masters + 3 replicas), unless `cluster_url` names a cluster to use. Each measurement:
 
 - enqueue: `enqueue_many` by batches of 500, round-robin over the N queues (one process);
@@ -106,8 +106,8 @@ def run_cluster(n: int = 20000, queues: int = 6, procs: int = 2, threads: int = 
                 progress: Any = None) -> dict[str, Any]:
     """Measure one server against a cluster and the durable option's cost; JSON-ready results."""
     from ..connection import connect, describe
-    from ..localcluster import LocalCluster
-    from ..server import RedisServer
+    from ..lab.localcluster import LocalCluster
+    from ..lab.server import RedisServer
 
     if n < queues or queues < 1 or procs < 1 or durable_jobs < 10:
         raise ValueError("need n >= queues >= 1, procs >= 1 and durable_jobs >= 10")

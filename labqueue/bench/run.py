@@ -39,7 +39,7 @@ def run(n: int = 20000, threads: int = 4, *, url: str | None = None, fake: bool 
         raise ValueError("need n >= 10, threads >= 1, prefetch >= 1 and lease > 0")
     server = None
     if not fake and url is None:
-        from ..server import RedisServer
+        from ..lab.server import RedisServer
 
         server = RedisServer().start()
         url = server.url

@@ -33,7 +33,7 @@ import redis
 from .. import _running
 from ..connection import connect, describe, mask_url
 from ..keys import Keys
-from ..server import RedisServer, free_port, redis_server_binary
+from .server import RedisServer, free_port, redis_server_binary
 from .i18n import _, number
 
 LEDGER_ENV = "LABQUEUE_CHAOS_LEDGER"

@@ -2,7 +2,7 @@
 queue operations the lesson is about.
 
 - `lab_cluster()`: $LABQUEUE_CLUSTER_URL when set, else a private local cluster (3 masters + 3
-  replicas, labqueue.localcluster, its processes in a process group of their own, killed when the
+  replicas, labqueue.lab.localcluster, its processes in a process group of their own, killed when the
   kernel exits), else None when redis-server / redis-cli are missing (the notebook says so and skips);
 - `where_queues_live`, `crossslot`: slots, hash tags, the CROSSSLOT error;
 - `spread_run`: worker threads drain queues spread over every master, jobs counted per master;
@@ -39,7 +39,7 @@ class LabCluster:
     """The cluster the notebook uses: its URL, and the LocalCluster when we started it (else None)."""
 
     url: str
-    local: Any = None  # labqueue.localcluster.LocalCluster: kill / promote / restart need it
+    local: Any = None  # labqueue.lab.localcluster.LocalCluster: kill / promote / restart need it
 
     def client(self) -> Any:
         """A cluster client through a live node (after failovers the first node may be down)."""
@@ -56,7 +56,7 @@ def lab_cluster() -> LabCluster | None:
     url = os.environ.get(ENV_URL)
     if url:
         return LabCluster(url)
-    from ..localcluster import LocalCluster, cluster_tools
+    from .localcluster import LocalCluster, cluster_tools
 
     if cluster_tools() is None:
         return None

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from labqueue.server import free_port
+from labqueue.lab.server import free_port
 from tests.helpers import alive
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import redis
 
-from . import _running
+from .. import _running
 
 
 def free_port() -> int:

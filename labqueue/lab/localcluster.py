@@ -29,7 +29,7 @@ from types import TracebackType
 
 import redis
 
-from . import _running
+from .. import _running
 
 BUS_OFFSET = 10000
 

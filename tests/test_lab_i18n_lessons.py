@@ -77,8 +77,8 @@ def test_retries_charts_tables_and_live_series_in_french(fr, client) -> None:
     ax = rt.policies_figure(policies, attempts=3, samples=2).axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("tentative échouée", "attente avant la suivante (s)")
     ax = rt.herd_figure({"a": [0.1, 0.2]}, bucket=0.1, capacity=5).axes[0]
-    assert ax.get_ylabel() == "nouvelles tentatives par 0.1 s"
-    assert "capacité du service en aval / 0.1 s" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert ax.get_ylabel() == "nouvelles tentatives par 0,1 s"
+    assert "capacité du service en aval / 0,1 s" in [t.get_text() for t in ax.get_legend().get_texts()]
     assert list(rt.delay_table(policies, 2).columns) == ["après l'échec 1", "après l'échec 2"]
 
     table = rt.bull_backoffs(2.0, attempts=3)

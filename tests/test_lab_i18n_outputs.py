@@ -133,3 +133,37 @@ def test_lab_outputs_write_decimals_with_a_comma_in_french(fr) -> None:
         retry_checks.my_backoff(None, {"my_backoff": lambda attempt, base, cap: base})
     i18n.use_language("en")
     assert list(delay_table(policies, attempts=1).loc["full"]) == ["0.00–0.50"]
+
+
+def _drawn_texts(fig) -> list[str]:
+    """Every text a rendered figure shows: tick labels, bar labels, legends, titles, axis labels."""
+    from matplotlib.text import Text
+
+    from labqueue.lab.live import render_png
+
+    render_png(fig)                                     # tick labels are only formatted when drawn
+    return [t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+
+
+def test_charts_write_decimals_with_a_comma_in_french(fr) -> None:
+    """French charts write 12,3 ms and 0,5 s: bar labels (00's upload times), the herd chart's capacity line
+    and axis (06), and the tick labels of every chart rendered by the lab (seconds axes, latencies)."""
+    import re
+
+    from labqueue.lab import plots, retries as rt
+    from labqueue.lab.live import Sampler
+
+    dotted = re.compile(r"\d\.\d")
+    upload = plots.bars({"direct": 812.34, "queued": 12.3}, ylabel="ms", fmt="{:.1f} ms")
+    herd = rt.herd_figure({"none": [0.05, 0.12, 0.31], "full": [0.2, 0.7]}, bucket=0.1, capacity=5)
+    sampler = Sampler({"waiting": lambda: 0.0}, live=False)
+    line = sampler.figure([{"t": 0.0, "waiting": 0.5}, {"t": 1.5, "waiting": 2.5}])
+    french = {name: _drawn_texts(fig) for name, fig in (("bars", upload), ("herd", herd), ("sampler", line))}
+    assert "12,3 ms" in french["bars"] and any("0,1 s" in t for t in french["herd"])
+    assert any("," in t for t in french["sampler"])                 # 0,5 on the time axis
+    assert not {name: [t for t in texts if dotted.search(t)] for name, texts in french.items()
+                if any(dotted.search(t) for t in texts)}
+    i18n.use_language("en")
+    assert "12.3 ms" in _drawn_texts(plots.bars({"queued": 12.3}, fmt="{:.1f} ms"))
+    assert any(dotted.search(t) for t in _drawn_texts(sampler.figure([{"t": 0.0, "waiting": 0.5},
+                                                                      {"t": 1.5, "waiting": 2.5}])))

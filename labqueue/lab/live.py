@@ -21,9 +21,10 @@ from typing import Any
 
 import matplotlib.figure  # noqa: F401  imported with this module (a notebook's first cell), never half-way
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.ticker import ScalarFormatter
 
 from .. import _running
-from .i18n import _
+from .i18n import _, language
 from .i18n import _ as _lookup  # a name marked with N_() elsewhere, looked up where it is shown
 
 Probe = Callable[[], float]
@@ -35,8 +36,28 @@ def translated(name: str) -> str:
     return _lookup(name) if name else name
 
 
+class DecimalCommaFormatter(ScalarFormatter):
+    """matplotlib's default tick labels (same ticks, same precision) with a decimal comma: 0,5 1,0 1,5."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return super().__call__(x, pos).replace(".", ",")
+
+
+def decimal_commas(fig: Any) -> Any:
+    """In French, the figure's default numeric tick labels get a decimal comma (matplotlib's
+    axes.formatter.use_locale would need a French system locale); custom formatters are left alone."""
+    if language() == "fr":
+        for ax in fig.axes:
+            for axis in (ax.xaxis, ax.yaxis):
+                if type(axis.get_major_formatter()) is ScalarFormatter:
+                    axis.set_major_formatter(DecimalCommaFormatter())
+    return fig
+
+
 def render_png(fig: Any, dpi: int = 80) -> bytes:
-    """A matplotlib Figure as PNG bytes (Agg canvas, no pyplot)."""
+    """A matplotlib Figure as PNG bytes (Agg canvas, no pyplot), its ticks written as the lab's language
+    writes numbers (decimal_commas)."""
+    decimal_commas(fig)
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)

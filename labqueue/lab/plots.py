@@ -16,7 +16,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .i18n import N_, _
+from .i18n import N_, Number, _
 from .live import render_png, show_figure, translated
 
 OUTCOME_COLOURS = {"done": "tab:green", "failed": "tab:orange", "crashed": "tab:red"}
@@ -38,14 +38,14 @@ def _figure(size: tuple[float, float]) -> Any:
 
 def bars(values: Mapping[str, float], *, title: str = "", ylabel: str = "", fmt: str = "{:.0f}",
          size: tuple[float, float] = (6.0, 2.8), colours: Sequence[str] | None = None) -> Any:
-    """A bar chart of `values`, each bar labelled with its value."""
+    """A bar chart of `values`, each bar labelled with its value (`fmt`, numbers written the lab's language's way)."""
     fig = _figure(size)
     ax = fig.add_subplot()
     labels = list(values)
     heights = [float(values[k]) for k in labels]
     drawn = ax.bar(range(len(labels)), heights, color=list(colours) if colours else None)
     ax.set_xticks(range(len(labels)), [translated(str(k)) for k in labels])  # two labels may read the same
-    ax.bar_label(drawn, labels=[fmt.format(h) for h in heights], fontsize=9)
+    ax.bar_label(drawn, labels=[fmt.format(Number(h)) for h in heights], fontsize=9)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.margins(y=0.2)

@@ -292,9 +292,9 @@ def herd_figure(offsets: dict[str, list[float]], bucket: float = 0.1, capacity: 
         ax.hist(values, bins=bins, alpha=0.6, label=name)
     if capacity:
         ax.axhline(capacity, color="red", linestyle=":",
-                   label=_("downstream capacity / {bucket} s").format(bucket=f"{bucket:g}"))
+                   label=_("downstream capacity / {bucket} s").format(bucket=number(bucket, "g")))
     ax.set_xlabel(_("retry due (s after the failure)"))
-    ax.set_ylabel(_("retries per {bucket} s").format(bucket=f"{bucket:g}"))
+    ax.set_ylabel(_("retries per {bucket} s").format(bucket=number(bucket, "g")))
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -93,3 +93,37 @@ def test_every_english_notebook_and_solution_has_a_french_twin() -> None:
                if not (solutions / p.relative_to(FRENCH / "solutions")).is_file()]
     assert not missing, f"English notebooks or solutions without their French twin: {missing}"
     assert not orphans, f"French solutions without an English twin: {orphans}"
+
+
+def _undressed_numbers(source: str) -> list[str]:
+    """The f-string fields a cell prints with decimals or thousands (`{x:.1f}`, `{x:g}`, `{x:,.0f}`) whose value
+    is not wrapped in i18n's Number(): Python writes them 2.5 and 26,332 whatever the lab's language."""
+    import ast
+    import re
+
+    python = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+    found = []
+    for call in ast.walk(ast.parse(python)):
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print"):
+            continue
+        for field in (n for arg in call.args for n in ast.walk(arg) if isinstance(n, ast.FormattedValue)):
+            spec = "".join(v.value for v in getattr(field.format_spec, "values", []) if isinstance(v, ast.Constant))
+            wrapped = isinstance(field.value, ast.Call) and getattr(field.value.func, "id", "") == "Number"
+            if re.search(r"\.[1-9]|,|g$", spec) and not wrapped:
+                found.append(f"{{{ast.unparse(field.value)}:{spec}}}")
+    return found
+
+
+@pytest.mark.parametrize("french", TWINS, ids=[p.stem for p in TWINS])
+def test_printed_decimals_follow_the_lab_language(french: Path) -> None:
+    """A number a cell prints with decimals or thousands goes through Number(), so the French notebook shows
+    2,5 s and 26 332 (its code is its English twin's: the language is chosen in the package, not in the cell)."""
+    undressed = [f"cell {i}: {field}" for i, cell in enumerate(nbformat.read(french, as_version=4).cells)
+                 if cell.cell_type == "code" for field in _undressed_numbers(cell.source)]
+    assert not undressed, f"{french.name} prints numbers the English way: {undressed}"
+
+
+def test_undressed_numbers_finds_printed_decimals_only() -> None:
+    assert _undressed_numbers('print(f"{n} jobs in {t:.1f} s, {r:,.0f}/s, {k:g} ms, {d:.0f}")') == [
+        "{t:.1f}", "{r:,.0f}", "{k:g}"]
+    assert _undressed_numbers('%time x = 1\nprint(f"{Number(t):.1f} s")\ny = f"{t:.3f}"') == []

@@ -11,10 +11,13 @@ end
 
 -- delivery numbers never repeat: a fresh counter (a new queue, or after clear(), FLUSHDB or a restart
 -- without persistence) starts at the server's time in microseconds, past every token handed out
--- before, so a late call from an older delivery can never match a new delivery of a reused id
+-- before, so a late call from an older delivery can never match a new delivery of a reused id.
+-- Lua reads a counter as a double: past 2^53 two INCRs can read the same number, so a counter there
+-- (or at 1 or below: fresh, or negative, which '<n>:<id>' tokens cannot spell) is junk too.
+local EXACT = 9007199254740992  -- 2^53: every integer below it is a double of its own
 local function next_number(seq)
   local n = redis.pcall('INCR', seq)
-  if type(n) ~= 'number' or n == 1 then  -- fresh, or junk in the counter: restart from the time
+  if type(n) ~= 'number' or n <= 1 or n >= EXACT then  -- fresh, or junk in the counter: restart from the time
     local t = redis.call('TIME')
     n = tonumber(t[1]) * 1000000 + tonumber(t[2])
     redis.call('SET', seq, string.format('%.0f', n))

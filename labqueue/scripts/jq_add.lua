@@ -20,7 +20,8 @@ if bad then
   return bad
 end
 local last_id = redis.call('HGET', meta, 'id')  -- restarting it would reuse ids of live jobs: refuse
-if last_id and not string.match(last_id, '^%d+$') then
+-- (past 2^53, less this call's jobs, Lua's doubles round: two jobs would read the same id)
+if last_id and (not string.match(last_id, '^%d+$') or tonumber(last_id) >= EXACT - #ARGV) then
   return redis.error_reply('ERR jq_add: ' .. meta .. ' field id holds ' .. string.format('%q', last_id:sub(1, 40)) ..
     ', not a job counter: nothing added')
 end
@@ -38,7 +39,7 @@ for b = 2, #ARGV, 5 do
   local live = rkey == '' or rmode ~= 'next' or redis.call('HEXISTS', repeats, rkey) == 1
   if live then
     if id == '' then
-      id = tostring(redis.call('HINCRBY', meta, 'id', 1))
+      id = string.format('%.0f', redis.call('HINCRBY', meta, 'id', 1))  -- tostring: 1e14 and 1e14 + 1 both '1e+14'
     end
     if redis.call('HSETNX', jobs, id, raw) == 1 then
       added = 1

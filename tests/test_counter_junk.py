@@ -79,3 +79,31 @@ def test_jobqueue_generated_ids_stay_distinct_past_1e14(r: Any) -> None:
     assert ids == [str(10**14 + i) for i in range(4)]
     assert q.get_job_counts()["waiting"] == 4
 
+
+NAN_RECORD = '{"name":"j","data":{},"opts":{"priority":NaN,"attempts":3}}'  # json.dumps writes NaN; cjson reads it
+
+
+@pytest.mark.parametrize("path", ["promote", "retry", "release", "stalled", "failed retry"])
+def test_jobqueue_a_record_whose_priority_is_nan_is_never_stranded(r: Any, path: str) -> None:
+    """A stored record (written by hand) whose priority is NaN: every move that makes it ready (jq_lib's
+    ready(): a delayed job promoted by jq_claim, a retried failure, a release, a stalled job, an admin retry)
+    puts it in line. The score NaN * 2^32 + seq made ZADD fail after the job had left its set: the script
+    stopped there and the job was in no state at all, never to run."""
+    q = JobQueue(r, "jobs", lease_seconds=30)
+    q.add("j", {}, job_id="x", attempts=3, **({"delay": 60} if path == "promote" else {}))
+    r.hset(q.keys.jobs, "x", NAN_RECORD)
+    if path == "promote":
+        r.zadd(q.keys.delayed, {"x": 0})  # due now
+    else:
+        (_, _, token, _), = q.claim(1)[0]
+        if path == "retry":
+            assert q.finish("x", token, "failed", "boom") == Outcome.RETRIED
+        elif path == "release":
+            assert q.release(SimpleNamespace(id="x", token=token)) == Outcome.RELEASED  # type: ignore[arg-type]
+        elif path == "stalled":
+            r.zadd(q.keys.active, {"x": 0})  # its lease ran out
+            assert q.check_stalled()["requeued"] == 1
+        else:
+            assert q.finish("x", token, "dead", "boom") == Outcome.DEAD
+            assert q.retry("x")
+    assert [job_id for job_id, *_ in q.claim(1)[0]] == ["x"], q.get_job_counts()

@@ -51,7 +51,8 @@ end
 -- below every sequence). Released jobs stack up there, one per job still waiting: scores do not creep
 -- on many releases, and stay above the level before's (which end at priority * 2^32 - 2^32 + pseq).
 local function ready(id, priority, first)
-  if priority <= 0 then
+  if not (priority > 0) then  -- NaN too (a record written by hand): its score NaN * 2^32 fails ZADD, with the job
+    -- already out of the set it came from, in no state at all; like 0, it waits without a priority
     redis.call(first and 'RPUSH' or 'LPUSH', wait, id)
     return
   end

@@ -110,9 +110,11 @@ class Deliveries:
     def claim(self, count: int) -> tuple[list[tuple[str, str, int, int]], float | None, float, float]:
         """Fetch up to `count` jobs: (id, json, token, failures) each, next due, limited for, server now.
 
-        One round trip (jq_claim.lua); promotes due delayed jobs first.
+        One round trip (jq_claim.lua); promotes due delayed jobs first. `count` is an int >= 0 (0: promote
+        only), checked before the round trip as ReliableQueue.claim's: jq_claim.lua took the number as it came
+        (2.5 failed in RPOP after promoting, inf claimed every job, -1 or NaN none without a word).
         """
-        jobs, due, limited_for, server_now = self._claim(count)
+        jobs, due, limited_for, server_now = self._claim(integer("count", count))
         return [(job_id, text(raw), token, made) for job_id, raw, token, made in jobs], due, limited_for, server_now
 
     def _claim(self, count: int) -> tuple[list[tuple[str, bytes, int, int]], float | None, float, float]:
@@ -180,6 +182,7 @@ class Deliveries:
         handed back unrun and the rest of its batch returned; the next take raises the error, so the
         worker meets it (reconnect, quarantine or stop) once the jobs in hand are done (`_hand_back`).
         """
+        integer("count", count)  # before the acks: a bad count finishes nothing either
         if ack:
             self.ack(*ack)
         if self._unstarted or self._unstarted_error is not None:

@@ -369,6 +369,27 @@ def test_a_bad_claim_count_is_a_clear_error_and_claims_or_acks_nothing(r: Any) -
     assert q.size() == 3 and q.leases() == {}, "...and still acks"
 
 
+def test_a_bad_jobqueue_claim_count_is_a_clear_error_and_moves_nothing(r: Any) -> None:
+    """JobQueue.claim(2.5) met Redis's 'value is out of range' after jq_claim.lua had promoted the due delayed
+    jobs, claim(inf) claimed every job, claim(-1) claimed none without a word and a bool or None reached the
+    client. As ReliableQueue.claim: a ConfigError naming `count`, before the round trip; claim(0) promotes only."""
+    from labqueue import JobQueue
+
+    q = JobQueue(r, "jq-claim-count")
+    q.add("t", {}, job_id="waiting")
+    q.add("t", {}, job_id="due", delay=60)
+    r.zadd(q.keys.delayed, {"due": 0})  # due now: a claim promotes it before taking jobs
+    for count in [c for c in BAD_COUNTS if c != 0]:
+        with pytest.raises(ConfigError, match=r"count must be an integer >= 0, got "):
+            q.claim(count)
+        with pytest.raises(ConfigError, match=r"count must be an integer >= 0, got "):
+            q.take(count, [], 0.0, threading.Event())
+    counts = q.get_job_counts()
+    assert (counts["waiting"], counts["delayed"], counts["active"]) == (1, 1, 0), "nothing promoted or claimed"
+    assert q.claim(0)[0] == [] and q.get_job_counts()["waiting"] == 2, "0 claims nothing and promotes"
+    assert [job_id for job_id, *_ in q.claim(5)[0]] == ["waiting", "due"]
+
+
 def test_a_bad_promote_limit_or_peek_count_is_a_clear_error_and_moves_nothing(r: Any) -> None:
     """process_delayed_jobs(limit=-1) promoted every due job (ZRANGEBYSCORE LIMIT 0 -1), inf or 2.5 raised
     Redis's 'value is not an integer'; PriorityQueue.peek(0) listed every job (ZRANGE 0 -1) and peek(-1)

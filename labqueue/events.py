@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -25,10 +26,26 @@ from typing import Any
 from . import _running
 from .base import text
 from .checks import integer
+from .errors import ConfigError
 from .jobspec import JobQueueKeys
 
 log = logging.getLogger("labqueue.events")
 EVENTS = ("completed", "failed", "progress", "stalled", "retried", "cleaned", "paused", "resumed")
+_STREAM_ID = re.compile(r"([0-9]+)(?:-([0-9]+))?")  # ASCII digits: Python's \d takes '٣' too
+LAST_ID = f"{2**64 - 1}-{2**64 - 1}"  # the largest stream id: nothing can come after it
+
+
+def stream_id(name: str, value: Any, *, also: tuple[str, ...] = ()) -> str:
+    """`value` if it is a stream id Redis takes ('ms' or 'ms-seq', each part < 2**64) or one of `also`;
+    else a ConfigError naming `name` and the value."""
+    if type(value) is str:
+        if value in also:
+            return value
+        match = _STREAM_ID.fullmatch(value)
+        if match and all(int(part or 0) < 2**64 for part in match.groups()):
+            return value
+    extra = "".join(f", {word!r}" for word in also)
+    raise ConfigError(f"{name} must be a stream id ('ms' or 'ms-seq', as '1700000000000-0'{extra}), got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -59,14 +76,15 @@ def parse(stream_id: Any, raw: dict[Any, Any]) -> QueueEvent:
 class QueueEvents:
     """`QueueEvents(r, "email-jobs").on("completed", callback).start()`; `close()` joins its thread.
 
-    `last_id`: "$" follows only new events, "0" replays every event the stream still holds first.
+    `last_id`: "$" follows only new events, "0" replays every event the stream still holds first, a stream
+    id the events after it; anything else is a ConfigError naming it (XREAD refused it only at the first read).
     """
 
     def __init__(self, redis_client: Any, queue_name: str, *, last_id: str = "$",
                  block_seconds: float = 0.2) -> None:
         self.redis = redis_client
         self.key = JobQueueKeys(queue_name).events
-        self.last_id = last_id
+        self.last_id = stream_id("last_id", last_id, also=("$",))  # XREAD's: '$' is the newest entry
         self.block_ms = max(1, int(block_seconds * 1000))
         self._handlers: dict[str, list[Callable[[QueueEvent], None]]] = defaultdict(list)
         self._stopping = threading.Event()
@@ -80,12 +98,17 @@ class QueueEvents:
         return self
 
     def replay(self, since: str = "0", count: int = 10_000) -> list[QueueEvent]:
-        """The events kept in the stream after id `since`, oldest first (XRANGE).
+        """The events kept in the stream after id `since`, oldest first (XRANGE `(since` +).
 
-        `count` is an int >= 1 up to what XRANGE's COUNT takes, checked first: 0 or -1 raised redis-py's
-        DataError, 2.5 Redis's 'value is not an integer', and True read one event."""
+        `since`: "0" or "-" every event kept, "ms-seq" the events after that one, a bare "ms" those after
+        "ms-0" (XRANGE's reading); anything else is a ConfigError naming it, as is a `count` that is not an
+        int >= 1 up to what XRANGE's COUNT takes: both are checked first (a junk `since` came back as Redis's
+        'Invalid stream ID', 0 or -1 as redis-py's DataError, 2.5 as 'value is not an integer', True read one)."""
+        since = stream_id("since", since, also=("-",))
         count = integer("count", count, low=1, high=2**63 - 1)
-        start = "-" if since == "0" else f"({since}"
+        if since == LAST_ID:
+            return []  # XRANGE refuses an exclusive start it cannot step past
+        start = "-" if since in ("0", "-") else f"({since}"
         return [parse(i, f) for i, f in self.redis.xrange(self.key, start, "+", count=count)]
 
     def _pin(self) -> None:

@@ -390,6 +390,51 @@ def test_a_bad_jobqueue_claim_count_is_a_clear_error_and_moves_nothing(r: Any) -
     assert [job_id for job_id, *_ in q.claim(5)[0]] == ["waiting", "due"]
 
 
+@pytest.mark.parametrize("since", ["abc", 1.5, None, "1-x", "", " 1", "1-", "-1", "+", "$", "(1", "1-2-3", "٣",
+                                   "18446744073709551616", "1-18446744073709551616", b"0", 0])
+def test_replay_since_that_is_no_stream_id_is_a_clear_error(r: Any, since: Any) -> None:
+    """QueueEvents.replay(since=...) went to XRANGE as '(' + since unchecked: these came back as Redis's 'Invalid
+    stream ID specified as stream command argument', naming neither the argument nor the value (' 1' and the
+    int 0 passed by accident: strtoull skips spaces, '(0' is an id). A ConfigError naming `since` now, before
+    the round trip; so is a QueueEvents(last_id=...) XREAD would refuse at the first read (the CLI's SINCE)."""
+    from labqueue import JobQueue
+    from labqueue.events import QueueEvents
+
+    q = JobQueue(r, "replay-since")
+    q.add_bulk([("j", {"i": i}) for i in range(3)])
+    for job_id, _, token, _ in q.claim(3)[0]:
+        q.finish(job_id, token, "completed", "1")
+    events = QueueEvents(r, "replay-since")
+    with pytest.raises(ConfigError, match=r"since must be a stream id .*, got "):
+        events.replay(since)
+    if since != "$":  # XREAD's 'newest entry', QueueEvents' default
+        with pytest.raises(ConfigError, match=r"last_id must be a stream id .*, got "):
+            QueueEvents(r, "replay-since", last_id=since)
+
+
+def test_replay_takes_every_stream_id_xrange_does(r: Any) -> None:
+    """'0' and '-' replay everything kept, 'ms-seq' what follows that entry, a bare 'ms' what follows 'ms-0'
+    (XRANGE's reading), the largest id nothing ('-' and that id came back as Redis errors: '(-' is no id, and
+    XRANGE refuses an exclusive start it cannot step past)."""
+    from labqueue import JobQueue
+    from labqueue.events import QueueEvents
+
+    q = JobQueue(r, "replay-ids")
+    q.add_bulk([("j", {"i": i}) for i in range(3)])
+    for job_id, _, token, _ in q.claim(3)[0]:
+        q.finish(job_id, token, "completed", "1")
+    events = QueueEvents(r, "replay-ids")
+    every = events.replay()
+    assert len(every) == 3 and events.replay("-") == every and events.replay("0-0") == every
+    assert events.replay(every[0].stream_id) == every[1:]
+    ms, seq = every[0].stream_id.split("-")
+    assert events.replay(ms) == [e for e in every if e.stream_id != f"{ms}-0"]
+    assert events.replay(str(2**64 - 1)) == [] and events.replay(f"{2**64 - 1}-{2**64 - 1}") == []
+    assert events.replay(every[-1].stream_id) == []
+    for last_id in ("$", "0", every[0].stream_id):
+        assert QueueEvents(r, "replay-ids", last_id=last_id).last_id == last_id
+
+
 def test_a_bad_promote_limit_or_peek_count_is_a_clear_error_and_moves_nothing(r: Any) -> None:
     """process_delayed_jobs(limit=-1) promoted every due job (ZRANGEBYSCORE LIMIT 0 -1), inf or 2.5 raised
     Redis's 'value is not an integer'; PriorityQueue.peek(0) listed every job (ZRANGE 0 -1) and peek(-1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -173,3 +174,88 @@ def test_a_dead_letter_whose_priority_is_no_finite_number_stays_and_the_others_r
     assert q.replay_dead() == 1
     assert [j.data["n"] for j in q.peek()] == [1]
     assert r.hget(q.keys.dlq, "invalid:1") == raw and q.dlq_size() == 1
+
+
+def in_band(scores: dict[str, float], priorities: dict[str, int]) -> None:
+    """Every score is an exact integer inside its own priority's band [priority * 2**32, (priority + 1) * 2**32)."""
+    for job_id, s in scores.items():
+        assert s == int(s) and priorities[job_id] * LEVEL <= int(s) < (priorities[job_id] + 1) * LEVEL, (job_id, s)
+
+
+def test_the_sequence_wraps_modulo_2_32_and_keeps_every_score_in_its_band(r):
+    """The arrival counter past 2**32 (set by hand, as 4.29 billion adds would): the old score priority * 2**32
+    + counter bled into the next priority (a priority-3 job scored 4 * 2**32 + 2, after a priority-4 job of
+    score 4 * 2**32 + 1) and past 2**53 lost precision. The sequence is the counter modulo 2**32, as BullMQ's:
+    scores stay exact and in their band, priorities keep their order, and FIFO within a priority is inverted
+    once, at the wrap (the jobs numbered from 0 again come before the last ones numbered below 2**32)."""
+    q = PriorityQueue(r, "wrap")
+    d = q.enqueue({"n": "d"}, priority=4)  # sequence 1
+    r.set(q.keys.seq, LEVEL - 2)
+    a1 = q.enqueue({"n": "a1"}, priority=5)  # 2**32 - 1: the last sequence of the cycle
+    a2 = q.enqueue({"n": "a2"}, priority=5)  # 2**32: sequence 0
+    a3 = q.enqueue({"n": "a3"}, priority=5)  # sequence 1
+    b = q.enqueue({"n": "b"}, priority=3)  # sequence 2
+    top = q.enqueue({"n": "top"}, priority=MAX_PRIORITY)  # sequence 3: 2**53 - 2**32 + 3, exact
+    assert int(r.get(q.keys.seq)) == LEVEL + 3, "the counter itself goes on (INCR); the score takes it modulo 2**32"
+    scores = {json.loads(raw)["id"]: s for raw, s in r.zrange(q.keys.priority, 0, -1, withscores=True)}
+    assert scores == {b: score(3, 2), d: score(4, 1), a2: score(5, 0), a3: score(5, 1), a1: score(5, MAX_SEQUENCE),
+                      top: (MAX_PRIORITY << 32) + 3}
+    in_band(scores, {b: 3, d: 4, a1: 5, a2: 5, a3: 5, top: MAX_PRIORITY})
+    assert [j.id for j in iter(q.dequeue, None)] == [b, d, a2, a3, a1, top]
+
+
+def test_python_and_lua_wrap_the_sequence_alike(r):
+    """score() and priority_score.lua take the sequence modulo 2**32, up to INCR's largest counter."""
+    run = scripts.source("priority_score") + "\nreturn string.format('%.0f', priority_score(ARGV[1], ARGV[2]))"
+    for priority, seq in [(5, LEVEL), (5, LEVEL + 7), (3, 5 * LEVEL - 1), (MAX_PRIORITY, LEVEL + 1), (1, 2**53)]:
+        assert int(r.eval(run, 0, priority, seq)) == score(priority, seq) == priority * LEVEL + seq % LEVEL
+
+
+def test_the_jobqueue_sequence_wraps_and_releases_stay_in_their_band(r):
+    """JobQueue's `pseq` past 2**32 (HSET by hand): adds, and jobs released or stalled back first in line
+    (jq_lib.lua's ready()), score inside their own priority's band, exact, in the order priority_score
+    promises; the old code scored a priority-3 job after a priority-4 one once the counter passed 2**32."""
+    q = JobQueue(r, "wrap", lease_seconds=30.0)
+    d = q.add("j", {}, priority=4)  # pseq 1
+    r.hset(q.keys.meta, "pseq", LEVEL - 2)
+    a1, a2, a3 = (q.add("j", {}, priority=5) for _ in range(3))  # sequences 2**32 - 1, 0, 1
+    b = q.add("j", {}, priority=3)  # sequence 2
+    top = q.add("j", {}, priority=MAX_PRIORITY)
+    priorities = {b: 3, d: 4, a1: 5, a2: 5, a3: 5, top: MAX_PRIORITY}
+    order = [b, d, a2, a3, a1, top]
+    assert [j.id for j in q.get_jobs("waiting")] == order
+    in_band(dict(r.zrange(q.keys.prio, 0, -1, withscores=True)), priorities)
+    taken = q.claim(4)[0]
+    assert [job_id for job_id, *_ in taken] == order[:4]
+    for job_id, _, token, _ in reversed(taken):  # as a stopping worker hands its batch back: last first
+        assert q._run("release", job_id, token) == [3]
+    in_band(dict(r.zrange(q.keys.prio, 0, -1, withscores=True)), priorities)
+    assert [job_id for job_id, *_ in q.claim(10)[0]] == order
+
+
+def test_a_counter_holding_junk_restarts_and_loses_no_job(r):
+    """A priority counter holding no integer (or at INCR's limit): PriorityQueue.enqueue and replay_dead raised
+    Redis's 'value is not an integer or out of range' (nothing written, but no job could be added or replayed
+    until someone fixed the key). The counter restarts at 1, as the JobQueue's pseq always did; every job is
+    queued, in its priority's band."""
+    q = PriorityQueue(r, "junk")
+    q.enqueue({"n": "dead"}, priority=2)
+    q.nack(q.dequeue(), "failed")
+    for junk in ("abc", str(2**63 - 1)):
+        r.set(q.keys.seq, junk)
+        first = q.enqueue({"n": junk}, priority=7)
+        assert r.get(q.keys.seq) == "1"
+        assert [j.id for j in q.peek()] == [first]
+        assert q.dequeue().id == first
+    r.set(q.keys.seq, "abc")
+    assert q.replay_dead() == 1 and q.dlq_size() == 0
+    assert [j.data["n"] for j in iter(q.dequeue, None)] == ["dead"]
+    r.delete(q.keys.seq)
+    r.rpush(q.keys.seq, "not a counter")  # another type: an error, the key never overwritten
+    with pytest.raises(Exception, match="WRONGTYPE"):
+        q.enqueue({"n": "refused"}, priority=7)
+    assert r.lrange(q.keys.seq, 0, -1) == ["not a counter"] and q.size() == 0
+    jq = JobQueue(r, "junk")
+    r.hset(jq.keys.meta, "pseq", "abc")
+    job_id = jq.add("j", {}, priority=7)
+    assert r.zscore(jq.keys.prio, job_id) == score(7, 1) and r.hget(jq.keys.meta, "pseq") == "1"

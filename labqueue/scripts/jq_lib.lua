@@ -44,26 +44,38 @@ local function wake(n)  -- wake up to n idle workers (BRPOP on the marker list, 
   redis.call('LTRIM', marker, 0, 63)
 end
 
--- A job ready to run: in `wait`, or in `prio` at score priority * 2^32 + sequence (pseq: lower first;
--- priority_score.lua: priorities 1..2^21-1, exact below 2^53).
--- `first` (a job handed back unrun, jq_release): where it stood, ahead of every job waiting at its level:
--- the end of `wait` jq_claim pops from, or 1 below its level's first job in `prio` (at most priority * 2^32,
--- below every sequence). Released jobs stack up there, one per job still waiting: scores do not creep
--- on many releases, and stay above the level before's (which end at priority * 2^32 - 2^32 + pseq).
+-- A job ready to run: in `wait`, or in `prio` at score priority * 2^32 + sequence (pseq modulo 2^32: lower
+-- first; priority_score.lua: priorities 1..2^21-1, exact, inside the priority's band; a pseq holding junk
+-- restarts at 1, incr()).
+-- `first` (a job handed back unrun, jq_release, or stalled, jq_stalled): where it stood, ahead of every job
+-- waiting at its level: the end of `wait` jq_claim pops from, or 1 below its level's first job in `prio`
+-- (with none waiting there, the sequence last given: below every later one). Released jobs stack up there,
+-- one per job still waiting, inside their level's band [priority * 2^32, (priority + 1) * 2^32): scores do
+-- not creep on many releases, and never reach another level's. A band with no room left below its first job
+-- (a first job of sequence 0, just after a wrap) puts the job at the band's floor, tied with that one
+-- (member order between them): nothing leaves its band. (Before, released jobs stacked below the band, in the
+-- room above the level before's sequence: room a wrapped sequence takes.)
 local function ready(id, priority, first)
   if not (priority > 0) then  -- NaN too (a record written by hand): its score NaN * 2^32 fails ZADD, with the job
     -- already out of the set it came from, in no state at all; like 0, it waits without a priority
     redis.call(first and 'RPUSH' or 'LPUSH', wait, id)
     return
   end
-  local level = priority_score(priority, 0)
   if not first then
     redis.call('ZADD', prio, priority_score(priority, incr('HINCRBY', meta, 'pseq', 1)), id)
     return
   end
-  local before = priority_score(priority - 1, tonumber(redis.call('HGET', meta, 'pseq')) or 0)
-  local head = redis.call('ZRANGEBYSCORE', prio, string.format('(%.0f', before), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-  redis.call('ZADD', prio, math.min(level, (tonumber(head[2]) or math.huge) - 1), id)
+  local level = priority_score(priority, 0)
+  local head = redis.call('ZRANGEBYSCORE', prio, string.format('%.0f', level),
+    string.format('(%.0f', level + PRIORITY_LEVEL), 'WITHSCORES', 'LIMIT', 0, 1)
+  local score
+  if head[2] then
+    score = math.max(level, tonumber(head[2]) - 1)
+  else
+    local last = tonumber(redis.call('HGET', meta, 'pseq')) or 0  -- no finite integer (junk, none): 0
+    score = priority_score(priority, (last == math.floor(last) and math.abs(last) < math.huge) and last or 0)
+  end
+  redis.call('ZADD', prio, string.format('%.0f', score), id)
 end
 
 local function drop_all(ids)  -- forget finished jobs: their records and everything that changed while they ran

@@ -5,7 +5,8 @@
 -- a dead letter whose id is live again stays in the dead-letter queue)
 -- ARGV[2..n] job ids to replay; none means every entry.
 -- A list target gets the job at its tail end (LPUSH: back of the line); a zset target gets the
--- job's own priority (default 5) scored as priority_push.lua does (priority_score.lua). Entries that
+-- job's own priority (default 5) scored as priority_push.lua does (priority_score.lua; a counter holding
+-- junk restarts at 1). Entries that
 -- are not valid jobs stay in the dead-letter queue, and so does a cron schedule's dead letter
 -- ('cron:<name>', its reason 'cron schedule ...': cron_bury.lua), checked here, atomically, whatever
 -- the caller found before: a schedule buried meanwhile is never pushed as a job. So does a zset
@@ -30,7 +31,7 @@ local function score_of(job)  -- a zset target's score; nil when its priority is
   elseif type(priority) ~= 'number' or priority ~= priority or priority == math.huge or priority == -math.huge then
     return nil
   end
-  return string.format('%.0f', priority_score(priority, redis.call('INCR', KEYS[5])))
+  return string.format('%.0f', priority_score(priority, next_arrival(KEYS[5])))
 end
 
 local ids = {}

@@ -192,8 +192,10 @@ def _execute_once(pipe: Any, extra_seconds: float = 0.0) -> list[Any]:
 
     A plain redis.Redis(...) retries a pipeline up to 10 times on TimeoutError/ConnectionError; when WAIT
     outlasts the socket timeout, every retry wrote the job again (11 copies, then a TimeoutError). The
-    pipeline runs on one connection of the pool whose retry is off for that call (execute() releases it),
-    and whose socket timeout is lengthened by `extra_seconds` (how long WAIT may block on the server).
+    pipeline runs on one connection of the pool whose retry is off for that call, and whose socket timeout
+    is lengthened by `extra_seconds` (how long WAIT may block on the server); both are restored in the
+    pipeline's reset(), before it gives the connection back to the pool (after, another thread could take
+    the connection as the call left it, and the restore would change it in that thread's hands).
     """
     from redis.backoff import NoBackoff
     from redis.retry import Retry
@@ -207,12 +209,21 @@ def _execute_once(pipe: Any, extra_seconds: float = 0.0) -> list[Any]:
     usual = conn.socket_timeout
     if sock is not None and usual is not None and extra_seconds > 0:
         sock.settimeout(usual + extra_seconds)
-    try:
-        return list(pipe.execute(raise_on_error=False))
-    finally:
+    give_back = pipe.reset
+
+    def reset() -> None:  # once, before the connection goes back to the pool: no other thread ever takes it
+        pipe.reset = give_back  # with retry off and the long timeout (restored after, they changed it in its hands)
         conn.retry = saved
         if sock is not None and getattr(conn, "_sock", None) is sock:
             sock.settimeout(usual)
+        give_back()
+
+    pipe.reset = reset
+    try:
+        return list(pipe.execute(raise_on_error=False))
+    finally:
+        if pipe.reset is reset:  # execute() ended before its reset() (loading the scripts failed): restore, release
+            reset()
 
 
 def _wants_command_name(pool: Any) -> bool:

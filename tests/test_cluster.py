@@ -237,6 +237,36 @@ def test_a_durable_write_is_sent_once_when_wait_outlasts_the_socket_timeout(redi
         client.close()
 
 
+
+def test_a_durable_write_gives_its_connection_back_with_its_usual_settings(redis_server: Any,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """_execute_once turned the connection's retry off and lengthened its socket timeout for WAIT, and restored
+    both only after pipe.execute() had given the connection back to the pool: between the two, another thread
+    could take it with no retry and the long timeout (and the restore then changed a connection in that
+    thread's hands). Seen deterministically at the pool's release(): the settings there are the usual ones."""
+    client = redis.Redis(host="127.0.0.1", port=redis_server.port, socket_timeout=0.2)
+    pool = client.connection_pool
+    seen: list[tuple[int, float | None]] = []
+    give_back = pool.release
+
+    def release(conn: Any) -> None:  # what the next thread to take this connection would get
+        sock = getattr(conn, "_sock", None)
+        seen.append((conn.retry.get_retries(), sock.gettimeout() if sock is not None else None))
+        give_back(conn)
+
+    conn = pool.get_connection()
+    usual = (conn.retry.get_retries(), 0.2)
+    pool.release(conn)
+    monkeypatch.setattr(pool, "release", release)
+    try:
+        with pytest.raises(NotReplicated):
+            durable_write(client, "lq:{back}:waiting", lambda p: p.lpush("lq:{back}:waiting", "x"), timeout_ms=10)
+        assert seen and seen[-1] == usual, f"given back to the pool with (retries, socket timeout) {seen[-1]}"
+    finally:
+        monkeypatch.undo()
+        client.delete("lq:{back}:waiting")
+        client.close()
+
 def test_durable_enqueue_follows_a_failover(cluster: LocalCluster, monkeypatch: pytest.MonkeyPatch) -> None:
     """A durable enqueue with a stale slot map (its master failed over since) is redirected (MOVED), not lost."""
     import labqueue.cluster as lqc

@@ -151,6 +151,32 @@ def test_recovery_dead_letters_when_attempts_spent(r):
     assert "lease expired" in q.dead_letters()[0].reason
 
 
+def test_recovery_keeps_an_earlier_dead_letter_of_the_same_id(r):
+    """A job dead-lettered by recovery under an id the DLQ already holds goes under its token; both stay."""
+    q = make(r, lease_seconds=0.1, max_attempts=1)
+    job_id = q.enqueue({"type": "t"}, job_id="dup")
+    r.hset(q.keys.dlq, job_id, "older")
+    job = q.dequeue(timeout=0.5)
+    time.sleep(0.15)
+    assert q.recover_stale_jobs()["dead"] == 1
+    letters = {d.id: d for d in q.dead_letters()}
+    assert letters[job_id].raw == "older" and json.loads(letters[job.token].raw)["id"] == job_id
+    assert "lease expired" in letters[job.token].reason and letters[job.token].attempts == 1
+
+
+def test_recovery_keeps_an_earlier_dead_letter_under_the_token_too(r):
+    """With the id and the token both taken in the DLQ (a seq counter that restarted), recovery writes the
+    dead job under the next free '<n>:<id>'; recover.lua's own copy overwrote the one under the token."""
+    q = make(r, lease_seconds=0.1, max_attempts=1)
+    job_id = q.enqueue({"type": "t"}, job_id="dup")
+    job = q.dequeue(timeout=0.5)
+    r.hset(q.keys.dlq, mapping={job_id: "older 1", job.token: "older 2"})
+    time.sleep(0.15)
+    assert q.recover_stale_jobs()["dead"] == 1
+    raws = sorted(d.raw for d in q.dead_letters())
+    assert raws[:2] == ["older 1", "older 2"] and len(raws) == 3 and json.loads(raws[2])["id"] == job_id
+
+
 def test_orphan_moved_but_never_leased_is_recovered_after_grace(r):
     """A job moved to processing but never leased comes back after the grace period only."""
     q = make(r, orphan_grace=0.2)

@@ -3,7 +3,8 @@
 -- the grace period (a worker that died between its BLMOVE and its lease, or a script that failed
 -- half-way on a key of the wrong type: an inflight entry without a lease counts as no lease). A
 -- job whose deliveries reached its max_attempts goes to the dead-letter queue instead (a
--- max_attempts that is not a finite number >= 1 counts as the queue's). Live leases are untouched.
+-- max_attempts that is not a finite number >= 1 counts as the queue's; an earlier dead letter of the
+-- same id stays, this one goes under the token: dead_letter.lua). Live leases are untouched.
 -- KEYS[1] waiting  KEYS[2] processing  KEYS[3] inflight  KEYS[4] attempts  KEYS[5] leases
 -- KEYS[6] orphans  KEYS[7] dlq  KEYS[8] dlq:meta
 -- ARGV[1] '' (the server's clock, TIME) or a fake now for tests  ARGV[2] grace (s)
@@ -11,11 +12,12 @@
 -- Returns {requeued, dead_lettered, orphans_requeued, next_in}: next_in the seconds until the
 -- earliest lease still running expires ('' if none), so the heartbeat can look again right then.
 --- @include clock
+--- @include dead_letter
 local now = clock(ARGV[1])
 local requeued, dead, orphaned = 0, 0, 0
 for _, token in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now)) do
   local raw = redis.call('HGET', KEYS[3], token)
-  local id = string.match(token, '^%d+:(.*)$')
+  local n, id = string.match(token, '^(%d+):(.*)$')
   if not raw or not id then
     redis.call('ZREM', KEYS[5], token)
   else
@@ -28,13 +30,8 @@ for _, token in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now)) do
     end
     -- destination first, removal last: a failed write (wrong key type) leaves the job in flight
     if attempts >= max then
-      local key = id  -- an older dead letter of the same id keeps its entry: this one goes under the token
-      if redis.call('HSETNX', KEYS[7], key, raw) == 0 then
-        key = token
-        redis.call('HSET', KEYS[7], key, raw)
-      end
-      redis.call('HSET', KEYS[8], key, '{"reason":"lease expired on delivery ' .. attempts .. ' of '
-        .. max .. ': the worker died or hung","failed_at":' .. now .. ',"attempts":' .. attempts .. '}')
+      local reason = '"lease expired on delivery ' .. attempts .. ' of ' .. max .. ': the worker died or hung"'
+      dead_letter(KEYS[7], KEYS[8], id, tonumber(n), raw, reason, now, attempts)  -- under the token if id is taken
       redis.call('HDEL', KEYS[4], id)
       dead = dead + 1
     else

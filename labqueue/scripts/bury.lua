@@ -6,6 +6,4 @@
 -- Returns the DLQ id the entry was stored under.
 --- @include clock
 --- @include dead_letter
-local t = redis.call('TIME')
-local micros = tonumber(t[1]) * 1000000 + tonumber(t[2])
-return dead_letter(KEYS[1], KEYS[2], ARGV[1], micros, ARGV[2], ARGV[3], clock(''), ARGV[4])
+return dead_letter(KEYS[1], KEYS[2], ARGV[1], micros(), ARGV[2], ARGV[3], clock(''), ARGV[4])

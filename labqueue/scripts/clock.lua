@@ -9,6 +9,11 @@ local function clock(arg)  -- arg '' (or none): the server's TIME; a number: a t
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 
+local function micros()  -- the server's TIME in microseconds (a number, exact below 2^53)
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+
 -- delivery numbers never repeat: a fresh counter (a new queue, or after clear(), FLUSHDB or a restart
 -- without persistence) starts at the server's time in microseconds, past every token handed out
 -- before, so a late call from an older delivery can never match a new delivery of a reused id.
@@ -18,8 +23,7 @@ local EXACT = 9007199254740992  -- 2^53: every integer below it is a double of i
 local function next_number(seq)
   local n = redis.pcall('INCR', seq)
   if type(n) ~= 'number' or n <= 1 or n >= EXACT then  -- fresh, or junk in the counter: restart from the time
-    local t = redis.call('TIME')
-    n = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    n = micros()
     redis.call('SET', seq, string.format('%.0f', n))
   end
   return string.format('%.0f', n)

@@ -10,19 +10,11 @@
 local now = clock(ARGV[1])
 local deadline = now + tonumber(ARGV[2])
 local extended = 0
-if KEYS[2] then
-  for i = 3, #ARGV, 2 do
-    if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] and redis.call('ZSCORE', KEYS[1], ARGV[i]) then
-      redis.call('ZADD', KEYS[1], 'XX', deadline, ARGV[i])
-      extended = extended + 1
-    end
-  end
-else
-  for i = 3, #ARGV do
-    if redis.call('ZSCORE', KEYS[1], ARGV[i]) then  -- counted even when the deadline is unchanged
-      redis.call('ZADD', KEYS[1], 'XX', deadline, ARGV[i])
-      extended = extended + 1
-    end
+local runs = KEYS[2]
+for i = 3, #ARGV, runs and 2 or 1 do
+  if (not runs or redis.call('HGET', runs, ARGV[i]) == ARGV[i + 1]) and redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+    redis.call('ZADD', KEYS[1], 'XX', deadline, ARGV[i])  -- counted even when the deadline is unchanged
+    extended = extended + 1
   end
 end
 return extended

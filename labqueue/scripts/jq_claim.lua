@@ -97,8 +97,7 @@ end
 local function tokens(k)  -- reserves k tokens: they are base + 1 .. base + k; returns base
   local last = redis.pcall('HINCRBY', meta, 'token', k)
   if type(last) ~= 'number' or last <= k or last >= EXACT then  -- fresh, negative, or past 2^53 (doubles round)
-    local t = redis.call('TIME')
-    last = tonumber(t[1]) * 1000000 + tonumber(t[2]) + k
+    last = micros() + k
     redis.call('HSET', meta, 'token', string.format('%.0f', last))
   end
   return last - k

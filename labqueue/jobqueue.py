@@ -121,7 +121,8 @@ class JobQueue(Deliveries):
         return [text(job_id) for job_id in self._add(args)[::2]] if args else []
 
     def add_next_occurrence(self, record: JobRecord, now: float | None = None) -> str | None:
-        """Schedule the run after `record`'s, if its repeatable job still exists (jq_add.lua).
+        """Schedule the run after `record`'s, if its repeatable job still exists: `repeat` or its copy names
+        it (jq_add.lua).
 
         Not before `now`, the server's time (the worker's claim reported it; TIME when None).
         """
@@ -138,8 +139,13 @@ class JobQueue(Deliveries):
         return int(self._s["unrepeat"](keys=self._k["unrepeat"], args=[key])) == 1
 
     def repeatables(self) -> dict[str, str]:
-        """Repeatable job key -> id of its pending occurrence (HGETALL)."""
-        return {text(k): text(v) for k, v in self.redis.hgetall(self.keys.repeat).items()}
+        """Repeatable job key -> id of its pending occurrence (MULTI: HGETALL repeat and its copy: one of them
+        may have been moved aside, see jq_add.lua)."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hgetall(self.keys.repeat_copy)
+        pipe.hgetall(self.keys.repeat)
+        copy, found = pipe.execute()
+        return {text(k): text(v) for k, v in {**copy, **found}.items()}
 
     # -- states --------------------------------------------------------------------------------
     def get_job_counts(self) -> dict[str, int]:

@@ -60,6 +60,8 @@ class JobQueueKeys(Keys):
     events = _jq("events", "stream", "Stream of the queue's events (QueueEvents).")
     limiter = _jq("limiter", "zset", "Sorted set: recent deliveries -> when (the rate limiter's log).")
     repeat = _jq("repeat", "hash", "Hash: repeatable job key -> id of its pending occurrence.")
+    repeat_copy = _jq("repeat:copy", "hash", "Hash: `repeat` again, written and removed with it: a schedule goes on "
+                      "while either names it, so one of them moved aside (junk) neither ends nor revives one.")
     metrics = _jq("metrics", "hash", "Hash: counters and duration histograms (QueueMetrics).")
 
     def for_script(self, script: str) -> list[str]:

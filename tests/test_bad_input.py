@@ -151,6 +151,31 @@ def test_a_jobqueue_repeat_key_of_the_wrong_type_is_moved_aside_and_the_repeatab
     assert worker.stats["errors"] == 0
 
 
+def test_a_repeatable_job_goes_on_repeating_after_its_repeat_key_is_moved_aside(r: Any) -> None:
+    """The `repeat` hash overwritten with a string and moved aside: the occurrence pending then ran, but
+    jq_add.lua added a next one only while that hash named the schedule, so the schedule ended there,
+    silently. It goes on (the hash is written again) until removed."""
+    from labqueue import JobQueue
+
+    queue = JobQueue(r, "lost-repeat")
+    queue.add("tick", {}, repeat={"every": 0.05}, job_id="ticker")
+    r.set(queue.keys.repeat, "oops")
+    done: list[str] = []
+    worker = Worker(queue, {"tick": lambda job: done.append(job.id)}, poll_seconds=0.05)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(set(done)) < 3:
+            assert time.monotonic() < deadline, f"the schedule ended after the quarantine: ran only {done}"
+            time.sleep(0.02)
+        assert queue.remove_repeatable("ticker")
+    finally:
+        worker.stop(timeout=10)
+    assert all(i.startswith("repeat:ticker:") for i in done) and len(set(done)) == len(done)
+    assert queue.repeatables() == {} and r.hlen(queue.keys.dlq) == 1
+    assert worker.stats["errors"] == 0
+
+
 def test_quarantine_never_overwrites_a_key_moved_aside_before(r: Any) -> None:
     """The quarantine counter restarted (deleted by hand) or overwritten with another type: RENAME onto
     quarantine:1 replaced the key moved aside first, and its dead-letter entry with it; a wrong-typed counter

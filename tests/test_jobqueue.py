@@ -494,6 +494,56 @@ def test_repeat_every_runs_and_stops(r: Any) -> None:
     assert len(set(ids)) == done and all(i.startswith("repeat:ticker:") for i in ids)
 
 
+def started_occurrence(q: JobQueue) -> str:
+    """Add the schedule 'ticker' (every 0.05 s) and claim its first occurrence once due: its id. Its next
+    occurrence is not scheduled yet (a worker's _start would do that now, before running it)."""
+    q.add("tick", {}, repeat={"every": 0.05}, job_id="ticker")
+    [job_id] = wait_for(lambda: claim_ids(q, 1))
+    return str(job_id)
+
+
+def moved_aside(q: JobQueue, r: Any, key: str) -> None:
+    """Junk over one key of `q` (a string where a hash belongs), moved aside as a worker meeting it does."""
+    from labqueue.quarantine import quarantine_wrong_types
+
+    r.delete(getattr(q.keys, key))
+    r.set(getattr(q.keys, key), "oops")
+    assert quarantine_wrong_types(q) == [getattr(q.keys, key)]
+
+
+@pytest.mark.parametrize("lost", ["repeat", "repeat_copy"])
+def test_a_schedule_goes_on_when_a_key_that_records_it_is_moved_aside(r: Any, lost: str) -> None:
+    """`repeat` (schedule key -> its pending occurrence) held junk and was moved aside (quarantine): jq_add.lua
+    added a next occurrence only while that hash named the schedule, so every schedule ended at its next
+    run, silently, and remove_repeatable() no longer found it. Each schedule is recorded in two hashes
+    now, written and removed together: it goes on while either names it, and is found to be removed."""
+    q = make(r)
+    running = started_occurrence(q)
+    moved_aside(q, r, lost)
+    nxt = q.add_next_occurrence(q.get_job(running))  # type: ignore[arg-type]
+    assert nxt is not None, "the schedule ended when its key was moved aside"
+    assert q.get_job(nxt).state == "delayed" and q.repeatables() == {"ticker": nxt}  # type: ignore[union-attr]
+    assert r.hgetall(q.keys.repeat) == r.hgetall(q.keys.repeat_copy) == {"ticker": nxt}  # both written again
+    moved_aside(q, r, lost)  # again, before that occurrence runs
+    assert q.repeatables() == {"ticker": nxt}
+    assert q.remove_repeatable("ticker") and q.get_job(nxt) is None and q.repeatables() == {}
+    assert q.add_next_occurrence(q.get_job(running)) is None  # a retry of the running one: no new schedule
+    assert q.get_job_counts()["delayed"] == 0
+
+
+@pytest.mark.parametrize("lost", ["repeat", "repeat_copy"])
+def test_a_removed_schedule_stays_removed_when_a_key_that_recorded_it_is_moved_aside(r: Any, lost: str) -> None:
+    """remove_repeatable() while an occurrence is running (or will be retried): it asks for its next run
+    later; a key moved aside in between never brings the schedule back."""
+    q = make(r)
+    running = started_occurrence(q)
+    assert q.remove_repeatable("ticker")
+    moved_aside(q, r, lost)
+    assert q.add_next_occurrence(q.get_job(running)) is None  # type: ignore[arg-type]
+    assert q.repeatables() == {} and q.get_job_counts()["delayed"] == 0
+    assert not q.remove_repeatable("ticker")
+
+
 def test_repeat_cron_schedules_next_occurrence_in_time_zone(r: Any) -> None:
     """A cron repeat is delayed until the next occurrence in its time zone (cron.next_run)."""
     q = make(r)

@@ -46,7 +46,7 @@ def test_a_script_declares_exactly_the_keys_it_uses(script):
 def test_keys_for_a_script_are_its_declared_keys_in_order_in_one_slot():
     keys = JobQueueKeys("emails")
     assert keys.for_script("add") == [keys.jobs, keys.wait, keys.prio, keys.delayed, keys.meta, keys.marker,
-                                      keys.repeat, keys.metrics]
+                                      keys.repeat, keys.repeat_copy, keys.metrics]
     assert keys.for_script("progress") == [keys.active, keys.runs, keys.progress, keys.events]
     assert all("{emails}" in k for s in SCRIPTS for k in keys.for_script(s))
     assert sorted({k for s in SCRIPTS for k in keys.for_script(s)}) == sorted(keys.all())

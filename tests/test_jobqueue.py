@@ -1265,3 +1265,23 @@ def test_a_claim_of_thousands_loses_no_job(r: Any) -> None:
     jobs = q.claim(9000)[0]
     assert [j[0] for j in jobs] == ids + prio  # wait before prio, each in its order
     assert q.get_job_counts()["active"] == 9000 and len({j[2] for j in jobs}) == 9000  # a token of its own each
+
+
+@pytest.mark.parametrize("where", ["same batch", "next batch", "wait and prio"])
+def test_an_id_queued_twice_has_one_delivery_at_a_time(r: Any, where: str) -> None:
+    """An id in `wait` twice (junk, an LPUSH by hand), or in `wait` and `prio`, was delivered twice at once:
+    the second delivery's token replaced the first's, so the first finish was ignored (NOT_OURS) and the job
+    ran twice. jq_claim.lua drops a popped id that is already active or popped before in the same claim."""
+    q = make(r, lease_seconds=30)
+    job_id = q.add("j", {"n": 1}, priority=1 if where == "wait and prio" else 0)
+    other = q.add("j", {"n": 2})
+    r.lpush(q.keys.wait, job_id)  # popped (RPOP) in this order: [job_id,] other, job_id
+    if where == "next batch":
+        first = q.claim(1)[0] + q.claim(5)[0]
+    else:
+        first = q.claim(5)[0]
+    assert [j[0] for j in first] == ([other, job_id] if where == "wait and prio" else [job_id, other])
+    assert r.llen(q.keys.wait) == r.zcard(q.keys.prio) == 0 and q.claim(5)[0] == []
+    for held, _, token, _ in first:
+        assert q.finish(held, token, "completed", "1") == Outcome.COMPLETED
+    assert q.get_job_counts() == {"waiting": 0, "active": 0, "delayed": 0, "completed": 2, "failed": 0, "paused": 0}

@@ -6,7 +6,8 @@
 -- ARGV[5] rate limit: max deliveries (0 = no limit)  ARGV[6] per this many seconds
 -- Jobs without priority (`wait`, RPOP) come before prioritized ones (`prio`, ZPOPMIN), as in
 -- BullMQ. The rate limit is a sliding log on the server clock (TIME): at most max deliveries in
--- any window of that many seconds, across all workers.
+-- any window of that many seconds, across all workers. An id popped that is already active, or popped
+-- before by the same claim (queued twice: junk, an LPUSH by hand), is dropped: one delivery at a time.
 -- Returns {n, next_due, limited_for, server_now, heads, json1, json2, ...}: next_due is the run-at of
 -- the earliest delayed job ('' if none), limited_for the seconds until the limiter frees a slot ('0' when
 -- not limited); heads a JSON array of [id, token, made] a job (token: this delivery's number, unique in the
@@ -102,7 +103,7 @@ local function tokens(k)  -- reserves k tokens: they are base + 1 .. base + k; r
   end
   return last - k
 end
-local count, heads = 0, {}
+local count, heads, seen = 0, {}, {}  -- seen: the ids popped by this claim
 while n > 0 do  -- a few jobs a command (RPOP/ZPOPMIN, HMGET, ZADD), not five commands a job; at most
   local some = math.min(n, 1000)  -- 1,000 a round: unpack() of more (2 a lease) fails past Lua's limit, after the pop
   local ids = redis.call('RPOP', wait, some)
@@ -117,12 +118,17 @@ while n > 0 do  -- a few jobs a command (RPOP/ZPOPMIN, HMGET, ZADD), not five co
     end
   end
   local raws, mades, took = redis.call('HMGET', jobs, unpack(ids)), redis.call('HMGET', made, unpack(ids)), {}
+  local held_now = redis.call('ZMSCORE', active, unpack(ids))  -- one delivery at a time: see `seen`
   for i, id in ipairs(ids) do
-    if raws[i] and id:find('[\128-\255]') and not utf8(id) then
+    if held_now[i] or seen[id] then
+      -- already active, or popped before in this claim: an id queued twice (junk, an LPUSH by hand). A second
+      -- delivery would replace the first's token (its finish ignored, the job run twice): this entry is dropped
+    elseif raws[i] and id:find('[\128-\255]') and not utf8(id) then
       refuse(id)
     elseif raws[i] then  -- an id without a record is dropped, as it always was
       took[#took + 1] = i
     end
+    seen[id] = true
   end
   if #took > 0 then
     local base, leases, held = tokens(#took), {}, {}

@@ -202,3 +202,26 @@ def test_reference_finder_reads_lists_of_notebooks():
     assert referenced_notebooks("(notebook 02) and Notebook 08, then") == {"02", "08"}
     assert referenced_notebooks("a notebook is a lesson, 20 notebooks") == set()
     assert referenced_notebooks("les notebooks 02a et 02b, puis le notebook 09") == {"02a", "02b", "09"}
+
+
+ACK_BY_ID = re.compile(r"\b(?:by (?:its |their )?id|par (?:son|leur) identifiant)\b", re.I)
+
+
+def ack_by_id_claims(path: Path) -> list[str]:
+    """Sentences of a lesson's text saying that ack or nack finds or removes a job by its id."""
+    found = []
+    for cell in cells(path):
+        if cell["cell_type"] != "markdown":
+            continue
+        for sentence in re.split(r"(?<=[.;:])\s+", cell["text"]):
+            if re.search(r"\b[Nn]?ack\b", sentence) and ACK_BY_ID.search(sentence):
+                found.append(" ".join(sentence.split()))
+    return found
+
+
+@pytest.mark.parametrize("path", LESSONS + LESSONS_FR, ids=lambda p: p.relative_to(NOTEBOOKS).as_posix())
+def test_lessons_say_a_reliable_ack_acts_on_the_delivery_token(path):
+    """ack and nack find a job by its delivery token (`job.token`, the exact entry kept in `inflight`), never by
+    its id: a lesson saying "by id" contradicts notebook 02a's own section 1 and the scripts."""
+    claims = ack_by_id_claims(path)
+    assert not claims, f"{path.relative_to(NOTEBOOKS)} says ack/nack works by id: {claims}"

@@ -19,7 +19,7 @@ def make(r, name="rq", **kw):
 
 
 def test_ack_empties_processing_even_if_job_was_modified(rd):
-    """Acking by id works after the caller modified the job (the chapter's LREM never matches)."""
+    """Acking by delivery token works after the caller modified the job (the chapter's LREM never matches)."""
     q = make(rd)
     for i in range(5):
         q.enqueue({"type": "t", "i": i})

@@ -56,9 +56,9 @@ def my_reliable_queue(r: Any, namespace: Mapping[str, Any]) -> str:
                              "worked on: remove the delivered entry itself (LREM processing 1 entry), never whatever "
                              "is at one end of the list."))
             if left != ["pair-00"]:
-                raise fail(_("ack(pair-01) left pair-01 in the processing list: LREM removed nothing, because the "
-                             "entry ack got is not byte for byte the string the move stored (a job changed and "
-                             "re-serialised after the move never matches); ack the entry exactly as dequeue got it."))
+                raise fail(_("ack(pair-01) left pair-01 in the processing list: ack must remove the very entry it is "
+                             "given (LREM processing 1 entry), and LREM finds it only byte for byte as the move "
+                             "stored it (a job changed and re-serialised after the move never matches)."))
             if r.llen(name):
                 raise fail(_("an ack should not touch the waiting list."))
         r.delete(name, processing)
@@ -92,7 +92,8 @@ def my_reliable_queue(r: Any, namespace: Mapping[str, Any]) -> str:
 @guard
 def my_recovery(r: Any, namespace: Mapping[str, Any]) -> str:
     """A crashed worker's job comes back once its lease expired (and only then), a live worker's job is
-    left alone, an acked job is never re-queued, and two recoverers racing re-queue each job once."""
+    left alone, an acked job is never re-queued, a recovered job is the next one taken, and two
+    recoverers racing re-queue each job once."""
     (MyLeasedQueue,) = need(namespace, _("Build it yourself: recovering expired leases"), "MyLeasedQueue")
     from .harness import StudentQueue, run_workers
 
@@ -141,6 +142,15 @@ def my_recovery(r: Any, namespace: Mapping[str, Any]) -> str:
                          "that job would run twice."))
         q.ack(live)
 
+        q.enqueue({"id": "first", "type": "work"})
+        q.dequeue(1)  # its worker dies
+        q.enqueue({"id": "next", "type": "work"})  # enqueued meanwhile: it waits behind the recovered job
+        q.recover(time.time() + q.lease_seconds + 1)
+        if job_ids(r.lrange(name, 0, -1)) == ["first", "next"]:  # LPUSH'd: dequeue takes from the tail
+            raise fail(_("recover() put job first back at the head of the waiting list, behind next, which was "
+                         "enqueued after it: dequeue takes from the tail, so push a recovered job there (RPUSH), "
+                         "the next one taken; it already waited its turn once."))
+
         r.delete(name, q.processing, q.leases)
         for job in jobs(150, prefix="stale"):
             q.enqueue(job)
@@ -178,8 +188,8 @@ def my_recovery(r: Any, namespace: Mapping[str, Any]) -> str:
             raise fail(_("with two recoverers racing, {back} of 150 expired jobs came back to the waiting list; "
                          "{left} are still in processing.").format(back=len(set(back)), left=r.llen(q.processing)))
     return passed(_("your recover() brings back a dead worker's job once its lease has expired and not before, "
-                    "leaves live and acked jobs alone, and two recoverers racing over 150 expired leases "
-                    "re-queued each job once."))
+                    "as the next one taken, leaves live and acked jobs alone, and two recoverers racing over 150 "
+                    "expired leases re-queued each job once."))
 
 
 @guard

@@ -1,4 +1,4 @@
-# expect: ack\(pair-01\) left pair-01 in the processing list: LREM removed nothing, because the entry ack got is not byte for byte the string the move stored \(a job changed and re-serialised
+# expect: ack\(pair-01\) left pair-01 in the processing list: ack must remove the very entry it is given \(LREM processing 1 entry\), and LREM finds it only byte for byte as the move stored it \(a job changed and re-serialised
 # The chapter's bug: dequeue adds started_at to the job it moved and returns it re-serialised, so LREM never matches.
 import json
 import time

@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from typing import Any
 
 from . import _running
 from .base import text
-from .checks import integer
+from .checks import integer, number
 from .errors import ConfigError
 from .jobspec import JobQueueKeys
 
@@ -71,6 +72,12 @@ class QueueEvent:
 def parse(stream_id: Any, raw: dict[Any, Any]) -> QueueEvent:
     f = {text(k): text(v) for k, v in raw.items()}
     return QueueEvent(text(stream_id), f.pop("event", ""), f.pop("job", ""), f)
+
+
+def _order(stream_id: str) -> tuple[int, int]:
+    """A stream id as (ms, seq), to compare two ids ("0" and a bare "ms" read as seq 0)."""
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
 
 
 class QueueEvents:
@@ -126,14 +133,27 @@ class QueueEvents:
         for _, entries in reply or []:
             for stream_id, raw in entries:
                 event = parse(stream_id, raw)
-                self.last_id = event.stream_id
                 out.append(event)
                 for callback in (*self._handlers.get(event.event, ()), *self._handlers.get("*", ())):
                     try:
                         callback(event)
                     except Exception:  # a listener's bug must not stop the others
                         log.exception("event listener failed on %s", event)
+                self.last_id = event.stream_id  # after its callbacks: caught_up() means dispatched
         return out
+
+    def caught_up(self, timeout: float = 5.0) -> bool:
+        """Wait until every event written before this call has been dispatched (XREVRANGE: the newest id);
+        False after `timeout` s. A listener's thread reads on its own: call this before counting what it saw."""
+        deadline = time.monotonic() + number("timeout", timeout)
+        self._pin()
+        newest = self.redis.xrevrange(self.key, count=1)
+        target = _order(text(newest[0][0])) if newest else (0, 0)
+        while _order(self.last_id) < target:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     def start(self) -> QueueEvents:
         """Dispatch events to the callbacks from a background thread."""

@@ -732,6 +732,28 @@ def test_events_replay_from_the_stream(r: Any) -> None:
     assert late.poll(block_ms=10) == [] and len(late.replay()) == 3
 
 
+def test_events_caught_up_waits_for_the_last_callback(r: Any) -> None:
+    """caught_up() returns once every event written before the call has been dispatched to its callbacks."""
+    from labqueue.events import QueueEvents
+
+    q = make(r)
+    got: list[str] = []
+
+    def slow(event: Any) -> None:
+        time.sleep(0.3)  # a callback still running must not count as read
+        got.append(event.job_id)
+
+    listener = QueueEvents(r, "jobs", block_seconds=0.05).on("completed", slow).start()
+    try:
+        q.add_bulk([("j", {"i": i}) for i in range(3)])
+        for job_id, _, token, _ in q.claim(3)[0]:
+            q.finish(job_id, token, "completed", "1")
+        assert listener.caught_up(timeout=10)
+        assert len(got) == 3, f"caught_up() returned with {len(got)} of 3 callbacks done"
+        assert QueueEvents(r, "jobs", last_id="0").caught_up(timeout=0.2) is False  # nobody reads for it
+    finally:
+        listener.close()
+
 
 @pytest.mark.parametrize("bad", [2.5, math.inf, math.nan, 0, -1, True, "2", None, 2**63])
 def test_replay_with_a_count_that_is_no_count_is_a_clear_error(r: Any, bad: Any) -> None:

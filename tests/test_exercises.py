@@ -215,6 +215,45 @@ def in_french():
     i18n._chosen = before
 
 
+# other right ways to write 02a's dequeue: each moves the job from waiting to processing in one atomic step
+ATOMIC_DEQUEUES = {
+    "lmove": 'return self.r.lmove(self.waiting, self.processing, "RIGHT", "LEFT")',
+    "rpoplpush": "return self.r.rpoplpush(self.waiting, self.processing)",
+    "brpoplpush": "return self.r.brpoplpush(self.waiting, self.processing, timeout)",
+    "lua": ('return self.r.register_script("local e = redis.call(\'RPOP\', KEYS[1]) '
+            'if e then redis.call(\'LPUSH\', KEYS[2], e) end return e")(keys=[self.waiting, self.processing])'),
+    "watch_multi": """import redis
+        with self.r.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(self.waiting)
+                    entry = pipe.lindex(self.waiting, -1)
+                    if entry is None:
+                        return None
+                    pipe.multi()
+                    pipe.rpop(self.waiting)
+                    pipe.lpush(self.processing, entry)
+                    pipe.execute()
+                    return entry
+                except redis.WatchError:
+                    continue""",
+}
+
+
+@pytest.mark.parametrize("how", sorted(ATOMIC_DEQUEUES))
+def test_every_atomic_dequeue_passes_the_reliable_queue_check(how, r):
+    """02a's check asks for one atomic move, not for BLMOVE: LMOVE, RPOPLPUSH, BRPOPLPUSH, a Lua script and
+    a WATCH + MULTI/EXEC transaction pass it as the solution's BLMOVE does."""
+    ex = "02a_reliable_queue/my_reliable_queue"
+    blmove = 'return self.r.blmove(self.waiting, self.processing, timeout, "RIGHT", "LEFT")'
+    source = solution(ex)
+    assert blmove in source, "the solution's dequeue changed: update ATOMIC_DEQUEUES' anchor"
+    ns = namespace(r, ex)
+    run_cell(source.replace(blmove, ATOMIC_DEQUEUES[how]), ns)
+    printed = run_cell(EXERCISES[ex]["check"], ns)
+    assert printed.startswith("✓"), printed
+
+
 @pytest.mark.parametrize(("lang", "moved", "words"), [
     ("en", 1, "moved 1 job: job-00's lease"), ("en", 2, "moved 2 jobs: job-00's lease"),
     ("fr", 1, "a déplacé 1 job : le bail de job-00"), ("fr", 2, "a déplacé 2 jobs : le bail de job-00"),

@@ -14,6 +14,63 @@ def _ids(r: Any, key: str) -> list[str]:
     return job_ids(r.lrange(key, 0, -1))
 
 
+# the commands that change a list: what a dequeue may send to take a job from waiting into processing
+_LIST_CHANGES = frozenset({"LPUSH", "RPUSH", "LPUSHX", "RPUSHX", "LPOP", "RPOP", "BLPOP", "BRPOP", "LMPOP", "BLMPOP",
+                           "LMOVE", "BLMOVE", "RPOPLPUSH", "BRPOPLPUSH", "LREM", "LSET", "LINSERT", "LTRIM"})
+_TAKES = frozenset({"LPOP", "RPOP", "BLPOP", "BRPOP", "LMPOP", "BLMPOP", "LREM", "LTRIM"})  # out of a list, nowhere
+
+
+def _arg(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def split_move(sent: list[Any], waiting: str, processing: str) -> str | None:
+    """The verdict on the commands one dequeue sent (a Tracer's record), or None when the job went from
+    `waiting` to `processing` in one atomic step: one command that moves (LMOVE, BLMOVE, RPOPLPUSH,
+    BRPOPLPUSH), one script (EVAL, EVALSHA, FCALL), or one MULTI/EXEC. Two steps that change either
+    list are a window in which a crash (or another client) finds the job in neither list, or in both."""
+    steps: list[list[Any]] = []  # a command alone, or the commands of one MULTI ... EXEC
+    batched = False  # some step was a command of a pipeline without MULTI
+    block: list[Any] | None = None
+    for c in sent:
+        if c.error or c.name == "SCRIPT LOAD":
+            continue
+        if c.name == "MULTI":
+            block = []
+        elif c.name == "EXEC" and block is not None:
+            steps.append(block)
+            block = None
+        elif block is not None:
+            block.append(c)
+        else:
+            steps.append([c])
+            batched = batched or c.pipeline
+    lists = {waiting, processing}
+
+    def changes(c: Any) -> bool:
+        if c.name.startswith(("EVAL", "FCALL")):
+            return True
+        return c.name in _LIST_CHANGES and any(_arg(a) in lists for a in c.args)
+
+    def only_takes(step: list[Any]) -> bool:  # out of waiting, into nothing
+        moves = [c for c in step if changes(c)]
+        return all(c.name in _TAKES and c.args and _arg(c.args[0]) == waiting for c in moves)
+
+    moving = [step for step in steps if any(changes(c) for c in step)]
+    if len(moving) < 2:
+        return None
+    shown = " + ".join(c.name for step in moving for c in step if changes(c))
+    if not batched and only_takes(moving[0]):
+        return _("one dequeue sent {sent}: the job leaves {name} with one command and reaches {processing} with "
+                 "another, so a worker that dies between the two has taken it out of Redis and put it nowhere: the "
+                 "job is lost, the very loss the processing list is there to prevent; move it in one atomic step "
+                 "(BLMOVE {name} {processing} RIGHT LEFT).").format(sent=shown, name=waiting, processing=processing)
+    return _("one dequeue sent {sent}: separate steps, so a worker that dies between them, or another worker whose "
+             "commands run between them, can leave the job in neither list (lost) or in both (run twice); move it "
+             "in one atomic step (BLMOVE {name} {processing} RIGHT LEFT; a pipeline without MULTI is not one)."
+             ).format(sent=shown, name=waiting, processing=processing)
+
+
 def recovered_too_early(moved: Any, job: str) -> str:
     """The verdict when recover(now) re-queued `job` before its lease expired. `moved` is what the
     student's recover() returned: a count takes the singular or the plural it needs in each language
@@ -30,10 +87,13 @@ def recovered_too_early(moved: Any, job: str) -> str:
 
 @guard
 def my_reliable_queue(r: Any, namespace: Mapping[str, Any]) -> str:
-    """Twenty jobs through labqueue Workers, the first one killed mid-job (the lab's crash injection):
-    nothing lost, the crashed job waits in the processing list, every acked job left it; then an ack
-    among two jobs in flight removes exactly the delivered one."""
+    """An ack among two jobs in flight removes exactly the delivered one; one traced dequeue moves its job
+    from waiting to processing in one atomic step (a crash between two commands would lose it, and the
+    crash injection below only kills a worker after dequeue returned); then twenty jobs through labqueue
+    Workers, the first one killed mid-job (the lab's crash injection): nothing lost, the crashed job waits
+    in the processing list, every acked job left it."""
     (MyReliableQueue,) = need(namespace, _("Build it yourself: a reliable dequeue and an exact ack"), "MyReliableQueue")
+    from ..trace import Tracer
     from .harness import StudentQueue, run_workers
 
     name = qname("nb02a-myreliable")
@@ -61,6 +121,16 @@ def my_reliable_queue(r: Any, namespace: Mapping[str, Any]) -> str:
                              "stored it (a job changed and re-serialised after the move never matches)."))
             if r.llen(name):
                 raise fail(_("an ack should not touch the waiting list."))
+        r.delete(name, processing)
+
+        tracer = Tracer(r, preload_scripts=False)  # one dequeue, command by command
+        traced = MyReliableQueue(tracer.client, name)
+        traced.enqueue({"id": "traced", "type": "work"})
+        with tracer.record("dequeue") as sent:
+            traced.dequeue(1)
+        tracer.close()
+        if _ids(r, processing) == ["traced"] and (split := split_move(sent, name, processing)):
+            raise fail(split)  # (a dequeue that never reaches processing is told below: the crash loses its job)
         r.delete(name, processing)
 
         batch = jobs(20)

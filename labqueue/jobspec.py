@@ -29,6 +29,7 @@ from .retry import Backoff
 STATES = ("waiting", "active", "delayed", "completed", "failed", "paused")
 OPTIONS = ("priority", "delay", "attempts", "backoff", "repeat", "remove_on_complete",
            "remove_on_fail", "job_id", "timeout")
+MAX_ATTEMPTS = 2**53 - 1  # the scripts read a number as a double: exact up to here, no junk past it
 ALIASES = {"removeOnComplete": "remove_on_complete", "removeOnFail": "remove_on_fail",
            "jobId": "job_id"}  # the chapter's (Bull's) spelling is accepted too
 
@@ -124,8 +125,8 @@ def normalise(opts: dict[str, Any]) -> dict[str, Any]:
             continue
         if name == "priority":
             value = _priority(value)
-        elif name == "attempts":
-            value = _int(name, value, 1)
+        elif name == "attempts":  # past 2**53 the scripts' doubles cannot count them (jq_lib.lua's attempts_of)
+            value = _int(name, value, 1, MAX_ATTEMPTS)
         elif name in ("delay", "timeout"):
             value = _seconds(name, value, positive=name == "timeout")
         elif name == "backoff":

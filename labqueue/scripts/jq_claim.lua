@@ -28,7 +28,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0
   redis.call('ZREM', delayed, id)
   local raw = redis.call('HGET', jobs, id)
   if raw then
-    ready(id, tonumber(options(raw).priority) or 0)
+    ready(id, priority_of(options(raw)))
   end
 end
 local server_now = now

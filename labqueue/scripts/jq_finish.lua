@@ -2,7 +2,8 @@
 -- each completed (return value stored), failed (retried after the backoff while attempts remain,
 -- else moved to `failed`) or dead (failed for good at once, whatever attempts remain); trims finished
 -- jobs as the job's remove_on_complete / remove_on_fail options say; counts it in `metrics`; emits
--- the event on `events`.
+-- the event on `events`. Junk in a stored record's options (jq_lib.lua) is read as the default: a junk
+-- `attempts` as 1, its failure final with a reason naming the option; junk retention as keep.
 -- KEYS[1..17] (JobQueueKeys.for_script('finish'), only the keys it uses): jobs wait prio delayed active
 --   completed failed runs made stalls progress results errors marker events metrics meta
 -- ARGV[1] '' (the server's clock, TIME: every time here is the server's)  ARGV[2] events maxlen
@@ -89,7 +90,10 @@ local function finish(i, id, token, outcome, payload, retry_in, duration, bucket
     end
     return 4
   end
-  local attempts = tonumber(opts.attempts) or 1
+  local attempts, junk = attempts_of(opts)  -- junk: a value add() refuses; read as 1, this failure is the last
+  if junk ~= nil and outcome == 'failed' then
+    payload = payload .. " (failed for good: its option 'attempts' is unusable: " .. shown(junk) .. ', read as 1)'
+  end
   local n = incr('HINCRBY', made, id, 1)
   redis.call('HSET', errors, id, payload)
   count('total_failed', 1)
@@ -105,7 +109,7 @@ local function finish(i, id, token, outcome, payload, retry_in, duration, bucket
         wake(1)
       end
     else
-      ready(id, tonumber(opts.priority) or 0)  -- at the back of its line: its priority's, or wait
+      ready(id, priority_of(opts))  -- at the back of its line: its priority's, or wait
       wake(1)
     end
     return 1

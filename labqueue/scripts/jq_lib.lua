@@ -24,6 +24,38 @@ local function options(raw)  -- the job's options; {} when its stored JSON is un
   return type(opts) == 'table' and opts or {}
 end
 
+-- A stored record's options are read as add() writes them (jobspec.normalise), but a record written by hand
+-- or by an older version may hold anything there: -Infinity, NaN (cjson reads both), 1e300, 2.5, "3", a list.
+-- Every option a script reads goes through one of these: a value add() would refuse is read as the option's
+-- default (priority none, attempts 1, retention keep), never passed to a command that fails after the script
+-- has written part of its work. jq_finish names a junk `attempts` in the failure it makes final.
+local MAX_PRIORITY = 2097151  -- 2^21 - 1: labqueue.priority_score.MAX_PRIORITY (exact scores)
+local function whole(v, low, high)  -- an integer number from low to high (NaN and infinities are not)
+  return type(v) == 'number' and v == math.floor(v) and v >= low and v <= high
+end
+
+local function priority_of(opts)  -- 1..2^21-1, else 0 (none: the job waits in `wait`)
+  return whole(opts.priority, 1, MAX_PRIORITY) and opts.priority or 0
+end
+
+local function attempts_of(opts)  -- the attempts a job has (1..2^53-1; 1 when left out) and, when its value
+  local v = opts.attempts  -- is junk, that value (the failure made final by it says so)
+  if v == nil or v == cjson.null then
+    return 1
+  elseif whole(v, 1, EXACT - 1) then
+    return v
+  end
+  return 1, v
+end
+
+local function shown(v)  -- a junk option's value as the JSON it came from, for a reason that names it
+  if type(v) == 'number' and not (v > -math.huge and v < math.huge) then
+    return v ~= v and 'NaN' or (v > 0 and 'Infinity' or '-Infinity')
+  end
+  local ok, text = pcall(cjson.encode, v)
+  return ok and text:sub(1, 40) or type(v)
+end
+
 local function incr(cmd, key, field, by)  -- HINCRBY/HINCRBYFLOAT that cannot fail after a write:
   local got = redis.pcall(cmd, key, field, by)  -- a field holding junk (or at the limit) restarts from `by`
   if type(got) == 'table' and got.err then
@@ -93,12 +125,15 @@ end
 
 -- Retention, once job `id` entered the finished `set`: keep true = remove this job at once (BullMQ's
 -- removeOnComplete: true; the others keep theirs), false/nil = keep it, N = keep the newest N of the set.
+-- Anything else (junk: -Infinity, NaN, -1, 2.5, "3"...) keeps it too: a count that is no integer >= 0 made
+-- ZRANGE / ZREMRANGEBYRANK fail after the job had finished (the rest of a batch never finished), and a
+-- negative one removed every finished job of the set, this one too.
 local function trim(set, id, keep)
   if keep == true then
     redis.call('ZREM', set, id)
     drop(id)
     return
-  elseif type(keep) ~= 'number' then
+  elseif not whole(keep, 0, EXACT - 1) then
     return
   end
   local extra = redis.call('ZCARD', set) - keep

@@ -22,7 +22,7 @@ for i = 3, #ARGV - 1, 2 do
   if redis.call('HGET', runs, id) == token and redis.call('ZSCORE', active, id) then
     redis.call('ZREM', active, id)
     redis.call('ZREM', limiter, id .. ':' .. token)
-    ready(id, tonumber(options(redis.call('HGET', jobs, id)).priority) or 0, true)  -- first in line again
+    ready(id, priority_of(options(redis.call('HGET', jobs, id))), true)  -- first in line again
     codes[#codes], released = 3, released + 1
   end
 end

@@ -28,7 +28,7 @@ for _, id in ipairs(ids) do
     for _, key in ipairs({made, stalls, progress, errors}) do
       redis.call('HDEL', key, id)
     end
-    ready(id, tonumber(options(raw).priority) or 0)
+    ready(id, priority_of(options(raw)))
     wake(1)
     emit('event', 'retried', 'job', id)
     done[#done + 1] = id

@@ -37,7 +37,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', active, '-inf', '(' .. now)) do
       trim(failed, id, options(raw).remove_on_fail)
       dead = dead + 1
     else
-      ready(id, tonumber(options(raw).priority) or 0, true)  -- first in line again, at its own level
+      ready(id, priority_of(options(raw)), true)  -- first in line again, at its own level
       wake(1)
       emit('event', 'stalled', 'job', id, 'stalls', n)
       requeued = requeued + 1

@@ -175,6 +175,28 @@ def test_a_junk_priority_is_read_as_none_on_every_way_back_to_ready(r: Any, fiel
     assert [job_id for job_id, *_ in q.claim(1)[0]] == ["x"]
 
 
+def test_an_id_refused_as_not_utf8_is_counted_and_trimmed_as_every_job_failed_for_good(make_client: Any) -> None:
+    """jq_claim fails a job whose id is not UTF-8 (it cannot be delivered); like every other job failed for
+    good it counts in total_failed and its remove_on_fail applies. Before, it was neither counted nor
+    trimmed: a queue with remove_on_fail kept every such job, and the metrics showed a failed job fewer."""
+    from labqueue.metrics import QueueMetrics
+
+    raw = make_client(decode_responses=False)
+    q = JobQueue(raw, "junk-utf8")
+    q.add("j", {}, job_id="older", remove_on_fail=1)
+    (older,), *_ = q.claim(1)
+    assert q.finish("older", older[2], "dead", "boom") == Outcome.DEAD
+    assert raw.zrange(q.keys.failed, 0, -1) == [b"older"]
+    raw.hset(q.keys.jobs, mapping={b"gone-\xff": b'{"name":"j","data":{},"opts":{"remove_on_fail":true}}',
+                                   b"kept-\xfe": b'{"name":"j","data":{},"opts":{"remove_on_fail":1}}'})
+    raw.lpush(q.keys.wait, b"gone-\xff", b"kept-\xfe")
+    assert q.claim(5)[0] == []
+    assert raw.zrange(q.keys.failed, 0, -1) == [b"kept-\xfe"]  # gone at once; kept trims the older one
+    assert not raw.hexists(q.keys.jobs, b"gone-\xff") and not raw.hexists(q.keys.jobs, "older")
+    assert b"not valid UTF-8" in raw.hget(q.keys.errors, b"kept-\xfe")
+    assert QueueMetrics(raw, "junk-utf8").get_metrics()["total_failed"] == 3
+
+
 def test_add_refuses_more_attempts_than_the_scripts_can_count(r: Any) -> None:
     """attempts past 2**53 - 1 are refused at add (InvalidJob naming it, nothing written): the scripts read
     numbers as doubles, so 2**53 + 2 and 2**53 + 3 were one count, and their junk check reads them as 1."""

@@ -1,7 +1,7 @@
 -- jq_claim.lua: the worker's fetch: promote due delayed jobs, then (unless the queue is paused or
 -- the rate limit is reached) move up to N jobs to `active`, each with a lease and a delivery token.
--- KEYS[1..14] (JobQueueKeys.for_script('claim'), only the keys it uses): jobs wait prio delayed active
---   runs made meta marker limiter metrics failed errors events
+-- KEYS[1..17] (JobQueueKeys.for_script('claim'), only the keys it uses): jobs wait prio delayed active
+--   runs made meta marker limiter metrics failed errors events stalls progress results
 -- ARGV[1] '' (the server's clock, TIME: every time here is the server's)  ARGV[2] events maxlen  ARGV[3] lease seconds  ARGV[4] N
 -- ARGV[5] rate limit: max deliveries (0 = no limit)  ARGV[6] per this many seconds
 -- Jobs without priority (`wait`, RPOP) come before prioritized ones (`prio`, ZPOPMIN), as in
@@ -13,13 +13,15 @@
 -- not limited); heads a JSON array of [id, token, made] a job (token: this delivery's number, unique in the
 -- queue, which finish, progress, release and the heartbeat must show; made: its failed attempts), one
 -- string: a batch of 50 is 51 reply elements, not 200.
-local jobs, wait, prio, delayed, active, runs, made, meta, marker, limiter, metrics, failed, errors, events =
+local jobs, wait, prio, delayed, active, runs, made, meta, marker, limiter, metrics, failed, errors, events, stalls,
+  progress, results =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12],
-  KEYS[13], KEYS[14]
+  KEYS[13], KEYS[14], KEYS[15], KEYS[16], KEYS[17]
 --- @include jq_lib
 local bad = wrong_type({[jobs] = 'hash', [wait] = 'list', [prio] = 'zset', [delayed] = 'zset',
   [active] = 'zset', [runs] = 'hash', [made] = 'hash', [meta] = 'hash', [marker] = 'list',
-  [limiter] = 'zset', [metrics] = 'hash', [failed] = 'zset', [errors] = 'hash', [events] = 'stream'})
+  [limiter] = 'zset', [metrics] = 'hash', [failed] = 'zset', [errors] = 'hash', [events] = 'stream',
+  [stalls] = 'hash', [progress] = 'hash', [results] = 'hash'})
 if bad then
   return bad
 end
@@ -55,7 +57,10 @@ if rate_max > 0 then
   n = math.min(n, free)
 end
 -- An id that is not UTF-8 (written by hand) cannot be delivered: a client that decodes replies could not read
--- the batch, one that does not would read another id. It fails for good here, never run, its reason stored.
+-- the batch, one that does not would read another id. It fails for good here, never run, its reason stored,
+-- as every job failed for good is: counted in total_failed, its 'failed' event sent, its remove_on_fail
+-- applied (jq_lib's trim: the keys stalls, progress and results are there for it). Before, it was neither
+-- counted nor trimmed: the metrics showed one failure fewer than `failed` and the events held.
 local function utf8(s)
   local i, n = 1, #s
   while i <= n do
@@ -83,11 +88,13 @@ local function utf8(s)
   end
   return true
 end
-local function refuse(id)
+local function refuse(id, raw)
   local reason = 'job id is not valid UTF-8 (written by hand?): it cannot be delivered'
   redis.call('ZADD', failed, server_now, id)
   redis.call('HSET', errors, id, reason)
+  incr('HINCRBY', metrics, 'total_failed', 1)
   emit('event', 'failed', 'job', id, 'error', reason, 'attempts_made', 0, 'final', 1)
+  trim(failed, id, options(raw).remove_on_fail)
 end
 -- Delivery tokens never repeat for the queue, whatever became of its jobs: a job removed once finished
 -- (remove_on_complete, clean, obliterate) and added again under its id gets a token no late call of its
@@ -124,7 +131,7 @@ while n > 0 do  -- a few jobs a command (RPOP/ZPOPMIN, HMGET, ZADD), not five co
       -- already active, or popped before in this claim: an id queued twice (junk, an LPUSH by hand). A second
       -- delivery would replace the first's token (its finish ignored, the job run twice): this entry is dropped
     elseif raws[i] and id:find('[\128-\255]') and not utf8(id) then
-      refuse(id)
+      refuse(id, raws[i])
     elseif raws[i] then  -- an id without a record is dropped, as it always was
       took[#took + 1] = i
     end

@@ -69,7 +69,7 @@ await emailQueue.add('daily-report', {
 });
 
 # the chapter, Python: schedule_daily computes ONE delay
-now = datetime.now()          # the server's local time
+now = datetime.now()          # the local time of the machine running it
 scheduled_time = now.replace(hour=hour, minute=minute, ...)
 if scheduled_time <= now:
     scheduled_time += timedelta(days=1)

@@ -73,7 +73,9 @@ def next_runs(r: Any, namespace: Mapping[str, Any]) -> str:
 
 @guard
 def weekday_cron(r: Any, namespace: Mapping[str, Any]) -> str:
-    """"Every weekday at 18:30, New York time": the next three runs after Friday 27 November 2026 noon."""
+    """"Every weekday at 18:30, New York time": the next three runs after Friday 27 November 2026 noon, and
+    after Friday 6 March 2026 noon, across New York's change to daylight-saving time (UTC or EST pass in
+    November only)."""
     my_expr, my_tz = need(namespace, _("Exercise"), "my_expr", "my_tz")
     if my_expr is None or my_tz is None:
         raise NotDone(_("write the cron expression in `my_expr` and the time zone in `my_tz`, run their cell, "
@@ -82,14 +84,22 @@ def weekday_cron(r: Any, namespace: Mapping[str, Any]) -> str:
     from ...errors import ConfigError
 
     ny = ZoneInfo("America/New_York")
-    try:
+    weekdays = ["Fri 18:30", "Mon 18:30", "Tue 18:30"]
+    try:  # a week in November, then one across New York's change to daylight-saving time (Sunday 8 March 2026)
         runs = cron.upcoming(my_expr, my_tz, datetime(2026, 11, 27, 12, tzinfo=ny).timestamp(), 3)
+        march = cron.upcoming(my_expr, my_tz, datetime(2026, 3, 6, 12, tzinfo=ny).timestamp(), 3)
     except ConfigError as exc:
         raise fail(_("labqueue refuses it: {error}.").format(error=exc)) from None
-    got = [d.astimezone(ny).strftime("%a %H:%M") for d in runs]
-    if got != ["Fri 18:30", "Mon 18:30", "Tue 18:30"]:
+    if [d.astimezone(ny).strftime("%a %H:%M") for d in runs] != weekdays:
         shown = ", ".join(_day(d.astimezone(ny), "%a %H:%M", "EEE HH:mm") for d in runs)
         raise fail(_("after Friday 27 November 2026, noon in New York, yours runs at {runs} New York time, not at "
                      "18:30 on the next three weekdays.").format(runs=shown))
+    if [d.astimezone(ny).strftime("%a %H:%M") for d in march] != weekdays:
+        shown = ", ".join(_day(d.astimezone(ny), "%a %H:%M", "EEE HH:mm") for d in march)
+        raise fail(_("right in November, but after the change of 8 March 2026 yours runs at {runs} New York time: "
+                     "the time zone {tz!r} does not change its clocks when New York does.")
+                   .format(runs=shown, tz=my_tz))
     shown = ", ".join(_day(d, "%a %d %b %H:%M", "EEE d MMM HH:mm") + d.strftime(" %Z") for d in runs)
-    return passed(_("correct: {runs} (23:30 UTC).").format(runs=shown))
+    spring = ", ".join(_day(d, "%a %d %b %H:%M", "EEE d MMM HH:mm") + d.strftime(" %Z") for d in march)
+    return passed(_("correct: {runs} (23:30 UTC); across the change of 8 March: {march} (23:30, then 22:30 UTC).")
+                  .format(runs=shown, march=spring))

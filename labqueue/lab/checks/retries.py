@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 from ..i18n import Number, _
@@ -73,13 +74,24 @@ def bull_policy(r: Any, namespace: Mapping[str, Any]) -> str:
     if not isinstance(my_policy, Backoff):
         raise fail(_("my_policy is a {kind}, not a Backoff: use lq.Backoff.from_spec({{...}}).")
                    .format(kind=type(my_policy).__name__))
-    if my_policy.kind != "exponential" or my_policy.delay(1) != 2.0:
+    if my_policy.kind != "exponential" or my_policy.base != 2.0:
         raise fail(_("my_policy is {policy}: the chapter's is exponential with a delay of 2000 ms, and labqueue "
                      "counts in seconds.").format(policy=my_policy))
+    if my_policy.jitter is not None:
+        raise fail(_("my_policy draws its waits with jitter ({jitter!r}): the chapter's option has none (its waits "
+                     "are exact); leave jitter out.").format(jitter=my_policy.jitter))
+    first, second = my_policy.delay(1), my_policy.delay(2)
+    if (first, second) != (2.0, 4.0):
+        raise fail(_("my_policy waits {first:g} s after the first failure and {second:g} s after the second: the "
+                     "chapter's exponential option doubles the wait each time (BullMQ's delay·2^(n−1)); leave "
+                     "factor and cap at their defaults.").format(first=Number(first), second=Number(second)))
     if my_total_wait is None:
         raise NotDone(_("the policy is right; now put in `my_total_wait` the seconds of backoff before the third "
                         "attempt."))
-    expected = total_wait(my_policy, 3)
+    if isinstance(my_total_wait, bool) or not isinstance(my_total_wait, (int, float)) or \
+            not math.isfinite(my_total_wait):
+        raise fail(_("my_total_wait is {said!r}, not a number of seconds.").format(said=my_total_wait))
+    expected = total_wait(Backoff.from_spec({"type": "exponential", "delay": 2.0}), 3)  # the chapter's, not the student's
     if abs(my_total_wait - expected) > 1e-9:
         raise fail(_("{said} s is not it: add the wait after the first failure to the wait after the second "
                      "(my_policy.delay(n) is the wait after failed attempt n).").format(said=my_total_wait))

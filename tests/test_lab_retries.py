@@ -72,3 +72,15 @@ def test_peak_counts_retries_due_together_across_a_bucket_boundary():
     assert rt.peak(offsets, 0.1) == 200
     assert rt.peak([0.0, 0.05, 0.2, 0.25, 0.29], 0.1) == 3
     assert rt.peak([], 0.1) == 0
+
+
+def test_dead_table_shows_each_dead_job_by_its_whole_id(r):
+    """The DLQ table names each dead job by its id, the one replay_dead(id) takes: the lab's ids
+    (email-0039, email-0079) were cut to 8 characters, so every dead letter of notebook 06 read 'email-00'."""
+    q = ReliableQueue(r, "dead-ids", max_attempts=1)
+    for n in (39, 79):
+        q.enqueue({"to": f"bounce{n}@x"}, type="send_email", job_id=f"email-{n:04d}")
+    for job in q.claim(2)[0]:
+        q.nack(job, "550 mailbox unavailable")
+    table = rt.dead_table(q)
+    assert sorted(table["id"]) == ["email-0039", "email-0079"], list(table["id"])

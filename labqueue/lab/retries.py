@@ -201,7 +201,7 @@ def dead_table(q: ReliableQueue, since: float = 0.0) -> Any:
     The columns keep these English names for code; in French they are shown translated."""
     import pandas as pd
 
-    rows = [{"id": d.id[:8], "to": (d.job.data.get("to") if d.job else None), "reason": d.reason,
+    rows = [{"id": d.id, "to": (d.job.data.get("to") if d.job else None), "reason": d.reason,
              "attempts": d.attempts, "failed at (s)": round(d.failed_at - since, 2)}
             for d in q.dead_letters(limit=10_000)]
     table = pd.DataFrame(rows, columns=["id", "to", "reason", "attempts", "failed at (s)"])

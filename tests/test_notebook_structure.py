@@ -225,3 +225,92 @@ def test_lessons_say_a_reliable_ack_acts_on_the_delivery_token(path):
     its id: a lesson saying "by id" contradicts notebook 02a's own section 1 and the scripts."""
     claims = ack_by_id_claims(path)
     assert not claims, f"{path.relative_to(NOTEBOOKS)} says ack/nack works by id: {claims}"
+
+
+def sentences(path: Path, ends: str = ".;:") -> list[str]:
+    """The sentences of a lesson's text cells (split after each of `ends`), whitespace folded."""
+    return [" ".join(s.split()) for cell in cells(path) if cell["cell_type"] == "markdown"
+            for s in re.split(rf"(?<=[{re.escape(ends)}])\s+", cell["text"])]
+
+
+def test_the_scripts_count_a_delivery_when_they_hand_the_job_out():
+    """claim.lua adds 1 to the job's delivery count as it hands the job out; nack.lua only reads it (its one
+    HINCRBY takes back the count of a released delivery), which the test below holds the lessons to."""
+    scripts = ROOT / "labqueue" / "scripts"
+    claim, nack = (scripts / "claim.lua").read_text(), (scripts / "nack.lua").read_text()
+    assert "redis.pcall('HINCRBY', KEYS[4], id, 1)" in claim
+    assert re.findall(r"HINCRBY'?, KEYS\[4\], id, (-?\d+)", nack) == ["-1"]
+
+
+@pytest.mark.parametrize("path", LESSONS + LESSONS_FR, ids=lambda p: p.relative_to(NOTEBOOKS).as_posix())
+def test_lessons_do_not_say_nack_counts_the_delivery(path):
+    """A lesson saying that nack.lua counts the failed delivery contradicts the script (and the trace of
+    notebook 06 beside the sentence, where nack.lua sends HGET, not HINCRBY)."""
+    claims = [s for s in sentences(path) if "nack.lua" in s
+              and re.search(r"\bcounts the delivery\b|\bcompte la livraison\b", s)]
+    assert not claims, f"{path.relative_to(NOTEBOOKS)} says nack.lua counts the delivery: {claims}"
+
+
+@pytest.mark.parametrize("path", LESSONS + LESSONS_FR, ids=lambda p: p.relative_to(NOTEBOOKS).as_posix())
+def test_lessons_do_not_call_bullmq_backoff_capped(path):
+    """BullMQ's exponential backoff is delay·2^(attemptsMade−1), without a cap (nor a factor): the cap is
+    labqueue's own. A lesson calling BullMQ's formula capped misleads whoever sets attempts: 20 on BullMQ."""
+    claims = [s for s in sentences(path, ".;") if "BullMQ" in s and re.search(r"\bcapped\b|\bplafonnée?\b", s)]
+    assert not claims, f"{path.relative_to(NOTEBOOKS)} calls BullMQ's backoff capped: {claims}"
+
+
+def unbounded_waits(path: Path) -> list[str]:
+    """The first line of each `while` loop of a lesson's code cells that sleeps but names no deadline."""
+    import ast
+
+    found = []
+    for cell in cells(path):
+        if cell["cell_type"] != "code":
+            continue
+        source = "\n".join(line for line in cell["text"].splitlines() if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.While):
+                loop = ast.get_source_segment(source, node) or ""
+                if "sleep(" in loop and "deadline" not in loop:
+                    found.append(loop.splitlines()[0])
+    return found
+
+
+@pytest.mark.parametrize("path", LESSONS + LESSONS_FR, ids=lambda p: p.relative_to(NOTEBOOKS).as_posix())
+def test_lessons_never_wait_without_a_deadline(path):
+    """A cell that polls until something happens (a `while` loop that sleeps) gives up at a deadline with an
+    assert saying what it waited for: a worker that died would otherwise hang the lesson, and nbval, for ever."""
+    loops = unbounded_waits(path)
+    assert not loops, f"{path.relative_to(NOTEBOOKS)} waits without a deadline: {loops}"
+
+
+# calls whose value IPython prints under a cell that ends with them: a count of deleted keys, an experiment's repr
+NOISY_ENDINGS = {"launch", "delete", "clear", "obliterate"}
+# the lessons reviewed for it so far (01, 03, 04, 05 and 09 still end cells with such calls)
+QUIET_LESSONS = ["06_retries_backoff_dlq.ipynb", "07_monitoring.ipynb"]
+
+
+def noisy_endings(path: Path) -> list[str]:
+    """The last lines of code cells ending with a bare call of NOISY_ENDINGS (its value shown as the cell's result)."""
+    import ast
+
+    found = []
+    for cell in cells(path):
+        if cell["cell_type"] != "code":
+            continue
+        source = "\n".join(line for line in cell["text"].splitlines() if not line.lstrip().startswith(("%", "!")))
+        body = ast.parse(source).body
+        last = body[-1] if body else None
+        if (isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)
+                and isinstance(last.value.func, ast.Attribute) and last.value.func.attr in NOISY_ENDINGS):
+            found.append(ast.get_source_segment(source, last))
+    return found
+
+
+@pytest.mark.parametrize("path", [p for p in LESSONS + LESSONS_FR if p.name in QUIET_LESSONS],
+                         ids=lambda p: p.relative_to(NOTEBOOKS).as_posix())
+def test_cells_do_not_end_with_a_value_nobody_reads(path):
+    """A cell that ends with a clean-up (r.delete, q.clear) or panel.launch shows its return value (`2`, `1`,
+    `<labqueue.lab.retries.EmailExperiment at 0x7f...>`) as if it were the result of the experiment."""
+    endings = noisy_endings(path)
+    assert not endings, f"{path.relative_to(NOTEBOOKS)}: cells end with {endings}"

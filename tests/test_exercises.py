@@ -395,3 +395,31 @@ def test_french_notebook_runs_with_every_french_solution_and_every_check_passes_
     to bottom and every check cell prints ✓ in French."""
     for text in run_with_solutions(path, SOLUTIONS_FR, backend, request, monkeypatch):
         assert speaks_french(text), f"fr/{path.name}: a check passed in English: {text}"
+
+
+# other right ways to write 03's dequeue: each takes the lowest score in one atomic step, or sees that it lost it
+ATOMIC_PRIORITY_DEQUEUES = {
+    "bzpopmin": "popped = self.r.bzpopmin(self.key, timeout=0.01)\n        popped = [popped[1:]] if popped else []",
+    "lua": ("popped = self.r.register_script(\"local m = redis.call('ZRANGE', KEYS[1], 0, 0) "
+            "if m[1] then redis.call('ZREM', KEYS[1], m[1]) return {{m[1], '0'}} end return {}\")(keys=[self.key])"),
+    "zrem_checked": """while True:
+            first = self.r.zrange(self.key, 0, 0)
+            if not first:
+                return None
+            if self.r.zrem(self.key, first[0]) == 1:
+                return json.loads(first[0])""",
+}
+
+
+@pytest.mark.parametrize("how", sorted(ATOMIC_PRIORITY_DEQUEUES))
+def test_every_atomic_dequeue_passes_the_priority_queue_check(how, r):
+    """03's check interleaves a second worker between the first one's commands: a dequeue that takes the job
+    atomically (BZPOPMIN with a timeout, a Lua script) or checks ZREM's reply and retries passes it as ZPOPMIN does."""
+    ex = "03_priority_queue/my_priority_queue"
+    zpopmin = "popped = self.r.zpopmin(self.key)"
+    source = solution(ex)
+    assert zpopmin in source, "the solution's dequeue changed: update ATOMIC_PRIORITY_DEQUEUES' anchor"
+    ns = namespace(r, ex)
+    run_cell(source.replace(zpopmin, ATOMIC_PRIORITY_DEQUEUES[how]), ns)
+    printed = run_cell(EXERCISES[ex]["check"], ns)
+    assert printed.startswith("✓"), printed

@@ -136,6 +136,39 @@ def record_of(entry: Any) -> dict[str, Any]:
                .format(entry=entry, kind=type(entry).__name__))
 
 
+class TimedOut(Exception):
+    """A student's call had not returned by its deadline (see `within`)."""
+
+
+def within(deadline: float, call: Callable[[], Any], wake: Callable[[], Any]) -> Any:
+    """call() in a thread the check waits for at most `deadline` s; its value, or its exception re-raised.
+
+    Past the deadline (a dequeue blocking for ever: BRPOP or BZPOPMIN with timeout 0) it calls wake()
+    (pushes one entry, so the blocked client returns and no connection stays blocked) and raises TimedOut,
+    which the check turns into its sentence: a check never hangs its cell."""
+    import threading
+
+    reply: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            reply.append(call())
+        except BaseException as exc:  # re-raised in the check's own thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(deadline)
+    if thread.is_alive():
+        wake()
+        thread.join(2)
+        raise TimedOut()
+    if errors:
+        raise errors[0]
+    return reply[0]
+
+
 def job_ids(entries: list[Any]) -> list[str]:
     """The ids of delivered jobs."""
     return [str(record_of(e).get("id")) for e in entries]

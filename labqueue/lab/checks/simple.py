@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any, Mapping
 
 from ..i18n import Number, _
-from . import NotDone, fail, fresh, guard, job_ids, jobs, need, passed, qname, record_of, said, state
+from . import (NotDone, TimedOut, fail, fresh, guard, job_ids, jobs, need, passed, qname, record_of, said, state,
+               within)
 
 
 @guard
 def my_queue(r: Any, namespace: Mapping[str, Any]) -> str:
-    """MyQueue: FIFO, size read from Redis, dequeue blocks up to its timeout and wakes on a new job,
-    then 60 jobs through three labqueue Workers and one crashed worker (the lab's crash injection)."""
+    """MyQueue: jobs stored as JSON and returned as dicts, FIFO, size read from Redis, dequeue blocks up to
+    its timeout (never for ever: the check waits 5 s at most) and wakes on a new job, then 60 jobs through
+    three labqueue Workers and one crashed worker (the lab's crash injection)."""
     (MyQueue,) = need(namespace, _("Build it yourself: MyQueue"), "MyQueue")
     from .harness import StudentQueue, run_workers
 
@@ -26,6 +29,9 @@ def my_queue(r: Any, namespace: Mapping[str, Any]) -> str:
         if r.type(name) not in ("list", b"list"):
             raise fail(_("after three enqueue() calls the key {name!r} is not a Redis list (it is {kind!r}): "
                          "LPUSH each job, as JSON, onto the list named `name`.").format(name=name, kind=r.type(name)))
+        if (stored := _not_json(r.lrange(name, 0, -1))) is not None:
+            raise fail(_("the list holds {entry!r:.60}, which is not JSON: LPUSH json.dumps(job), the text any "
+                         "worker, in any language, can read back.").format(entry=stored))
         if (size := q.size()) != 3:
             raise fail(_("after three enqueue() calls size() says {size!r}, but the list holds {n} jobs.")
                        .format(size=size, n=r.llen(name)))
@@ -33,6 +39,9 @@ def my_queue(r: Any, namespace: Mapping[str, Any]) -> str:
         if None in got:
             raise fail(_("dequeue(timeout=1) returned None while jobs were waiting (it returned {got}).")
                        .format(got=said(got)))
+        if (text := next((g for g in got if isinstance(g, (str, bytes))), None)) is not None:
+            raise fail(_("dequeue returned the job's JSON text ({entry!r:.40}), not the job: decode it (json.loads) "
+                         "and return the dict.").format(entry=text))
         order = job_ids(got)
         if order != job_ids(sent):
             raise fail(_("jobs enqueued in the order {sent} came out as {order}: a queue gives the oldest first "
@@ -52,7 +61,12 @@ def my_queue(r: Any, namespace: Mapping[str, Any]) -> str:
             raise fail(_("with the list deleted, size() still says {size!r}: read it from Redis (LLEN).").format(size=size))
 
         start = time.monotonic()
-        nothing = q.dequeue(timeout=0.3)
+        try:
+            nothing = within(5, lambda: q.dequeue(timeout=0.3),
+                             lambda: r.lpush(name, json.dumps({"id": "wake-up", "type": "work"})))
+        except TimedOut:
+            raise fail(_("dequeue(timeout=0.3) on an empty queue had not returned after {deadline} s: pass its "
+                         "timeout to BRPOP (a timeout of 0 waits for ever).").format(deadline=5)) from None
         waited = time.monotonic() - start
         if nothing is not None:
             raise fail(_("dequeue(timeout=0.3) on an empty queue returned {got!r}; it should return None.")
@@ -100,6 +114,18 @@ def my_queue(r: Any, namespace: Mapping[str, Any]) -> str:
     return passed(_("MyQueue works: FIFO, size() read from Redis (LLEN), dequeue blocks up to its timeout and "
                     "wakes as soon as a job arrives, 60 jobs through 3 labqueue Workers with none lost or run "
                     "twice. Then a worker was killed mid-job, as in part 3: {lost}.").format(lost=lost))
+
+
+def _not_json(entries: list[Any]) -> Any:
+    """The first entry of the list that is not a job's JSON (a dict), or None when they all are."""
+    for entry in entries:
+        try:
+            if isinstance(json.loads(entry), dict):
+                continue
+        except ValueError:
+            pass
+        return entry
+    return None
 
 
 @guard

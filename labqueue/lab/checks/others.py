@@ -184,5 +184,13 @@ def round_trips(r: Any, namespace: Mapping[str, Any]) -> str:
     if claim_trips != mine.count:
         raise fail(_("claim_trips = {said} is not it: each claim acks the previous batch and takes the next 25, and "
                      "one more claim finds the queue empty.").format(said=claim_trips))
+    student_queue = namespace.get("bq")
+    if isinstance(student_queue, lq.ReliableQueue):
+        counts = student_queue.counts()
+        left = counts["waiting"] + counts["processing"] + counts["delayed"]
+        if left:
+            raise fail(_("your claim loop left {n} jobs in the queue (processing: {processing}): a job claimed is "
+                         "done only once a later claim acks it, so pass the previous batch as ack= (the count "
+                         "alone was right).").format(n=left, processing=counts["processing"]))
     return passed(_("correct: {raw} round trips for the raw loop against {mine} for claim.lua with prefetch 25, "
                     "about {ratio:.0f} times fewer.").format(raw=raw.count, mine=mine.count, ratio=raw.count / mine.count))

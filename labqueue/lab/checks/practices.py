@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Mapping
 
@@ -9,10 +10,61 @@ from ..i18n import _
 from . import NotDone, fail, fresh, guard, need, passed, qname
 
 
+class _NoIdempotencyKey(AttributeError):
+    """The exercise's provider was asked for an idempotency key it does not have."""
+
+
+class _PlainCard:
+    """The exercise's provider: `charge` only, every call a new charge (no idempotency key). `hold`, if
+    given, runs before the charge is recorded (a charge still in flight at the provider)."""
+
+    def __init__(self, card: Any, hold: Any = None) -> None:
+        self._card, self._hold = card, hold
+
+    def charge(self, payment_id: str, amount: float) -> None:
+        if self._hold is not None:
+            self._hold()
+        self._card.charge(payment_id, amount)
+
+    def charge_with_key(self, *args: Any, **kwargs: Any) -> bool:
+        raise _NoIdempotencyKey("charge_with_key")
+
+
+def _at_once(my_handler: Any, card: Any, job: Any) -> int:
+    """Two workers handle the same job at the same moment (the first one's lease ran out while its charge
+    was still in flight): the first charge waits until the second handler is done. Charges made."""
+    entered, release, lock, calls = threading.Event(), threading.Event(), threading.Lock(), [0]
+
+    def hold() -> None:  # only the first charge waits, and never past its deadline
+        with lock:
+            calls[0] += 1
+            first = calls[0] == 1
+        if first:
+            entered.set()
+            release.wait(10)
+
+    def deliver() -> None:
+        try:
+            my_handler(_PlainCard(card, hold))(job)
+        except Exception:  # noqa: BLE001 - judged by the charges made, not by what the handler raised
+            pass
+
+    first = threading.Thread(target=deliver, daemon=True)
+    first.start()
+    if entered.wait(10):
+        second = threading.Thread(target=deliver, daemon=True)
+        second.start()
+        second.join(10)
+    release.set()
+    first.join(10)
+    return card.charged_per_payment().get(job.data["payment_id"], 0)
+
+
 @guard
 def guarded_handler(r: Any, namespace: Mapping[str, Any]) -> str:
     """The redelivery run of part 1 with the student's handler: worker A charges pay-1 and dies before
-    the ack, worker B gets it again. A and B each build their own handler, as two processes would."""
+    the ack, worker B gets it again. A and B each build their own handler, as two processes would. Then
+    two handlers get one job at the same moment (the chapter's look-charge-mark charges twice there)."""
     my_handler, done_prefix = need(namespace, _("Exercise"), "my_handler", "DONE")
     from ...reliable import ReliableQueue
     from ...worker import Worker
@@ -32,7 +84,10 @@ def guarded_handler(r: Any, namespace: Mapping[str, Any]) -> str:
 
         probe = new_job({"type": "process_payment", "payment_id": "probe", "amount": 1.0})
         try:
-            my_handler(probe_card)(probe)
+            my_handler(_PlainCard(probe_card))(probe)
+        except _NoIdempotencyKey:
+            raise fail(_("this provider has no idempotency key (card.charge_with_key is part 1's provider): call "
+                         "card.charge(payment_id, amount) and guard it yourself with SET NX.")) from None
         except NotImplementedError:
             raise NotDone(_("handle() still raises NotImplementedError; write it, run its cell, then this check.")) \
                 from None
@@ -45,12 +100,12 @@ def guarded_handler(r: Any, namespace: Mapping[str, Any]) -> str:
         fresh(r, done_prefix.rstrip(":"))
 
         q.enqueue_many({"type": "process_payment", "payment_id": f"pay-{i + 1}", "amount": 49.90} for i in range(3))
-        a = CrashingWorker(q, {"process_payment": my_handler(card)}, name="worker-A", crash_point="after",
+        a = CrashingWorker(q, {"process_payment": my_handler(_PlainCard(card))}, name="worker-A", crash_point="after",
                            poll_seconds=0.1)
         a.crash(1)
         workers.append(a.start())
         a.join(timeout=10)  # its only thread dies right after the first job's work, before the ack
-        b = Worker(q, {"process_payment": my_handler(card)}, name="worker-B", poll_seconds=0.1)
+        b = Worker(q, {"process_payment": my_handler(_PlainCard(card))}, name="worker-B", poll_seconds=0.1)
         workers.append(b.start())
         deadline = time.time() + 10
         while time.time() < deadline:
@@ -76,6 +131,13 @@ def guarded_handler(r: Any, namespace: Mapping[str, Any]) -> str:
                              "the marks under DONE, which the check clears before each run).").format(payment=payment))
         if q.dlq_size():
             raise fail(_("{n} payment job(s) ended in the dead-letter queue: the handler failed.").format(n=q.dlq_size()))
+        fresh(r, done_prefix.rstrip(":"))
+        probe_card.clear()
+        if _at_once(my_handler, probe_card, probe) > 1:
+            raise fail(_("a payment was charged 2 times when two workers ran its job at the same moment (a lease ran "
+                         "out on a slow worker): both looked for the mark before either had set it; set the mark and "
+                         "test it in one step, r.set(key, \"1\", nx=True), before charging."))
+        fresh(r, done_prefix.rstrip(":"))
     finally:
         for w in workers:
             w.stop()

@@ -286,9 +286,9 @@ def test_lessons_never_wait_without_a_deadline(path):
 
 # calls whose value IPython prints under a cell that ends with them: a count of deleted keys, an experiment's repr
 NOISY_ENDINGS = {"launch", "delete", "clear", "obliterate"}
-# the lessons reviewed for it so far (01, 03 and 09 still end cells with such calls)
+# the lessons reviewed for it so far
 QUIET_LESSONS = ["04_delayed_jobs.ipynb", "05_cron_scheduling.ipynb", "06_retries_backoff_dlq.ipynb",
-                 "07_monitoring.ipynb"]
+                 "07_monitoring.ipynb", "09_best_practices.ipynb", "11_performance.ipynb"]
 
 
 def noisy_endings(path: Path) -> list[str]:

@@ -8,8 +8,9 @@ while a stream keeps the last N events, so a listener that starts late, restarts
 process can replay from any id ("0" = everything kept) and then follow live; many listeners read
 independently. The cost is memory, bounded by MAXLEN (approximate trimming is O(1)).
 
-Events: completed (job, result, duration), failed (job, error, attempts_made, attempts, final),
-progress (job, progress), stalled (job, stalls), retried (job), cleaned (state, count), paused, resumed.
+Events: completed (job, result, duration), failed (job, error, final; a failure of its handler adds attempts_made,
+attempts and duration, which a job failed for stalling too often does not carry), progress
+(job, progress), stalled (job, stalls), retried (job), cleaned (state, count), paused, resumed.
 """
 
 from __future__ import annotations

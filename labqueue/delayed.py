@@ -23,7 +23,7 @@ from . import scripts
 from .base import text
 from .checks import check_now, integer, number
 from .connection import refused
-from .errors import InvalidJob
+from .errors import ConfigError, InvalidJob
 from .simple import SimpleQueue
 from .threads import redis_wait
 
@@ -50,9 +50,14 @@ class DelayedQueue(SimpleQueue):
 
     def enqueue_many(self, jobs: Iterable[dict[str, Any]], delay_seconds: float = 0, *,  # type: ignore[override]
                      type: str | None = None, job_id: str | None = None) -> list[str]:
-        """Many jobs with one delay, in one round trip (schedule.lua, or LPUSH when not delayed)."""
+        """Many jobs with one delay, in one round trip (schedule.lua, or LPUSH when not delayed). A `job_id`
+        names one job: with more, a ConfigError (each would have carried that id)."""
         delay = check_delay(delay_seconds)
         run_at = time.time() + delay
+        jobs = list(jobs)
+        if job_id is not None and len(jobs) != 1:
+            raise ConfigError(f"job_id {job_id!r} names one job; enqueue_many got {len(jobs)}: leave job_id out "
+                              "(each job gets its own id) or enqueue them one by one")
         built = [self._new_job(data, type=type, job_id=job_id, run_at=run_at if delay else None)
                  for data in jobs]
         if built and delay:  # due `delay` s from now by the server's clock; run_at in the JSON is for show

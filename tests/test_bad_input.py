@@ -924,3 +924,15 @@ def test_ack_or_nack_of_none_says_the_dequeue_timed_out(r, make, operation):
     assert q.dequeue(timeout=0.01) is None
     with pytest.raises(TypeError, match=r"there is no job to .*dequeue\(\) returns None"):
         getattr(q, operation)(None)
+
+
+@pytest.mark.parametrize("delay", [0, 5])
+def test_delayed_enqueue_many_refuses_one_job_id_for_many_jobs(r: Any, delay: float) -> None:
+    """DelayedQueue.enqueue_many(jobs, job_id=...) gave every job that one id; it is a ConfigError, nothing queued."""
+    from labqueue import DelayedQueue
+
+    q = DelayedQueue(r, "one-id")
+    with pytest.raises(ConfigError, match="job_id 'x' names one job; enqueue_many got 2"):
+        q.enqueue_many([{"a": 1}, {"a": 2}], delay, job_id="x")
+    assert q.size() == 0 and q.delayed_size() == 0
+    assert q.enqueue_many([{"a": 1}], delay, job_id="x") == ["x"]  # one job, one id: as enqueue() does

@@ -149,9 +149,14 @@ class Worker(Threads):
         return [t.name for t in threads if t.is_alive()]
 
     def run(self) -> Worker:
-        """Start and wait until the worker ends (use with burst=True, or stop() from elsewhere)."""
+        """Start and wait until the worker ends (use with burst=True, or stop() from elsewhere). Interrupted while
+        it waits (Ctrl-C), it stops first, as stop() does: no thread of it runs on once run() has raised."""
         self.start()
-        self.join()
+        try:
+            self.join()
+        except BaseException:
+            self.stop(timeout=10)
+            raise
         return self
 
     @property

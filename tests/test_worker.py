@@ -222,3 +222,28 @@ def test_an_on_event_callback_that_raises_neither_kills_the_thread_nor_changes_t
     assert w.stats["errors"] == 0 and w.stats["succeeded"] == 2 and w.stats["retried"] >= 1
     assert q.processing_size() == 0 and r.zcard(q.keys.leases) == 0
     assert "the dashboard is gone" in caplog.text and len(ids) == 3
+
+
+def test_an_interrupted_run_stops_its_threads_before_it_raises(r) -> None:
+    """Worker.run() interrupted (Ctrl-C while it waits) stops the worker first: no thread runs on after it raised.
+
+    The benchmark deletes its keys when interrupted; a worker thread still claiming then wrote one back
+    (notebook 11's interrupt session: 'the benchmark left 1 keys in Redis: [...:attempts]')."""
+    q = ReliableQueue(r, "run-interrupted", lease_seconds=1.0)
+    worker = Worker(q, {"*": lambda job: None}, concurrency=2, poll_seconds=0.05)
+    joins: list[float | None] = []
+    real_join = worker.join
+
+    def join(timeout: float | None = None) -> list[str]:
+        joins.append(timeout)
+        if len(joins) == 1:
+            raise KeyboardInterrupt  # as Ctrl-C lands in the main thread, inside run()'s wait
+        return real_join(timeout)
+
+    worker.join = join  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        worker.run()
+    assert worker.stopped and worker.alive == 0, f"{worker.alive} worker thread(s) still running after run() raised"
+    q.enqueue({"n": 1})
+    time.sleep(0.3)
+    assert q.size() == 1, "a thread of the interrupted worker took a job after run() raised"
